@@ -1,0 +1,300 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/bottleneck-ml/bottleneck/tensor"
+)
+
+// Activation names accepted by NewActivation and stored in model configs.
+const (
+	ActIdentity  = "identity"
+	ActReLU      = "relu"
+	ActLeakyReLU = "leakyrelu"
+	ActSigmoid   = "sigmoid"
+	ActTanh      = "tanh"
+	ActGELU      = "gelu"
+)
+
+// Activations lists the names NewActivation accepts.
+var Activations = []string{ActIdentity, ActReLU, ActLeakyReLU, ActSigmoid, ActTanh, ActGELU}
+
+// NewActivation returns the elementwise layer for name. LeakyReLU uses
+// PyTorch's default slope 0.01.
+func NewActivation(name string) (Layer, error) {
+	switch name {
+	case ActIdentity, "", "linear", "none":
+		return &Identity{}, nil
+	case ActReLU:
+		return &ReLU{}, nil
+	case ActLeakyReLU, "leaky_relu":
+		return &LeakyReLU{Slope: 0.01}, nil
+	case ActSigmoid:
+		return &Sigmoid{}, nil
+	case ActTanh:
+		return &Tanh{}, nil
+	case ActGELU:
+		return &GELU{}, nil
+	}
+	return nil, fmt.Errorf("unknown activation %q (want one of %v)", name, Activations)
+}
+
+// elementwise holds what every activation shares: shape bookkeeping and the
+// output and input-gradient buffers.
+type elementwise struct {
+	shape   []int
+	x, out  *tensor.Tensor
+	dx      *tensor.Tensor
+	outBuf  *tensor.Tensor
+	skipDX  bool
+	present bool
+}
+
+func (e *elementwise) Setup(in []int) ([]int, error) {
+	e.shape = slices.Clone(in)
+	return e.shape, nil
+}
+func (e *elementwise) Params() []*Param     { return nil }
+func (e *elementwise) Init(*rand.Rand)      {}
+func (e *elementwise) SkipInputGrad(s bool) { e.skipDX = s }
+
+func (e *elementwise) fwd(x *tensor.Tensor) (in, out []float32) {
+	e.x = x
+	e.out = buffer(&e.outBuf, x.Rows(), e.shape)
+	return x.Data, e.out.Data
+}
+
+func (e *elementwise) bwd(dy *tensor.Tensor) (dyd, dxd []float32, ok bool) {
+	if e.skipDX {
+		return nil, nil, false
+	}
+	dx := buffer(&e.dx, dy.Rows(), e.shape)
+	return dy.Data, dx.Data, true
+}
+
+// Identity passes its input through (it still copies, so that its output
+// buffer is its own).
+type Identity struct{ elementwise }
+
+func (l *Identity) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
+	in, out := l.fwd(x)
+	copy(out, in)
+	return l.out
+}
+
+func (l *Identity) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	d, dx, ok := l.bwd(dy)
+	if !ok {
+		return nil
+	}
+	copy(dx, d)
+	return l.dx
+}
+
+// ReLU is max(0, x).
+type ReLU struct{ elementwise }
+
+func (l *ReLU) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
+	in, out := l.fwd(x)
+	for i, v := range in {
+		out[i] = max(v, 0)
+	}
+	return l.out
+}
+
+func (l *ReLU) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	d, dx, ok := l.bwd(dy)
+	if !ok {
+		return nil
+	}
+	y := l.out.Data
+	for i, g := range d {
+		if y[i] > 0 {
+			dx[i] = g
+		} else {
+			dx[i] = 0
+		}
+	}
+	return l.dx
+}
+
+// LeakyReLU is x for x > 0 and Slope·x otherwise.
+type LeakyReLU struct {
+	elementwise
+	Slope float32
+}
+
+func (l *LeakyReLU) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
+	in, out := l.fwd(x)
+	for i, v := range in {
+		if v > 0 {
+			out[i] = v
+		} else {
+			out[i] = l.Slope * v
+		}
+	}
+	return l.out
+}
+
+func (l *LeakyReLU) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	d, dx, ok := l.bwd(dy)
+	if !ok {
+		return nil
+	}
+	x := l.x.Data
+	for i, g := range d {
+		if x[i] > 0 {
+			dx[i] = g
+		} else {
+			dx[i] = l.Slope * g
+		}
+	}
+	return l.dx
+}
+
+// Sigmoid is 1/(1+e^-x).
+type Sigmoid struct{ elementwise }
+
+// SigmoidScalar is the numerically stable logistic function.
+func SigmoidScalar(v float32) float32 {
+	if v >= 0 {
+		return float32(1 / (1 + math.Exp(-float64(v))))
+	}
+	e := math.Exp(float64(v))
+	return float32(e / (1 + e))
+}
+
+func (l *Sigmoid) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
+	in, out := l.fwd(x)
+	for i, v := range in {
+		out[i] = SigmoidScalar(v)
+	}
+	return l.out
+}
+
+func (l *Sigmoid) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	d, dx, ok := l.bwd(dy)
+	if !ok {
+		return nil
+	}
+	y := l.out.Data
+	for i, g := range d {
+		dx[i] = g * y[i] * (1 - y[i])
+	}
+	return l.dx
+}
+
+// Tanh is the hyperbolic tangent.
+type Tanh struct{ elementwise }
+
+func (l *Tanh) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
+	in, out := l.fwd(x)
+	for i, v := range in {
+		out[i] = float32(math.Tanh(float64(v)))
+	}
+	return l.out
+}
+
+func (l *Tanh) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	d, dx, ok := l.bwd(dy)
+	if !ok {
+		return nil
+	}
+	y := l.out.Data
+	for i, g := range d {
+		dx[i] = g * (1 - y[i]*y[i])
+	}
+	return l.dx
+}
+
+// GELU is x·Φ(x) with the exact Gaussian CDF (PyTorch's default,
+// approximate='none').
+type GELU struct{ elementwise }
+
+func (l *GELU) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
+	in, out := l.fwd(x)
+	for i, v := range in {
+		xv := float64(v)
+		out[i] = float32(0.5 * xv * (1 + math.Erf(xv/math.Sqrt2)))
+	}
+	return l.out
+}
+
+func (l *GELU) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	d, dx, ok := l.bwd(dy)
+	if !ok {
+		return nil
+	}
+	x := l.x.Data
+	const invSqrt2Pi = 0.3989422804014327
+	for i, g := range d {
+		xv := float64(x[i])
+		cdf := 0.5 * (1 + math.Erf(xv/math.Sqrt2))
+		pdf := invSqrt2Pi * math.Exp(-0.5*xv*xv)
+		dx[i] = g * float32(cdf+xv*pdf)
+	}
+	return l.dx
+}
+
+// Dropout zeroes each element with probability P during training and scales
+// the survivors by 1/(1-P) (inverted dropout, as PyTorch); at inference it
+// is the identity. Its masks come from its own seeded generator, so training
+// is reproducible.
+type Dropout struct {
+	elementwise
+	P    float64
+	rng  *rand.Rand
+	mask []float32
+}
+
+// NewDropout returns a dropout layer with drop probability p.
+func NewDropout(p float64) *Dropout { return &Dropout{P: p} }
+
+// Init seeds the mask generator from rng.
+func (l *Dropout) Init(rng *rand.Rand) {
+	l.rng = rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
+}
+
+func (l *Dropout) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
+	in, out := l.fwd(x)
+	if !train || l.P == 0 {
+		copy(out, in)
+		l.mask = l.mask[:0]
+		return l.out
+	}
+	if l.rng == nil {
+		l.rng = rand.New(rand.NewPCG(1, 2))
+	}
+	if cap(l.mask) < len(in) {
+		l.mask = make([]float32, len(in))
+	}
+	l.mask = l.mask[:len(in)]
+	scale := float32(1 / (1 - l.P))
+	for i, v := range in {
+		if l.rng.Float64() < l.P {
+			l.mask[i] = 0
+		} else {
+			l.mask[i] = scale
+		}
+		out[i] = v * l.mask[i]
+	}
+	return l.out
+}
+
+func (l *Dropout) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	d, dx, ok := l.bwd(dy)
+	if !ok {
+		return nil
+	}
+	if len(l.mask) == 0 {
+		copy(dx, d)
+		return l.dx
+	}
+	for i, g := range d {
+		dx[i] = g * l.mask[i]
+	}
+	return l.dx
+}
