@@ -73,3 +73,12 @@ func GemmNaive(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 		}
 	}
 }
+
+// Gemm computes C = alpha*op(A)*op(B) + beta*C (see the package doc). As in
+// BLAS, when beta is 0 the input C is not read (NaNs in it are ignored) and
+// when alpha is 0 or k is 0, A and B are not read. The result does not depend
+// on parallel.Threads().
+func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	gemmBlocked(bestKernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}

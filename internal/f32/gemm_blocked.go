@@ -1,70 +1,261 @@
 package f32
 
-import "github.com/bottleneck-ml/bottleneck/internal/parallel"
+import (
+	"sync"
 
-// Gemm computes C = alpha*op(A)*op(B) + beta*C (see the package doc).
-// It splits the rows of C across the worker pool; each row block is computed
-// by gemmBlock. The result does not depend on the number of threads: every
-// element is accumulated in the same order whatever the split.
-func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	"github.com/bottleneck-ml/bottleneck/internal/parallel"
+)
+
+// Blocking parameters (see the package doc for how they were chosen). They
+// bound the packed buffers: a packed A block is at most mcMax×kcMax, a packed
+// B block kcMax×ncMax. kcMax also fixes how the k dimension is cut into
+// blocks, and so the order in which every element of C is accumulated: it
+// must not depend on the thread count.
+const (
+	kcMax = 256
+	mcMax = 192
+	ncMax = 3072
+)
+
+// A kernel is a microkernel with its register tile size. fn computes the
+// mr×nr tile t = float32(alpha * Ap·Bp) from an A micro-panel whose element
+// (i, p) is a[i*rsa+p*csa] and a packed B micro-panel (kc steps of nr
+// values), and stores it into c (row stride ldc) as c = t, or c = c + t when
+// load is set. A packed A micro-panel has rsa = 1, csa = mr; rows of an
+// untransposed A are read in place with rsa = lda, csa = 1. kc ≥ 1.
+// Every element is accumulated in p order starting from zero, so a tile's
+// values do not depend on where the tile sits in C.
+type kernel struct {
+	name   string
+	mr, nr int
+	fn     func(kc int, a []float32, rsa, csa int, b, c []float32, ldc int, alpha float32, load bool)
+}
+
+// gemmCtx holds the state of one Gemm call and its packing buffers. Contexts
+// are pooled, so steady-state calls allocate nothing.
+type gemmCtx struct {
+	kern           *kernel
+	transA, transB bool
+	m, n           int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+
+	jc, nc, pc, kc int
+	mc             int
+	load           bool // accumulate into C (false: first k block with beta == 0)
+
+	bp  []float32   // packed B block, shared by the workers
+	ap  [][]float32 // packed A block, per worker
+	tmp [][]float32 // edge tile, per worker
+
+	packB   packBTask
+	compute computeTask
+}
+
+type packBTask struct{ g *gemmCtx }
+type computeTask struct{ g *gemmCtx }
+
+var ctxPool = sync.Pool{New: func() any {
+	g := new(gemmCtx)
+	g.packB.g = g
+	g.compute.g = g
+	return g
+}}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// gemmBlocked is Gemm after the argument checks, with the given microkernel.
+func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
-	// Scale C by beta first; the kernels below then only accumulate.
-	if beta != 1 {
-		for i := 0; i < m; i++ {
-			row := c[i*ldc : i*ldc+n]
-			if beta == 0 {
-				clear(row)
-			} else {
-				for j := range row {
-					row[j] *= beta
-				}
-			}
-		}
-	}
 	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	grain := max(1, (1<<16)/max(1, n*k))
-	parallel.For(m, grain, func(lo, hi int) {
-		gemmRows(transA, transB, lo, hi, n, k, alpha, a, lda, b, ldb, c, ldc)
-	})
+	mr, nr := kern.mr, kern.nr
+	threads := parallel.Threads()
+
+	// Cut m into blocks of at most mcMax rows, a multiple of the thread
+	// count so that the workers get equal shares.
+	mPanels := (m + mr - 1) / mr
+	nblocks := (m + mcMax - 1) / mcMax
+	nblocks = min((nblocks+threads-1)/threads*threads, mPanels)
+	mc := (mPanels + nblocks - 1) / nblocks * mr
+	nblocks = (m + mc - 1) / mc
+	workers := min(threads, nblocks)
+
+	// Cut k into equal blocks of at most kcMax.
+	kBlocks := (k + kcMax - 1) / kcMax
+	kcStep := (k + kBlocks - 1) / kBlocks
+
+	ncStep := min(ncMax, (n+nr-1)/nr*nr)
+
+	g := ctxPool.Get().(*gemmCtx)
+	g.kern = kern
+	g.transA, g.transB = transA, transB
+	g.m, g.n = m, n
+	g.alpha, g.beta = alpha, beta
+	g.a, g.b, g.c = a, b, c
+	g.lda, g.ldb, g.ldc = lda, ldb, ldc
+	g.mc = mc
+	g.bp = grow(g.bp, kcStep*ncStep)
+	for len(g.ap) < workers {
+		g.ap = append(g.ap, nil)
+		g.tmp = append(g.tmp, nil)
+	}
+	for w := 0; w < workers; w++ {
+		g.ap[w] = grow(g.ap[w], mc*kcStep)
+		g.tmp[w] = grow(g.tmp[w], mr*nr)
+	}
+
+	for jc := 0; jc < n; jc += ncStep {
+		g.jc, g.nc = jc, min(ncStep, n-jc)
+		bPanels := (g.nc + nr - 1) / nr
+		for pc := 0; pc < k; pc += kcStep {
+			g.pc, g.kc = pc, min(kcStep, k-pc)
+			g.load = pc > 0 || beta != 0
+			parallel.Run(bPanels, max(1, (bPanels+workers-1)/workers), &g.packB)
+			parallel.Run(nblocks, (nblocks+workers-1)/workers, &g.compute)
+		}
+	}
+	g.a, g.b, g.c = nil, nil, nil
+	ctxPool.Put(g)
 }
 
-// gemmRows accumulates rows [lo, hi) of alpha*op(A)*op(B) into C with a
-// straightforward i-p-j loop order whose inner loop is an axpy over a row of
-// B (or a dot product for the NT case). It is the portable kernel.
-func gemmRows(transA, transB bool, lo, hi, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	for i := lo; i < hi; i++ {
-		crow := c[i*ldc : i*ldc+n]
-		if transB {
-			for j := 0; j < n; j++ {
-				brow := b[j*ldb : j*ldb+k]
-				var s float32
-				if transA {
-					for p, bv := range brow {
-						s += a[p*lda+i] * bv
-					}
-				} else {
-					s = Dot(a[i*lda:i*lda+k], brow)
-				}
-				crow[j] += alpha * s
-			}
-			continue
+// scaleC sets C = beta*C (C = 0 when beta is 0, ignoring NaNs in C).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+		} else {
+			Scale(beta, row)
 		}
-		for p := 0; p < k; p++ {
-			var av float32
-			if transA {
-				av = a[p*lda+i]
-			} else {
-				av = a[i*lda+p]
+	}
+}
+
+// Do packs the B micro-panels [lo, hi) of the current block.
+func (t *packBTask) Do(_, lo, hi int) {
+	g := t.g
+	nr := g.kern.nr
+	for s := lo; s < hi; s++ {
+		j0 := g.jc + s*nr
+		packB(g.bp[s*g.kc*nr:(s+1)*g.kc*nr], g.transB, g.b, g.ldb, g.pc, g.kc, j0, min(nr, g.n-j0), nr)
+	}
+}
+
+// Do computes the row blocks [lo, hi) of the current (jc, pc) block of C.
+func (t *computeTask) Do(w, lo, hi int) {
+	g := t.g
+	mr, nr := g.kern.mr, g.kern.nr
+	ap, tmp := g.ap[w], g.tmp[w]
+	kc := g.kc
+	fn := g.kern.fn
+	for blk := lo; blk < hi; blk++ {
+		ic := blk * g.mc
+		mc := min(g.mc, g.m-ic)
+		if g.pc == 0 && g.beta != 0 && g.beta != 1 {
+			for i := ic; i < ic+mc; i++ {
+				Scale(g.beta, g.c[i*g.ldc+g.jc:i*g.ldc+g.jc+g.nc])
 			}
-			if av == 0 {
-				continue
+		}
+		mPanels := (mc + mr - 1) / mr
+		for r := 0; r < mPanels; r++ {
+			// Full panels of an untransposed A are read in place (rows
+			// are contiguous in p); the rest is packed.
+			if i0 := ic + r*mr; g.transA || i0+mr > g.m {
+				packA(ap[r*kc*mr:(r+1)*kc*mr], g.transA, g.a, g.lda, i0, min(mr, g.m-i0), g.pc, kc, mr)
 			}
-			Axpy(alpha*av, b[p*ldb:p*ldb+n], crow)
+		}
+		for j0 := g.jc; j0 < g.jc+g.nc; j0 += nr {
+			nb := min(nr, g.n-j0)
+			bp := g.bp[(j0-g.jc)/nr*kc*nr:]
+			for r := 0; r < mPanels; r++ {
+				i0 := ic + r*mr
+				mb := min(mr, g.m-i0)
+				a, rsa, csa := ap[r*kc*mr:], 1, mr
+				if !g.transA && mb == mr {
+					a, rsa, csa = g.a[i0*g.lda+g.pc:], g.lda, 1
+				}
+				if mb == mr && nb == nr {
+					fn(kc, a, rsa, csa, bp, g.c[i0*g.ldc+j0:], g.ldc, g.alpha, g.load)
+					continue
+				}
+				fn(kc, a, rsa, csa, bp, tmp, nr, g.alpha, false)
+				for i := 0; i < mb; i++ {
+					crow := g.c[(i0+i)*g.ldc+j0 : (i0+i)*g.ldc+j0+nb]
+					trow := tmp[i*nr : i*nr+nb]
+					if g.load {
+						for j, v := range trow {
+							crow[j] += v
+						}
+					} else {
+						copy(crow, trow)
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA packs rows [i0, i0+mb) and columns [p0, p0+kc) of op(A) into dst as
+// kc groups of mr values, padding rows mb..mr-1 with zeros.
+func packA(dst []float32, trans bool, a []float32, lda, i0, mb, p0, kc, mr int) {
+	dst = dst[:kc*mr]
+	if trans {
+		// op(A)[i][p] = a[p*lda+i]: each group is contiguous in a.
+		for p := 0; p < kc; p++ {
+			d := dst[p*mr : p*mr+mr]
+			copy(d, a[(p0+p)*lda+i0:(p0+p)*lda+i0+mb])
+			clear(d[mb:])
+		}
+		return
+	}
+	for i := 0; i < mb; i++ {
+		row := a[(i0+i)*lda+p0 : (i0+i)*lda+p0+kc]
+		for p, v := range row {
+			dst[p*mr+i] = v
+		}
+	}
+	if mb < mr {
+		for p := 0; p < kc; p++ {
+			clear(dst[p*mr+mb : p*mr+mr])
+		}
+	}
+}
+
+// packB packs rows [p0, p0+kc) and columns [j0, j0+nb) of op(B) into dst as
+// kc groups of nr values, padding columns nb..nr-1 with zeros.
+func packB(dst []float32, trans bool, b []float32, ldb, p0, kc, j0, nb, nr int) {
+	dst = dst[:kc*nr]
+	if !trans {
+		for p := 0; p < kc; p++ {
+			d := dst[p*nr : p*nr+nr]
+			copy(d, b[(p0+p)*ldb+j0:(p0+p)*ldb+j0+nb])
+			clear(d[nb:])
+		}
+		return
+	}
+	// op(B)[p][j] = b[j*ldb+p].
+	for j := 0; j < nb; j++ {
+		col := b[(j0+j)*ldb+p0 : (j0+j)*ldb+p0+kc]
+		for p, v := range col {
+			dst[p*nr+j] = v
+		}
+	}
+	if nb < nr {
+		for p := 0; p < kc; p++ {
+			clear(dst[p*nr+nb : p*nr+nr])
 		}
 	}
 }

@@ -1,0 +1,223 @@
+package ae
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/bottleneck-ml/bottleneck/internal/safetensors"
+)
+
+// FormatName and FormatVersion identify bottleneck model files. A file with
+// a newer version than this build knows is refused with a hint to upgrade.
+const (
+	FormatName    = "bottleneck"
+	FormatVersion = 1
+)
+
+// Metadata keys in the safetensors header.
+const (
+	metaFormat     = "format"
+	metaVersion    = "format_version"
+	metaConfig     = "config"
+	metaPreprocess = "preprocess"
+	metaTraining   = "training"
+	metaThreshold  = "threshold"
+)
+
+// Extra carries additional tensors and metadata saved beside the model, as a
+// checkpoint does with its optimiser state. Names must not collide with the
+// model's parameter names.
+type Extra struct {
+	Tensors []safetensors.Tensor
+	Meta    map[string]string
+}
+
+// Save writes the model atomically to path (temp file, fsync, rename), so
+// an interrupted save never destroys an existing file.
+func (m *Model) Save(path string) error { return m.SaveWith(path, nil) }
+
+// SaveWith is Save with extra tensors and metadata (checkpoints).
+func (m *Model) SaveWith(path string, extra *Extra) error {
+	cfg, err := json.Marshal(m.Config)
+	if err != nil {
+		return fmt.Errorf("ae: save %s: %w", path, err)
+	}
+	meta := map[string]string{
+		metaFormat:  FormatName,
+		metaVersion: strconv.Itoa(FormatVersion),
+		metaConfig:  string(cfg),
+	}
+	if len(m.Preprocess) > 0 {
+		meta[metaPreprocess] = string(m.Preprocess)
+	}
+	if len(m.Training) > 0 {
+		meta[metaTraining] = string(m.Training)
+	}
+	if len(m.Threshold) > 0 {
+		meta[metaThreshold] = string(m.Threshold)
+	}
+	var ts []safetensors.Tensor
+	for _, p := range m.Params.Params {
+		ts = append(ts, safetensors.Tensor{Name: p.Name, Shape: p.Shape, Data: p.W})
+	}
+	if extra != nil {
+		for k, v := range extra.Meta {
+			if _, ok := meta[k]; ok {
+				return fmt.Errorf("ae: save %s: metadata key %q is reserved", path, k)
+			}
+			meta[k] = v
+		}
+		ts = append(ts, extra.Tensors...)
+	}
+	if err := safetensors.WriteFile(path, ts, meta); err != nil {
+		return fmt.Errorf("ae: save %s: %w", path, err)
+	}
+	return nil
+}
+
+// ErrNotModel is wrapped by Load when the file is a valid safetensors file
+// but not a bottleneck model.
+var ErrNotModel = errors.New("not a bottleneck model file")
+
+// Load reads a model file written by Save.
+func Load(path string) (*Model, error) {
+	m, _, err := LoadWith(path)
+	return m, err
+}
+
+// LoadWith reads a model file and returns, besides the model, the tensors
+// and metadata that are not part of it (a checkpoint's optimiser state).
+func LoadWith(path string) (*Model, *Extra, error) {
+	ts, meta, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ae: load %s: %w", path, err)
+	}
+	m, extra, err := fromParts(ts, meta)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ae: load %s: %w", path, err)
+	}
+	return m, extra, nil
+}
+
+// Decode builds a model from the bytes of a model file (used for models
+// embedded in the binary).
+func Decode(data []byte) (*Model, error) {
+	ts, meta, err := safetensors.Read(data)
+	if err != nil {
+		return nil, fmt.Errorf("ae: %w", err)
+	}
+	m, _, err := fromParts(ts, meta)
+	if err != nil {
+		return nil, fmt.Errorf("ae: %w", err)
+	}
+	return m, nil
+}
+
+func fromParts(ts []safetensors.Tensor, meta map[string]string) (*Model, *Extra, error) {
+	if meta[metaFormat] != FormatName {
+		return nil, nil, fmt.Errorf("%w: metadata has format %q, want %q; pass a file written by 'bottleneck train'", ErrNotModel, meta[metaFormat], FormatName)
+	}
+	v, err := strconv.Atoi(meta[metaVersion])
+	if err != nil {
+		return nil, nil, fmt.Errorf("format version %q is not a number; the file is damaged", meta[metaVersion])
+	}
+	if v > FormatVersion || v < 1 {
+		return nil, nil, fmt.Errorf("format version %d, this build reads up to %d; upgrade bottleneck to read it", v, FormatVersion)
+	}
+	var cfg Config
+	if err := json.Unmarshal([]byte(meta[metaConfig]), &cfg); err != nil {
+		return nil, nil, fmt.Errorf("config metadata is not valid JSON (%v); the file is damaged", err)
+	}
+	if cfg.Input() > 1<<28 || cfg.Code > 1<<24 {
+		return nil, nil, fmt.Errorf("config asks for an absurd size (input %v, code %d); the file is damaged", cfg.InputShape, cfg.Code)
+	}
+	for _, h := range append(slices.Clone(cfg.Hidden), cfg.DecoderHidden...) {
+		if h > 1<<24 {
+			return nil, nil, fmt.Errorf("config asks for a hidden width of %d; the file is damaged", h)
+		}
+	}
+	held := 0
+	for _, t := range ts {
+		held += len(t.Data)
+	}
+	if need := cfg.ParamCount(); need > held {
+		return nil, nil, fmt.Errorf("config needs %d weights but the file holds %d; the file does not match its config", need, held)
+	}
+	m, err := build(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := make(map[string]safetensors.Tensor, len(ts))
+	for _, t := range ts {
+		byName[t.Name] = t
+	}
+	for _, p := range m.Params.Params {
+		t, ok := byName[p.Name]
+		if !ok {
+			return nil, nil, fmt.Errorf("tensor %q is missing; the file does not match its config", p.Name)
+		}
+		if !slices.Equal(t.Shape, p.Shape) {
+			return nil, nil, fmt.Errorf("tensor %q has shape %v, config needs %v; the file does not match its config", p.Name, t.Shape, p.Shape)
+		}
+		copy(p.W, t.Data)
+		delete(byName, p.Name)
+	}
+	m.Preprocess = rawOrNil(meta[metaPreprocess])
+	m.Training = rawOrNil(meta[metaTraining])
+	m.Threshold = rawOrNil(meta[metaThreshold])
+	for _, k := range []string{metaPreprocess, metaTraining, metaThreshold} {
+		if r := m.rawField(k); len(r) > 0 && !json.Valid(r) {
+			return nil, nil, fmt.Errorf("%s metadata is not valid JSON; the file is damaged", k)
+		}
+	}
+	extra := &Extra{Meta: map[string]string{}}
+	for k, v := range meta {
+		switch k {
+		case metaFormat, metaVersion, metaConfig, metaPreprocess, metaTraining, metaThreshold:
+		default:
+			extra.Meta[k] = v
+		}
+	}
+	for _, t := range ts {
+		if _, ok := byName[t.Name]; ok {
+			extra.Tensors = append(extra.Tensors, t)
+		}
+	}
+	return m, extra, nil
+}
+
+func (m *Model) rawField(k string) json.RawMessage {
+	switch k {
+	case metaPreprocess:
+		return m.Preprocess
+	case metaTraining:
+		return m.Training
+	case metaThreshold:
+		return m.Threshold
+	}
+	return nil
+}
+
+func rawOrNil(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
+}
+
+// Clone returns a deep copy of the model (weights and metadata), sharing
+// no buffers with m.
+func (m *Model) Clone() *Model {
+	c, err := build(m.Config)
+	if err != nil {
+		panic("ae: Clone: " + err.Error()) // m was built from the same config
+	}
+	copy(c.Params.W, m.Params.W)
+	c.Preprocess = slices.Clone(m.Preprocess)
+	c.Training = slices.Clone(m.Training)
+	c.Threshold = slices.Clone(m.Threshold)
+	return c
+}

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bottleneck-ml/bottleneck/ae"
+	"github.com/bottleneck-ml/bottleneck/nn"
+	"github.com/bottleneck-ml/bottleneck/tensor"
+)
+
+type evalOptions struct {
+	model string
+	data  dataFlags
+	json  bool
+	batch int
+}
+
+func newEvalCommand(g *globalOptions) *cobra.Command {
+	o := &evalOptions{}
+	cmd := &cobra.Command{
+		Use:   "eval -m MODEL --data PATH",
+		Short: "Measure reconstruction error of a model on a data file",
+		Long: `Reconstruct every row of a data file and report the mean error per
+element, in the model's preprocessed space: MSE always, and binary
+cross-entropy (BCE) when the model reconstructs data in [0,1] with a
+sigmoid output.`,
+		Example: `  bottleneck eval -m mnist.safetensors --data ../shared/data/mnist/t10k-images-idx3-ubyte.gz
+  bottleneck eval -m mnist.safetensors --data t10k-images-idx3-ubyte.gz --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runEval(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVarP(&o.model, "model", "m", "", "model file (required)")
+	o.data.add(cmd.Flags())
+	cmd.Flags().BoolVar(&o.json, "json", false, "print one JSON object with the keys mse and bce")
+	cmd.Flags().IntVar(&o.batch, "batch", 256, "rows per forward pass")
+	return cmd
+}
+
+// EvalResult is what eval prints.
+type EvalResult struct {
+	MSE      float64  `json:"mse"`
+	BCE      *float64 `json:"bce"` // null when the model's output is not a probability
+	Rows     int      `json:"rows"`
+	Features int      `json:"features"`
+}
+
+func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
+	m, err := loadModel(o.model)
+	if err != nil {
+		return err
+	}
+	ds, err := loadForModel(m, &o.data)
+	if err != nil {
+		return err
+	}
+	res := evaluate(m, ds.X, max(1, o.batch))
+	if o.json {
+		b, _ := json.Marshal(res)
+		fmt.Fprintln(stdout, string(b))
+		return nil
+	}
+	fmt.Fprintf(stdout, "rows      %d\nfeatures  %d\nmse       %.6f\n", res.Rows, res.Features, res.MSE)
+	if res.BCE != nil {
+		fmt.Fprintf(stdout, "bce       %.6f\n", *res.BCE)
+	}
+	return nil
+}
+
+// evaluate returns the mean per-element MSE and (for sigmoid outputs with
+// targets in [0,1]) BCE of m's reconstructions of x.
+func evaluate(m *ae.Model, x *tensor.Tensor, batch int) EvalResult {
+	n, d := x.Rows(), x.Cols()
+	withBCE := m.Config.Output == nn.ActSigmoid
+	var se, ce float64
+	for lo := 0; lo < n; lo += batch {
+		hi := min(lo+batch, n)
+		in := tensor.From(x.Data[lo*d:hi*d], hi-lo, d)
+		out := m.Reconstruct(in)
+		for i, p := range out.Data {
+			t := float64(in.Data[i])
+			diff := float64(p) - t
+			se += diff * diff
+			if withBCE {
+				if t < 0 || t > 1 {
+					withBCE = false
+					continue
+				}
+				pv := float64(p)
+				ce -= t*clampLog(pv) + (1-t)*clampLog(1-pv)
+			}
+		}
+	}
+	total := float64(max(1, n*d))
+	res := EvalResult{MSE: se / total, Rows: n, Features: d}
+	if withBCE {
+		v := ce / total
+		res.BCE = &v
+	}
+	return res
+}
+
+// clampLog is log with PyTorch's BCELoss clamp at -100.
+func clampLog(v float64) float64 {
+	if v <= 0 {
+		return -100
+	}
+	return max(math.Log(v), -100)
+}

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""PyTorch reference fixtures for bottleneck's nn and optim tests.
+
+Run from the repository root (needs PyTorch and NumPy, CPU only; `go test`
+never runs this, it only reads what it wrote):
+
+    /usr/bin/python3 testdata/ref/make_fixtures.py
+
+It writes, in float32 with fixed seeds:
+
+  testdata/ref/layers.bin       Linear(5->3) forward and gradients; relu,
+                                leaky_relu(0.01), sigmoid, tanh and exact gelu
+                                forward/backward on a vector with values near 0
+                                and large +-; MSE, L1, BCE, BCEWithLogits value
+                                and gradient (reduction='mean').
+  testdata/ref/dense_mnist.bin  the dense-mnist model of shared/bench/MODELS.md
+                                (784-512-256-64-256-512-784, ReLU, Sigmoid
+                                out) from formula weights (see formula_param),
+                                on a formula batch of 4: output summary, MSE
+                                loss, per-parameter gradient norm, first 32
+                                values and 32 strided values (strided32: flat
+                                indices i*(n//32) + n//64), the losses of 3 Adam steps (lr 1e-3,
+                                betas 0.9/0.999, eps 1e-8) and, after them, the
+                                sum, sum of squares, first 32 and strided 32
+                                values of every parameter tensor.
+
+Both files use the BNFX format read by nn/nntest.ReadFixture (little-endian):
+
+    "BNFX", uint32 version (1), uint32 n + n bytes of JSON metadata,
+    uint32 count, then per tensor: uint16 n + name, uint8 ndim,
+    ndim x uint32 dims, prod(dims) x float32 row-major.
+
+The formulas for the dense-mnist weights and inputs use only integer
+arithmetic and single IEEE float64 operations (divide, multiply, sqrt), so
+Go computes the same float32 values bit for bit; see formulaParam and
+formulaInput in optim/parity_test.go.
+"""
+import json
+import math
+import os
+import struct
+
+import numpy as np
+import torch
+
+SEED = 20240601
+HERE = os.path.dirname(os.path.abspath(__file__))
+MAGIC = b"BNFX"
+VERSION = 1
+
+
+def write(path, tensors, meta):
+    meta = dict(meta, torch=torch.__version__, seed=SEED,
+                script="testdata/ref/make_fixtures.py")
+    mb = json.dumps(meta, sort_keys=True).encode()
+    out = [MAGIC, struct.pack("<II", VERSION, len(mb)), mb, struct.pack("<I", len(tensors))]
+    for name, t in tensors:
+        a = np.asarray(t.detach().numpy() if isinstance(t, torch.Tensor) else t, dtype="<f4")
+        nb = name.encode()
+        out.append(struct.pack("<H", len(nb)) + nb + struct.pack("<B", a.ndim))
+        out.append(struct.pack("<%dI" % a.ndim, *a.shape))
+        out.append(np.ascontiguousarray(a).tobytes())
+    with open(path, "wb") as f:
+        f.write(b"".join(out))
+    print("wrote %s (%d bytes, %d tensors)" % (path, os.path.getsize(path), len(tensors)))
+
+
+def layers():
+    torch.manual_seed(SEED)
+    ts = []
+    # Linear 5 -> 3 on a batch of 4.
+    lin = torch.nn.Linear(5, 3)
+    x = torch.randn(4, 5, requires_grad=True)
+    dy = torch.randn(4, 3)
+    y = lin(x)
+    y.backward(dy)
+    ts += [("linear.weight", lin.weight), ("linear.bias", lin.bias), ("linear.x", x),
+           ("linear.dy", dy), ("linear.y", y), ("linear.dweight", lin.weight.grad),
+           ("linear.dbias", lin.bias.grad), ("linear.dx", x.grad)]
+
+    # Activations on values near 0 and large +-.
+    special = [-100, -30, -20, -10, -5, -3, -1, -0.5, -1e-2, -1e-3, -1e-6, 0,
+               1e-6, 1e-3, 1e-2, 0.5, 1, 3, 5, 10, 20, 30, 100]
+    xa = torch.cat([torch.tensor(special, dtype=torch.float32), torch.randn(9) * 3])
+    dya = torch.randn(xa.numel())
+    ts += [("act.x", xa), ("act.dy", dya)]
+    acts = {
+        "relu": torch.relu,
+        "leakyrelu": lambda v: torch.nn.functional.leaky_relu(v, 0.01),
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "gelu": lambda v: torch.nn.functional.gelu(v),  # approximate='none'
+    }
+    for name, f in acts.items():
+        xv = xa.clone().requires_grad_(True)
+        yv = f(xv)
+        yv.backward(dya)
+        ts += [("act.%s.y" % name, yv), ("act.%s.dx" % name, xv.grad)]
+
+    # Losses, reduction='mean', on a 3x4 batch.
+    F = torch.nn.functional
+    pred = torch.randn(3, 4)
+    target = torch.randn(3, 4)
+    prob = torch.rand(3, 4) * 0.9 + 0.05
+    label = (torch.rand(3, 4) > 0.5).float()
+    label[0] = torch.rand(4)  # soft labels in the first row
+    logits = torch.randn(3, 4) * 3
+    logits[2] = torch.tensor([-40.0, -12.0, 12.0, 40.0])
+    ts += [("loss.pred", pred), ("loss.target", target), ("loss.prob", prob),
+           ("loss.label", label), ("loss.logits", logits)]
+    for name, f, p, t in [("mse", F.mse_loss, pred, target), ("l1", F.l1_loss, pred, target),
+                          ("bce", F.binary_cross_entropy, prob, label),
+                          ("bce-logits", F.binary_cross_entropy_with_logits, logits, label)]:
+        pv = p.clone().requires_grad_(True)
+        loss = f(pv, t)
+        loss.backward()
+        ts += [("loss.%s.value" % name, loss.reshape(1)), ("loss.%s.grad" % name, pv.grad)]
+    write(os.path.join(HERE, "layers.bin"), ts, {"what": "per-layer forward/backward"})
+
+
+DENSE_MNIST = [784, 512, 256, 64, 256, 512, 784]
+ACTS = ["relu", "relu", None, "relu", "relu", "sigmoid"]
+
+
+def formula_param(p, shape, fan_in):
+    """Parameter tensor number p (0 = first weight, 1 = first bias, ...):
+    v[i] = ((i*7919 + p*104729) % 2001 - 1000) / 1000 * (1/sqrt(fan_in)),
+    in float64, rounded once to float32."""
+    n = int(np.prod(shape))
+    i = np.arange(n, dtype=np.int64)
+    k = (i * 7919 + p * 104729) % 2001 - 1000
+    v = k.astype(np.float64) / 1000.0 * (1.0 / np.sqrt(np.float64(fan_in)))
+    return torch.from_numpy(v.astype(np.float32).reshape(shape))
+
+
+def formula_input(n):
+    """x[j] = ((j*7927) % 1009) / 1008 in float64, rounded to float32: [0, 1]."""
+    j = np.arange(n, dtype=np.int64)
+    return torch.from_numpy((((j * 7927) % 1009).astype(np.float64) / 1008.0).astype(np.float32))
+
+
+def strided32(t):
+    """32 values spread over a tensor: flat indices i*(n//32) + n//64."""
+    n = t.numel()
+    idx = torch.arange(32) * (n // 32) + n // 64
+    return t.detach().reshape(-1)[idx]
+
+
+def dense_mnist():
+    mods = []
+    for k in range(6):
+        mods.append(torch.nn.Linear(DENSE_MNIST[k], DENSE_MNIST[k + 1]))
+        if ACTS[k] == "relu":
+            mods.append(torch.nn.ReLU())
+        elif ACTS[k] == "sigmoid":
+            mods.append(torch.nn.Sigmoid())
+    model = torch.nn.Sequential(*mods)
+    named = list(model.named_parameters())
+    with torch.no_grad():
+        for p, (name, t) in enumerate(named):
+            layer = p // 2
+            t.copy_(formula_param(p, tuple(t.shape), DENSE_MNIST[layer]))
+    x = formula_input(4 * 784).reshape(4, 784)
+    ts = [("x.first64", x.reshape(-1)[:64])]
+
+    out = model(x)
+    loss = torch.nn.functional.mse_loss(out, x)
+    loss.backward()
+    o64 = out.detach().double()
+    ts += [("out.first64", out.reshape(-1)[:64]), ("out.sum", o64.sum().reshape(1)),
+           ("out.sumsq", (o64 * o64).sum().reshape(1)), ("loss", loss.reshape(1))]
+    for name, t in named:
+        g = t.grad.detach().double()
+        ts += [("grad.%s.norm" % name, g.norm().reshape(1)),
+               ("grad.%s.first32" % name, t.grad.reshape(-1)[:32]),
+               ("grad.%s.strided32" % name, strided32(t.grad))]
+
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+    losses = []
+    for _ in range(3):
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.mse_loss(model(x), x)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    with torch.no_grad():
+        after = torch.nn.functional.mse_loss(model(x), x).item()
+    ts += [("adam.losses", torch.tensor(losses)), ("adam.loss_after", torch.tensor([after]))]
+    for name, t in named:
+        w = t.detach().double()
+        ts += [("adam.%s.sum" % name, w.sum().reshape(1)),
+               ("adam.%s.sumsq" % name, (w * w).sum().reshape(1)),
+               ("adam.%s.first32" % name, t.detach().reshape(-1)[:32]),
+               ("adam.%s.strided32" % name, strided32(t))]
+    write(os.path.join(HERE, "dense_mnist.bin"), ts,
+          {"what": "dense-mnist formula weights, batch 4, MSE, 3 Adam steps",
+           "layers": DENSE_MNIST, "adam": {"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8}})
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    layers()
+    dense_mnist()
