@@ -275,6 +275,9 @@ func TestNetParamNames(t *testing.T) {
 // After the first batch, training steps at the same or a smaller batch
 // allocate nothing.
 func TestNetReusesBuffers(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	net, err := nn.NewNet([]int{10},
 		nn.NewDense(10, 8), &nn.ReLU{}, nn.NewDropout(0.2),
 		nn.NewDense(8, 6), &nn.GELU{}, nn.NewDense(6, 10), &nn.Sigmoid{})

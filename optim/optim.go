@@ -73,3 +73,8 @@ func checkLens(op string, params, grads []float32, state int) {
 		panic(fmt.Sprintf("optim: %s: state sized for %d params, step got %d", op, state, len(params)))
 	}
 }
+
+var (
+	_ Optimizer = (*SGD)(nil)
+	_ Optimizer = (*Adam)(nil)
+)

@@ -59,14 +59,13 @@ func formulaInput(x []float32) {
 	}
 }
 
-// strided32 is make_fixtures.py's strided32: 32 values at flat indices
-// i·(n/32) + n/64, spread over the tensor (the first 32 can all be zero
-// gradients of one dead ReLU unit).
-func strided32(v []float32) []float32 {
-	n := len(v)
+// sample32 is make_fixtures.py's sample32: 32 values at flat indices
+// (i·104729 + 17) mod n, spread over rows and columns (the first 32 can all
+// be zero gradients of one dead ReLU unit).
+func sample32(v []float32) []float32 {
 	out := make([]float32, 32)
 	for i := range out {
-		out[i] = v[i*(n/32)+n/64]
+		out[i] = v[(i*104729+17)%len(v)]
 	}
 	return out
 }
@@ -123,7 +122,7 @@ func TestDenseMNISTMatchesPyTorch(t *testing.T) {
 		// the RMS of the whole gradient (from PyTorch's norm).
 		rms := f.Scalar(t, "grad."+p.Name+".norm") / math.Sqrt(float64(len(p.G)))
 		nntest.CompareFloor(t, "grad."+p.Name+".first32", p.G[:32], want, tol, rms)
-		nntest.CompareFloor(t, "grad."+p.Name+".strided32", strided32(p.G), f.Get(t, "grad."+p.Name+".strided32"), tol, rms)
+		nntest.CompareFloor(t, "grad."+p.Name+".sample32", sample32(p.G), f.Get(t, "grad."+p.Name+".sample32"), tol, rms)
 	}
 
 	opt := optim.NewAdam(1e-3, 0.9, 0.999, 1e-8, 0)
@@ -154,6 +153,38 @@ func TestDenseMNISTMatchesPyTorch(t *testing.T) {
 		}
 		nntest.CompareScalar(t, "adam."+p.Name+".sumsq", sumsq, f.Scalar(t, "adam."+p.Name+".sumsq"), tol)
 		nntest.Compare(t, "adam."+p.Name+".first32", p.W[:32], f.Get(t, "adam."+p.Name+".first32"), tol)
-		nntest.Compare(t, "adam."+p.Name+".strided32", strided32(p.W), f.Get(t, "adam."+p.Name+".strided32"), tol)
+		nntest.Compare(t, "adam."+p.Name+".sample32", sample32(p.W), f.Get(t, "adam."+p.Name+".sample32"), tol)
 	}
+}
+
+// TestOptimizersMatchPyTorch runs 4 steps of each optimiser of
+// make_fixtures.py's OPTIMIZERS on the same parameters and gradients as
+// PyTorch 1.13 (testdata/ref/optim.bin), and clip_grad_norm_.
+func TestOptimizersMatchPyTorch(t *testing.T) {
+	f, err := nntest.ReadFixture("../testdata/ref/optim.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := map[string]optim.Optimizer{
+		"sgd":             optim.NewSGD(0.1, 0, false, 0),
+		"sgd-momentum-wd": optim.NewSGD(0.1, 0.9, false, 0.01),
+		"sgd-nesterov":    optim.NewSGD(0.1, 0.9, true, 0),
+		"adam":            optim.NewAdam(1e-2, 0.9, 0.999, 1e-8, 0),
+		"adam-wd":         optim.NewAdam(1e-2, 0.8, 0.99, 1e-6, 0.1),
+		"adamw":           optim.NewAdamW(1e-2, 0.9, 0.999, 1e-8, 0.01),
+		"adamw-wd":        optim.NewAdamW(1e-2, 0.8, 0.99, 1e-6, 0.5),
+	}
+	p0, grads := f.Get(t, "p0"), f.Get(t, "grads")
+	n := len(p0)
+	for name, opt := range opts {
+		p := append([]float32(nil), p0...)
+		for s := 0; s < len(grads)/n; s++ {
+			opt.Step(p, grads[s*n:(s+1)*n])
+		}
+		nntest.Compare(t, name, p, f.Get(t, name+".p"), 1e-5)
+	}
+	g := append([]float32(nil), f.Get(t, "clip.g")...)
+	norm := optim.ClipGradNorm(g, 1)
+	nntest.CompareScalar(t, "clip.norm", norm, f.Scalar(t, "clip.norm"), 1e-5)
+	nntest.Compare(t, "clip.g_clipped", g, f.Get(t, "clip.g_clipped"), 1e-5)
 }

@@ -42,7 +42,7 @@ cores.`,
 		},
 	}
 	cmd.Flags().StringVar(&o.out, "out", "demo-out", "folder for the model and pictures")
-	cmd.Flags().IntVar(&o.epochs, "epochs", 15, "training epochs")
+	cmd.Flags().IntVar(&o.epochs, "epochs", 30, "training epochs")
 	cmd.Flags().Uint64Var(&o.seed, "seed", 1, "random seed")
 	return cmd
 }
@@ -69,7 +69,7 @@ func runDemo(ctx context.Context, o *demoOptions, g *globalOptions, stdout, stde
 	}
 	m.Preprocess, _ = json.Marshal(trainDS.Pre)
 	fmt.Fprintf(stdout, "model: %s, %d parameters, %s output, %s loss\n",
-		widths(cfg.Input(), append(append(append([]int(nil), cfg.Hidden...), cfg.Code), cfg.Decoder()...), cfg.Input()),
+		archLine(cfg),
 		m.NumParams(), cfg.Output, cfg.Loss)
 	trn, val := dataset.Split(trainDS, 0.1, o.seed)
 	var log io.Writer = stderr

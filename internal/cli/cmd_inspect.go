@@ -103,3 +103,10 @@ func widths(in int, mid []int, out int) string {
 	parts = append(parts, fmt.Sprint(out))
 	return strings.Join(parts, " → ")
 }
+
+// archLine is the whole layer-width chain of a dense autoencoder,
+// e.g. "784 → 256 → 32 → 256 → 784".
+func archLine(c ae.Config) string {
+	mid := append(append(append([]int(nil), c.Hidden...), c.Code), c.Decoder()...)
+	return widths(c.Input(), mid, c.Input())
+}

@@ -85,11 +85,32 @@ func writeReconstructionGrid(path string, m *ae.Model, ds *dataset.Dataset, n in
 	d := ds.X.Cols()
 	in := tensor.From(ds.X.Data[:n*d], n, d)
 	out := m.Reconstruct(in)
+	// Small images (MNIST's 28×28) are drawn enlarged so a grid is
+	// readable on a screen.
+	f := max(1, 84/shape[len(shape)-2])
 	orig := make([][]float32, n)
 	recon := make([][]float32, n)
+	var big []int
 	for i := 0; i < n; i++ {
-		orig[i] = in.Row(i)
-		recon[i] = append([]float32(nil), out.Row(i)...)
+		orig[i], big = enlarge(in.Row(i), shape, f)
+		recon[i], _ = enlarge(out.Row(i), shape, f)
 	}
-	return report.ImageGrid(path, [][][]float32{orig, recon}, shape, n)
+	return report.ImageGrid(path, [][][]float32{orig, recon}, big, n)
+}
+
+// enlarge repeats every pixel of an image ([H,W] or [C,H,W]) f×f times.
+func enlarge(img []float32, shape []int, f int) ([]float32, []int) {
+	h, w := shape[len(shape)-2], shape[len(shape)-1]
+	c := len(img) / (h * w)
+	out := make([]float32, c*h*f*w*f)
+	for ch := 0; ch < c; ch++ {
+		for y := 0; y < h*f; y++ {
+			for x := 0; x < w*f; x++ {
+				out[(ch*h*f+y)*w*f+x] = img[(ch*h+y/f)*w+x/f]
+			}
+		}
+	}
+	big := append([]int(nil), shape...)
+	big[len(big)-2], big[len(big)-1] = h*f, w*f
+	return out, big
 }

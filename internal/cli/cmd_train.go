@@ -178,7 +178,7 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 	fit.Resume = o.resume
 	fit.Log = log
 	fit.Bar = log != nil && isTerminal(log)
-	logf("model: %s %v → %d → %v, %s output, %s loss, %d parameters\n", cfg.Arch, cfg.InputShape, cfg.Code, cfg.Decoder(), cfg.Output, cfg.Loss, m.NumParams())
+	logf("model: %s %s, %s output, %s loss, %d parameters\n", cfg.Arch, archLine(cfg), cfg.Output, cfg.Loss, m.NumParams())
 	var valX = valDS
 	rec, err := train.Fit(ctx, m, trainDS.X, datasetX(valX), fit)
 	if err != nil {

@@ -1,20 +1,22 @@
 package f32
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bottleneck-ml/bottleneck/internal/parallel"
 )
 
 // Blocking parameters (see the package doc for how they were chosen). They
-// bound the packed buffers: a packed A block is at most mcMax×kcMax, a packed
-// B block kcMax×ncMax. kcMax also fixes how the k dimension is cut into
+// bound the packed buffers: a packed A block is at most mcMax×kcMax floats,
+// packed B (all of k for a block of columns) at most bMax floats. kcMax also fixes how the k dimension is cut into
 // blocks, and so the order in which every element of C is accumulated: it
 // must not depend on the thread count.
 const (
 	kcMax = 256
-	mcMax = 192
-	ncMax = 3072
+	mcMax = 336
+	bMax  = 1 << 20
 )
 
 // A kernel is a microkernel with its register tile size. fn computes the
@@ -36,30 +38,31 @@ type kernel struct {
 type gemmCtx struct {
 	kern           *kernel
 	transA, transB bool
-	m, n           int
+	m, n, k        int
 	alpha, beta    float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
 
-	jc, nc, pc, kc int
-	mc             int
-	load           bool // accumulate into C (false: first k block with beta == 0)
+	mc, nblocks int // row blocks of C
+	kcStep      int // k block size; the last block may be shorter
+	jc, nc      int // current column block of C
+	bPanels     int // B micro-panels in the column block
+	gen         uint64
 
-	bp  []float32   // packed B block, shared by the workers
-	ap  [][]float32 // packed A block, per worker
-	tmp [][]float32 // edge tile, per worker
+	bp    []float32       // packed B for the column block, all k blocks; shared
+	ready []atomic.Uint64 // ready[s] == gen once B micro-panel s is packed
+	abort atomic.Bool     // a worker panicked: the others stop waiting
+	ap    [][]float32     // packed A block, per worker
+	tmp   [][]float32     // edge tile, per worker
 
-	packB   packBTask
-	compute computeTask
+	task gemmTask
 }
 
-type packBTask struct{ g *gemmCtx }
-type computeTask struct{ g *gemmCtx }
+type gemmTask struct{ g *gemmCtx }
 
 var ctxPool = sync.Pool{New: func() any {
 	g := new(gemmCtx)
-	g.packB.g = g
-	g.compute.g = g
+	g.task.g = g
 	return g
 }}
 
@@ -91,21 +94,27 @@ func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, 
 	nblocks = (m + mc - 1) / mc
 	workers := min(threads, nblocks)
 
-	// Cut k into equal blocks of at most kcMax.
+	// Cut k into equal blocks of at most kcMax. This alone fixes the
+	// accumulation order of every element of C.
 	kBlocks := (k + kcMax - 1) / kcMax
 	kcStep := (k + kBlocks - 1) / kBlocks
+	kPad := kBlocks * kcStep
 
-	ncStep := min(ncMax, (n+nr-1)/nr*nr)
+	// Column blocks: B is packed for all of k at once, at most bMax floats.
+	ncStep := min((n+nr-1)/nr*nr, max(nr, bMax/kPad/nr*nr))
 
 	g := ctxPool.Get().(*gemmCtx)
 	g.kern = kern
 	g.transA, g.transB = transA, transB
-	g.m, g.n = m, n
+	g.m, g.n, g.k = m, n, k
 	g.alpha, g.beta = alpha, beta
 	g.a, g.b, g.c = a, b, c
 	g.lda, g.ldb, g.ldc = lda, ldb, ldc
-	g.mc = mc
-	g.bp = grow(g.bp, kcStep*ncStep)
+	g.mc, g.nblocks, g.kcStep = mc, nblocks, kcStep
+	g.bp = grow(g.bp, kPad*ncStep)
+	if len(g.ready) < ncStep/nr {
+		g.ready = make([]atomic.Uint64, ncStep/nr)
+	}
 	for len(g.ap) < workers {
 		g.ap = append(g.ap, nil)
 		g.tmp = append(g.tmp, nil)
@@ -114,19 +123,112 @@ func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, 
 		g.ap[w] = grow(g.ap[w], mc*kcStep)
 		g.tmp[w] = grow(g.tmp[w], mr*nr)
 	}
+	g.abort.Store(false)
 
 	for jc := 0; jc < n; jc += ncStep {
 		g.jc, g.nc = jc, min(ncStep, n-jc)
-		bPanels := (g.nc + nr - 1) / nr
-		for pc := 0; pc < k; pc += kcStep {
-			g.pc, g.kc = pc, min(kcStep, k-pc)
-			g.load = pc > 0 || beta != 0
-			parallel.Run(bPanels, max(1, (bPanels+workers-1)/workers), &g.packB)
-			parallel.Run(nblocks, (nblocks+workers-1)/workers, &g.compute)
-		}
+		g.bPanels = (g.nc + nr - 1) / nr
+		g.gen++
+		parallel.Run(nblocks, (nblocks+workers-1)/workers, &g.task)
 	}
 	g.a, g.b, g.c = nil, nil, nil
 	ctxPool.Put(g)
+}
+
+// Do computes the row blocks [lo, hi) of the current column block of C.
+// Each worker first packs its share of the B micro-panels (the share is
+// derived from [lo, hi), so the shares cover all panels whatever the number
+// of chunks), then runs the k blocks over its rows, starting with its own B
+// panels and waiting for the others' only where they are not packed yet.
+func (t *gemmTask) Do(w, lo, hi int) {
+	g := t.g
+	defer func() {
+		if r := recover(); r != nil {
+			g.abort.Store(true)
+			panic(r)
+		}
+	}()
+	mr, nr := g.kern.mr, g.kern.nr
+	bPanels, ncPad := g.bPanels, g.bPanels*nr
+	s0, s1 := lo*bPanels/g.nblocks, hi*bPanels/g.nblocks
+	for s := s0; s < s1; s++ {
+		j0 := g.jc + s*nr
+		for pc := 0; pc < g.k; pc += g.kcStep {
+			kc := min(g.kcStep, g.k-pc)
+			off := pc*ncPad + s*kc*nr
+			packB(g.bp[off:off+kc*nr], g.transB, g.b, g.ldb, pc, kc, j0, min(nr, g.n-j0), nr)
+		}
+		g.ready[s].Store(g.gen)
+	}
+
+	ap, tmp := g.ap[w], g.tmp[w]
+	fn := g.kern.fn
+	for pc := 0; pc < g.k; pc += g.kcStep {
+		kc := min(g.kcStep, g.k-pc)
+		load := pc > 0 || g.beta != 0
+		for blk := lo; blk < hi; blk++ {
+			ic := blk * g.mc
+			mc := min(g.mc, g.m-ic)
+			if pc == 0 && g.beta != 0 && g.beta != 1 {
+				for i := ic; i < ic+mc; i++ {
+					Scale(g.beta, g.c[i*g.ldc+g.jc:i*g.ldc+g.jc+g.nc])
+				}
+			}
+			mPanels := (mc + mr - 1) / mr
+			for r := 0; r < mPanels; r++ {
+				// Full panels of an untransposed A are read in place (rows
+				// are contiguous in p); the rest is packed.
+				if i0 := ic + r*mr; g.transA || i0+mr > g.m {
+					packA(ap[r*kc*mr:(r+1)*kc*mr], g.transA, g.a, g.lda, i0, min(mr, g.m-i0), pc, kc, mr)
+				}
+			}
+			for ss := 0; ss < bPanels; ss++ {
+				s := (s0 + ss) % bPanels
+				if pc == 0 {
+					g.wait(s)
+				}
+				j0 := g.jc + s*nr
+				nb := min(nr, g.n-j0)
+				bp := g.bp[pc*ncPad+s*kc*nr:]
+				for r := 0; r < mPanels; r++ {
+					i0 := ic + r*mr
+					mb := min(mr, g.m-i0)
+					a, rsa, csa := ap[r*kc*mr:], 1, mr
+					if !g.transA && mb == mr {
+						a, rsa, csa = g.a[i0*g.lda+pc:], g.lda, 1
+					}
+					if mb == mr && nb == nr {
+						fn(kc, a, rsa, csa, bp, g.c[i0*g.ldc+j0:], g.ldc, g.alpha, load)
+						continue
+					}
+					fn(kc, a, rsa, csa, bp, tmp, nr, g.alpha, false)
+					for i := 0; i < mb; i++ {
+						crow := g.c[(i0+i)*g.ldc+j0 : (i0+i)*g.ldc+j0+nb]
+						trow := tmp[i*nr : i*nr+nb]
+						if load {
+							for j, v := range trow {
+								crow[j] += v
+							}
+						} else {
+							copy(crow, trow)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// wait returns once B micro-panel s of the current column block is packed.
+func (g *gemmCtx) wait(s int) {
+	for spins := 0; g.ready[s].Load() != g.gen; spins++ {
+		if g.abort.Load() {
+			panic(errPrefix + "gemm worker failed")
+		}
+		if spins > 64 {
+			runtime.Gosched()
+		}
+	}
 }
 
 // scaleC sets C = beta*C (C = 0 when beta is 0, ignoring NaNs in C).
@@ -140,70 +242,6 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 			clear(row)
 		} else {
 			Scale(beta, row)
-		}
-	}
-}
-
-// Do packs the B micro-panels [lo, hi) of the current block.
-func (t *packBTask) Do(_, lo, hi int) {
-	g := t.g
-	nr := g.kern.nr
-	for s := lo; s < hi; s++ {
-		j0 := g.jc + s*nr
-		packB(g.bp[s*g.kc*nr:(s+1)*g.kc*nr], g.transB, g.b, g.ldb, g.pc, g.kc, j0, min(nr, g.n-j0), nr)
-	}
-}
-
-// Do computes the row blocks [lo, hi) of the current (jc, pc) block of C.
-func (t *computeTask) Do(w, lo, hi int) {
-	g := t.g
-	mr, nr := g.kern.mr, g.kern.nr
-	ap, tmp := g.ap[w], g.tmp[w]
-	kc := g.kc
-	fn := g.kern.fn
-	for blk := lo; blk < hi; blk++ {
-		ic := blk * g.mc
-		mc := min(g.mc, g.m-ic)
-		if g.pc == 0 && g.beta != 0 && g.beta != 1 {
-			for i := ic; i < ic+mc; i++ {
-				Scale(g.beta, g.c[i*g.ldc+g.jc:i*g.ldc+g.jc+g.nc])
-			}
-		}
-		mPanels := (mc + mr - 1) / mr
-		for r := 0; r < mPanels; r++ {
-			// Full panels of an untransposed A are read in place (rows
-			// are contiguous in p); the rest is packed.
-			if i0 := ic + r*mr; g.transA || i0+mr > g.m {
-				packA(ap[r*kc*mr:(r+1)*kc*mr], g.transA, g.a, g.lda, i0, min(mr, g.m-i0), g.pc, kc, mr)
-			}
-		}
-		for j0 := g.jc; j0 < g.jc+g.nc; j0 += nr {
-			nb := min(nr, g.n-j0)
-			bp := g.bp[(j0-g.jc)/nr*kc*nr:]
-			for r := 0; r < mPanels; r++ {
-				i0 := ic + r*mr
-				mb := min(mr, g.m-i0)
-				a, rsa, csa := ap[r*kc*mr:], 1, mr
-				if !g.transA && mb == mr {
-					a, rsa, csa = g.a[i0*g.lda+g.pc:], g.lda, 1
-				}
-				if mb == mr && nb == nr {
-					fn(kc, a, rsa, csa, bp, g.c[i0*g.ldc+j0:], g.ldc, g.alpha, g.load)
-					continue
-				}
-				fn(kc, a, rsa, csa, bp, tmp, nr, g.alpha, false)
-				for i := 0; i < mb; i++ {
-					crow := g.c[(i0+i)*g.ldc+j0 : (i0+i)*g.ldc+j0+nb]
-					trow := tmp[i*nr : i*nr+nb]
-					if g.load {
-						for j, v := range trow {
-							crow[j] += v
-						}
-					} else {
-						copy(crow, trow)
-					}
-				}
-			}
 		}
 	}
 }

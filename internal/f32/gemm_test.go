@@ -140,7 +140,8 @@ func gemmCases(short bool) []gemmCase {
 			}
 		}
 		// Big shapes: several k blocks, several m blocks and threads.
-		for _, sh := range [][3]int{{300, 260, 700}, {517, 33, 1030}, {65, 3100, 40}} {
+		// {70, 1100, 1030} needs two column blocks of packed B.
+		for _, sh := range [][3]int{{300, 260, 700}, {517, 33, 1030}, {65, 3100, 40}, {70, 1100, 1030}} {
 			s := scalars[i%len(scalars)]
 			cases = append(cases, gemmCase{tr[0], tr[1], sh[0], sh[1], sh[2], s[0], s[1], 1})
 			i++
@@ -228,7 +229,7 @@ func TestGemmThreadsBitIdentical(t *testing.T) {
 	defer parallel.SetThreads(old)
 	for _, kern := range kernels() {
 		for _, tr := range transCombos {
-			for _, sh := range [][3]int{{256, 512, 784}, {256, 64, 256}, {512, 784, 256}, {37, 1000, 300}, {129, 65, 513}} {
+			for _, sh := range [][3]int{{256, 512, 784}, {256, 64, 256}, {512, 784, 256}, {37, 1000, 300}, {129, 65, 513}, {40, 1100, 1030}} {
 				m, n, k := sh[0], sh[1], sh[2]
 				a := make([]float32, m*k)
 				b := make([]float32, k*n)
@@ -335,5 +336,37 @@ func TestGemmPanics(t *testing.T) {
 			}()
 			tc.f()
 		}()
+	}
+}
+
+// TestGemmConcurrent runs Gemm from several goroutines at once: all but one
+// find the worker pool busy and run serially. Run it with -race.
+func TestGemmConcurrent(t *testing.T) {
+	const m, n, k = 100, 90, 300
+	rng := rand.New(rand.NewPCG(11, 12))
+	a := newGuarded(rng, m, k, k).data
+	b := newGuarded(rng, k, n, n).data
+	want := make([]float32, m*n)
+	Gemm(false, false, m, n, k, 1, a, k, b, n, 0, want, n)
+	errs := make(chan string, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			c := make([]float32, m*n)
+			for it := 0; it < 20; it++ {
+				Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+				for i := range c {
+					if c[i] != want[i] {
+						errs <- fmt.Sprintf("C[%d] = %v; want %v", i, c[i], want[i])
+						return
+					}
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
 	}
 }

@@ -18,13 +18,21 @@ It writes, in float32 with fixed seeds:
                                 out) from formula weights (see formula_param),
                                 on a formula batch of 4: output summary, MSE
                                 loss, per-parameter gradient norm, first 32
-                                values and 32 strided values (strided32: flat
-                                indices i*(n//32) + n//64), the losses of 3 Adam steps (lr 1e-3,
-                                betas 0.9/0.999, eps 1e-8) and, after them, the
-                                sum, sum of squares, first 32 and strided 32
-                                values of every parameter tensor.
+                                values and 32 sampled values (sample32), the
+                                losses of 3 Adam steps (lr 1e-3, betas
+                                0.9/0.999, eps 1e-8) and, after them, the sum,
+                                sum of squares, first 32 and sampled 32 values
+                                of every parameter tensor.
+  testdata/ref/optim.bin        4 steps of each optimizer in OPTIMIZERS (SGD
+                                plain, momentum + weight decay, Nesterov; Adam
+                                plain and L2; AdamW) on 11 parameters with
+                                gradients from 1e-3 to 10, and
+                                clip_grad_norm_(max_norm=1).
 
-Both files use the BNFX format read by nn/nntest.ReadFixture (little-endian):
+Together they are about 14 kB. The seed is SEED below; the torch version
+used is in each file's metadata.
+
+All files use the BNFX format read by nn/nntest.ReadFixture (little-endian):
 
     "BNFX", uint32 version (1), uint32 n + n bytes of JSON metadata,
     uint32 count, then per tensor: uint16 n + name, uint8 ndim,
@@ -36,7 +44,6 @@ Go computes the same float32 values bit for bit; see formulaParam and
 formulaInput in optim/parity_test.go.
 """
 import json
-import math
 import os
 import struct
 
@@ -139,10 +146,11 @@ def formula_input(n):
     return torch.from_numpy((((j * 7927) % 1009).astype(np.float64) / 1008.0).astype(np.float32))
 
 
-def strided32(t):
-    """32 values spread over a tensor: flat indices i*(n//32) + n//64."""
+def sample32(t):
+    """32 values spread over a tensor, rows and columns: flat indices
+    (i*104729 + 17) % n for i < 32 (104729 is prime, so they are distinct)."""
     n = t.numel()
-    idx = torch.arange(32) * (n // 32) + n // 64
+    idx = (torch.arange(32, dtype=torch.int64) * 104729 + 17) % n
     return t.detach().reshape(-1)[idx]
 
 
@@ -173,7 +181,7 @@ def dense_mnist():
         g = t.grad.detach().double()
         ts += [("grad.%s.norm" % name, g.norm().reshape(1)),
                ("grad.%s.first32" % name, t.grad.reshape(-1)[:32]),
-               ("grad.%s.strided32" % name, strided32(t.grad))]
+               ("grad.%s.sample32" % name, sample32(t.grad))]
 
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
     losses = []
@@ -191,13 +199,48 @@ def dense_mnist():
         ts += [("adam.%s.sum" % name, w.sum().reshape(1)),
                ("adam.%s.sumsq" % name, (w * w).sum().reshape(1)),
                ("adam.%s.first32" % name, t.detach().reshape(-1)[:32]),
-               ("adam.%s.strided32" % name, strided32(t))]
+               ("adam.%s.sample32" % name, sample32(t))]
     write(os.path.join(HERE, "dense_mnist.bin"), ts,
           {"what": "dense-mnist formula weights, batch 4, MSE, 3 Adam steps",
            "layers": DENSE_MNIST, "adam": {"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8}})
+
+
+OPTIMIZERS = {
+    # name: constructor; mirrored by optim/parity_test.go
+    "sgd": lambda ps: torch.optim.SGD(ps, lr=0.1),
+    "sgd-momentum-wd": lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
+    "sgd-nesterov": lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+    "adam": lambda ps: torch.optim.Adam(ps, lr=1e-2),
+    "adam-wd": lambda ps: torch.optim.Adam(ps, lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+    "adamw": lambda ps: torch.optim.AdamW(ps, lr=1e-2),
+    "adamw-wd": lambda ps: torch.optim.AdamW(ps, lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.5),
+}
+
+
+def optimizers():
+    torch.manual_seed(SEED + 1)
+    p0 = torch.randn(11)
+    grads = torch.randn(4, 11) * torch.logspace(-3, 1, 11)  # magnitudes 1e-3..10
+    grads[:, 0] = 0  # a parameter that never gets a gradient
+    ts = [("p0", p0), ("grads", grads)]
+    for name, make in OPTIMIZERS.items():
+        p = p0.clone().requires_grad_(True)
+        opt = make([p])
+        for s in range(grads.shape[0]):
+            p.grad = grads[s].clone()
+            opt.step()
+        ts.append(("%s.p" % name, p))
+    g = torch.randn(11) * 3
+    clipped = g.clone().requires_grad_(True)
+    clipped.grad = g.clone()
+    norm = torch.nn.utils.clip_grad_norm_([clipped], max_norm=1.0)
+    ts += [("clip.g", g), ("clip.norm", norm.reshape(1)), ("clip.g_clipped", clipped.grad)]
+    write(os.path.join(HERE, "optim.bin"), ts,
+          {"what": "4 steps of each optimizer in OPTIMIZERS on 11 parameters; clip_grad_norm_(max_norm=1)"})
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
     layers()
     dense_mnist()
+    optimizers()

@@ -75,7 +75,19 @@ func microkernel(name string, mr, nv, w int, v func(int) VecPhysical, unroll int
 		return m
 	}
 
-	Comment("Zero the accumulators.")
+	Comment("Prefetch the C tile, zero the accumulators.")
+	pc, ldc := R12, R13
+	Load(Param("c"), pc)
+	Load(Param("ldc"), ldc)
+	SHLQ(U8(2), ldc)
+	for i := 0; i < mr; i++ {
+		for off := 0; off < nv*w*fs; off += 64 {
+			PREFETCHT0(Mem{Base: pc, Disp: off})
+		}
+		if i < mr-1 {
+			ADDQ(ldc, pc)
+		}
+	}
 	for i := 0; i < mr; i++ {
 		for j := 0; j < nv; j++ {
 			if w == 16 {
@@ -123,10 +135,7 @@ func microkernel(name string, mr, nv, w int, v func(int) VecPhysical, unroll int
 	JNZ(LabelRef("tailloop"))
 
 	Label("store")
-	pc, ldc := RDX, RSI
 	Load(Param("c"), pc)
-	Load(Param("ldc"), ldc)
-	SHLQ(U8(2), ldc)
 	alpha, err := Param("alpha").Resolve()
 	if err != nil {
 		panic(err)
