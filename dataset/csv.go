@@ -18,6 +18,7 @@ import (
 type table struct {
 	cells []string
 	lines []int // file line of each row
+	nums  []int // 1-based data row number of each row (set by finishRows)
 	nc    int
 	rows  int
 }
@@ -27,11 +28,12 @@ func (t *table) row(r int) []string   { return t.cells[r*t.nc : (r+1)*t.nc] }
 
 // filter returns the rows keep of t and their labels.
 func (t *table) filter(keep []int, labels []string) (*table, []string) {
-	t2 := &table{nc: t.nc, rows: len(keep), cells: make([]string, 0, len(keep)*t.nc), lines: make([]int, 0, len(keep))}
+	t2 := &table{nc: t.nc, rows: len(keep), cells: make([]string, 0, len(keep)*t.nc), lines: make([]int, 0, len(keep)), nums: make([]int, 0, len(keep))}
 	lb := make([]string, len(keep))
 	for k, r := range keep {
 		t2.cells = append(t2.cells, t.row(r)...)
 		t2.lines = append(t2.lines, t.lines[r])
+		t2.nums = append(t2.nums, t.nums[r])
 		lb[k] = labels[r]
 	}
 	return t2, lb
@@ -69,7 +71,44 @@ func detectComma(br *bufio.Reader) rune {
 			best, bc = b, counts[b]
 		}
 	}
+	if bc == 0 && len(strings.Fields(string(head))) > 1 {
+		return ' ' // whitespace-separated (e.g. the UCR time-series format)
+	}
 	return rune(best)
+}
+
+// readFields reads whitespace-separated lines (runs of spaces and tabs
+// separate fields; no quoting).
+func readFields(name string, r io.Reader, maxRecords int) (*table, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 1<<16), 1<<26)
+	t := &table{}
+	line := 0
+	for sc.Scan() && (maxRecords <= 0 || t.rows < maxRecords) {
+		line++
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 {
+			continue
+		}
+		if t.rows == 0 {
+			t.nc = len(fields)
+			fields[0] = strings.TrimPrefix(fields[0], "\ufeff")
+		} else if len(fields) != t.nc {
+			return nil, fail(ErrFieldCount, name, "line %d has %d fields, the first row has %d; fix the row or check --comma", line, len(fields), t.nc)
+		}
+		t.lines = append(t.lines, line)
+		for _, f := range fields {
+			t.cells = append(t.cells, cleanField(f))
+		}
+		t.rows++
+	}
+	if err := sc.Err(); err != nil {
+		return nil, failCause(ErrFormat, err, name, "read error: %v", err)
+	}
+	if t.rows == 0 {
+		return nil, fail(ErrFormat, name, "is empty; pass a file with data rows")
+	}
+	return t, nil
 }
 
 // readTable reads every record (at most maxRecords when > 0) checking that
@@ -102,7 +141,7 @@ func readTable(name string, r io.Reader, comma rune, maxRecords int) (*table, er
 		line, _ := cr.FieldPos(0)
 		t.lines = append(t.lines, line)
 		for _, s := range rec {
-			t.cells = append(t.cells, strings.TrimSpace(s))
+			t.cells = append(t.cells, cleanField(s))
 		}
 		t.rows++
 	}
@@ -163,6 +202,15 @@ func detectHeader(t *table) bool {
 	return false
 }
 
+// fillNames names unnamed columns "col<index>".
+func fillNames(names []string) {
+	for i, n := range names {
+		if n == "" {
+			names[i] = "col" + strconv.Itoa(i)
+		}
+	}
+}
+
 // resolveColumn finds a column by name, else by 0-based index.
 func resolveColumn(names []string, ref string) int {
 	if i := slices.Index(names, ref); i >= 0 {
@@ -182,13 +230,6 @@ func listNames(names []string) string {
 	return strings.Join(names, ", ")
 }
 
-func commaName(c rune) string {
-	if c == '\t' {
-		return "tab"
-	}
-	return string(c)
-}
-
 func loadCSV(name string, df *dataFile, pre *Preprocessor, opt LoadOptions) (*Dataset, error) {
 	comma := opt.Comma
 	if comma == 0 && pre != nil && pre.Comma != "" {
@@ -201,7 +242,13 @@ func loadCSV(name string, df *dataFile, pre *Preprocessor, opt LoadOptions) (*Da
 	if opt.MaxRows > 0 {
 		maxRecords = opt.MaxRows + 1 // room for a header
 	}
-	t, err := readTable(name, df.r, comma, maxRecords)
+	var t *table
+	var err error
+	if comma == ' ' {
+		t, err = readFields(name, df.r, maxRecords)
+	} else {
+		t, err = readTable(name, df.r, comma, maxRecords)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +267,10 @@ func finishRows(t *table, header bool, maxRows int) {
 		t.rows = maxRows
 		t.cells = t.cells[:maxRows*t.nc]
 		t.lines = t.lines[:maxRows]
+	}
+	t.nums = make([]int, t.rows)
+	for i := range t.nums {
+		t.nums[i] = i + 1
 	}
 }
 
@@ -242,11 +293,7 @@ func fitCSV(name string, t *table, comma rune, opt LoadOptions) (*Dataset, error
 	default:
 		names = make([]string, t.nc)
 	}
-	for i, n := range names {
-		if n == "" {
-			names[i] = "col" + strconv.Itoa(i)
-		}
-	}
+	fillNames(names)
 	for i, n := range names {
 		if j := slices.Index(names[i+1:], n); j >= 0 {
 			return nil, fail(ErrColumn, name, "column name %q appears twice (columns %d and %d); rename one or pass --columns", n, i, i+1+j)
@@ -315,6 +362,7 @@ func fitCSV(name string, t *table, comma rune, opt LoadOptions) (*Dataset, error
 	}
 	pre.Scale = scale
 	vals := make([]float64, 0, t.rows)
+	var warnings []string
 	d := 0
 	for c := range pre.Columns {
 		spec := &pre.Columns[c]
@@ -352,12 +400,20 @@ func fitCSV(name string, t *table, comma rune, opt LoadOptions) (*Dataset, error
 			}
 		}
 		d += len(spec.Categories)
+		if k := len(spec.Categories); k > 100 && 2*k > t.rows {
+			warnings = append(warnings, fmt.Sprintf("%s: column %q has %d distinct values in %d rows (an ID or a timestamp?) and becomes %d one-hot columns; pass --drop %q if it is not a feature", name, spec.Name, k, t.rows, k, spec.Name))
+		}
 	}
 	if d == 0 {
 		return nil, fail(ErrColumn, name, "no feature columns left after the label and --drop; keep at least one column")
 	}
 	pre.InputShape = []int{d}
-	return encodeCSV(name, t, nil, labels, pre, pre.Missing)
+	ds, err := encodeCSV(name, t, nil, labels, pre, pre.Missing)
+	if err != nil {
+		return nil, err
+	}
+	ds.Warnings = append(warnings, ds.Warnings...)
+	return ds, nil
 }
 
 // encodeCSV encodes every row of t; pos maps pre.Columns to file columns
@@ -381,7 +437,7 @@ func encodeCSV(name string, t *table, pos []int, labels []string, pre *Preproces
 		}
 		if e := pre.encodeTable(rec, x.Row(r), missing, unknown); e != nil {
 			kind, msg := pre.cellMessage(e)
-			return nil, fail(kind, name, "row %d (line %d), %s", r+1, t.lines[r], msg)
+			return nil, fail(kind, name, "row %d (line %d), %s", t.nums[r], t.lines[r], msg)
 		}
 		for i, n := range unknown {
 			if n == 1 && first[i] == "" {
@@ -451,6 +507,7 @@ func applyCSV(name string, t *table, pre *Preprocessor, opt LoadOptions) (*Datas
 		names = opt.Columns
 	case header:
 		names = slices.Clone(t.row(0))
+		fillNames(names)
 	}
 	pos := make([]int, len(pre.Columns))
 	switch {

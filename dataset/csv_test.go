@@ -425,3 +425,19 @@ func TestDetectFormat(t *testing.T) {
 	_, err = Load("/nonexistent/x.csv", LoadOptions{})
 	wantErr(t, err, ErrOption, "/nonexistent/x.csv", "no such file")
 }
+
+func TestCSVOutOfRange(t *testing.T) {
+	_, err := loadString(t, "r.csv", "a\n1\n1e300\n", LoadOptions{Header: WithHeader, Scale: ScaleNone})
+	wantErr(t, err, ErrValue, "r.csv", "row 2 (line 3)", `"1e300" is out of float32 range`)
+	ds := mustLoad(t, "r.csv", "a\n1e300\n-1e300\n1e308\n", LoadOptions{Header: WithHeader})
+	for _, v := range ds.X.Data {
+		if math.IsInf(float64(v), 0) || v != v {
+			t.Errorf("standardized huge values: %v", ds.X.Data)
+		}
+	}
+}
+
+func TestCSVErrorRowAfterNormalFilter(t *testing.T) {
+	_, err := loadString(t, "f.csv", "a,b,l\n1,x,bad\n2,y,ok\n?,x,ok\n", LoadOptions{Label: "l", Normal: "ok"})
+	wantErr(t, err, ErrMissing, "row 3 (line 4)", `column "a"`)
+}

@@ -26,7 +26,9 @@
 //     detector must score, not reject, novel values. The label column is
 //     kept apart (Dataset.Labels), never a feature.
 //   - NPY/NPZ arrays: left as they are when every value is already in [0,1],
-//     else standardized per column.
+//     else standardized per column. The .npz data array is "X" (else the
+//     only or first array), labels "y". Fortran-order arrays (every ADBench
+//     X is one) are reordered to C order rather than rejected.
 //   - Scale "minmax" maps each numeric column's training range to [0,1];
 //     "none" leaves values unchanged.
 //   - Missing values ("", "?", "NA", "NaN", "N/A"; NaN/Inf in arrays) are an
@@ -40,6 +42,12 @@
 // plain JSON. Header detection for CSV: the first row is a header when it
 // has a non-numeric field in a column that is numeric in the rows below; a
 // file whose columns are all text needs Header set explicitly.
+//
+// # Batches
+//
+// Batcher copies shuffled rows into one preallocated batch tensor (no
+// allocation per batch); Split and Dataset.Subset make deterministic
+// train/validation parts.
 //
 // # Errors
 //

@@ -3,6 +3,7 @@ package dataset
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -400,7 +401,7 @@ func loadNPZ(name string, df *dataFile, pre *Preprocessor, opt LoadOptions) (*Da
 	} else {
 		var all []byte
 		if all, err = io.ReadAll(df.r); err == nil {
-			zr, err = zip.NewReader(strings.NewReader(string(all)), int64(len(all)))
+			zr, err = zip.NewReader(bytes.NewReader(all), int64(len(all)))
 		}
 	}
 	if err != nil {
@@ -532,7 +533,11 @@ func buildArray(name string, format Format, x, y *npyArray, pre *Preprocessor, o
 				}
 				v = col.Fill
 			}
-			dst[c] = float32((v - col.Center) / col.Spread)
+			m := float32((v - col.Center) / col.Spread)
+			if math.IsInf(float64(m), 0) || m != m {
+				return nil, fail(ErrValue, name, "row %d, column %d: %v is out of float32 range after scaling; fix the value or pass --scale standardize", r, c, v)
+			}
+			dst[c] = m
 		}
 		if lb != nil {
 			lb[k] = labels[r]

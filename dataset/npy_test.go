@@ -283,3 +283,29 @@ func TestNPYMissing(t *testing.T) {
 		t.Errorf("Features = %q", ds.Features)
 	}
 }
+
+func TestNPYLabelsPathAndSniff(t *testing.T) {
+	x := writeNPY(t, []float32{1, 2, 3}, []int{3})
+	y := writeNPY(t, []float32{0, 1, 0}, []int{3})
+	fsys := fstest.MapFS{"x.npy": {Data: x}, "y.npy": {Data: y}, "x.bin": {Data: x},
+		"z.bin": {Data: npzFile(t, true, "X.npy", x)}}
+	ds, err := LoadFS(fsys, "x.npy", LoadOptions{LabelsPath: "y.npy", Normal: "0"})
+	if err != nil || ds.Len() != 2 || !slices.Equal(ds.Shape, []int{1}) {
+		t.Fatalf("LabelsPath + Normal: %v %v", ds, err)
+	}
+	_, err = LoadFS(fsys, "x.npy", LoadOptions{LabelsPath: "nope.npy"})
+	wantErr(t, err, ErrOption, "nope.npy", "no such file")
+	for name, want := range map[string]Format{"x.bin": FormatNPY, "z.bin": FormatNPZ} {
+		ds, err := LoadFS(fsys, name, LoadOptions{})
+		if err != nil || ds.Pre.Format != want {
+			t.Errorf("sniffed %s: %v %v; want %s", name, ds, err, want)
+		}
+	}
+	img, _ := tinyImages()
+	ds, err = LoadFS(fstest.MapFS{"raw.bin": {Data: gz(img)}}, "raw.bin", LoadOptions{})
+	if err != nil || ds.Pre.Kind != KindImage {
+		t.Errorf("sniffed IDX: %v", err)
+	}
+	_, err = LoadFS(fsys, "x.npy", LoadOptions{Format: "parquet"})
+	wantErr(t, err, ErrOption, `format "parquet"`)
+}

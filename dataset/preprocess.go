@@ -59,17 +59,6 @@ type ColumnSpec struct {
 	Mode       string   `json:"mode,omitempty"` // categorical impute value (training mode)
 }
 
-// width is the number of model-space columns of c.
-func (c *ColumnSpec) width() int {
-	switch {
-	case c.Role != RoleFeature:
-		return 0
-	case c.Type == TypeCategorical:
-		return len(c.Categories)
-	}
-	return 1
-}
-
 // Preprocessor is the fitted mapping from raw input to model space. It is
 // JSON-serialisable and is stored inside model files so that scoring applies
 // exactly the training preprocessing.
@@ -300,15 +289,25 @@ func (p *Preprocessor) encodeTable(rec []string, dst []float32, missing string, 
 		} else {
 			return &cellError{col: i, value: s, kind: ErrValue}
 		}
-		dst[j] = float32((v - c.Center) / c.Spread)
+		m := float32((v - c.Center) / c.Spread)
+		if math.IsInf(float64(m), 0) || m != m {
+			return &cellError{col: i, value: s, kind: errRange}
+		}
+		dst[j] = m
 		j++
 	}
 	return nil
 }
 
+// errRange marks a value whose model-space image overflows float32.
+var errRange = fmt.Errorf("%w: out of range", ErrValue)
+
 // cellMessage formats a cellError as "<where>, column "x": ...; fix".
 func (p *Preprocessor) cellMessage(e *cellError) (kind error, msg string) {
 	name := p.Columns[e.col].Name
+	if e.kind == errRange {
+		return ErrValue, fmt.Sprintf("column %q: %q is out of float32 range after scaling; fix the value or pass --scale standardize", name, e.value)
+	}
 	if e.kind == ErrMissing {
 		return ErrMissing, fmt.Sprintf("column %q: value is missing (%q); fix the value or pass --missing impute", name, e.value)
 	}
@@ -334,7 +333,7 @@ func (p *Preprocessor) TransformRecords(records [][]string) (*tensor.Tensor, err
 		switch len(in) {
 		case full:
 			for i, s := range in {
-				rec[i] = strings.TrimSpace(s)
+				rec[i] = cleanField(s)
 			}
 		case noLabel:
 			k := 0
@@ -343,7 +342,7 @@ func (p *Preprocessor) TransformRecords(records [][]string) (*tensor.Tensor, err
 					rec[i] = ""
 					continue
 				}
-				rec[i] = strings.TrimSpace(in[k])
+				rec[i] = cleanField(in[k])
 				k++
 			}
 		default:
@@ -368,7 +367,7 @@ func (p *Preprocessor) TransformRow(row map[string]string) ([]float32, error) {
 	known := 0
 	for i, c := range p.Columns {
 		if v, ok := row[c.Name]; ok {
-			rec[i] = strings.TrimSpace(v)
+			rec[i] = cleanField(v)
 			known++
 		}
 	}
@@ -384,8 +383,7 @@ func (p *Preprocessor) TransformRow(row map[string]string) ([]float32, error) {
 	}
 	dst := make([]float32, p.Dim())
 	if e := p.encodeTable(rec, dst, p.Missing, nil); e != nil {
-		_, msg := p.cellMessage(e)
-		kind := e.kind
+		kind, msg := p.cellMessage(e)
 		return nil, fail(kind, "row", "%s", msg)
 	}
 	return dst, nil
@@ -431,7 +429,11 @@ func (p *Preprocessor) TransformValues(raw []float32, dst []float32) error {
 				}
 				x = c.Fill
 			}
-			dst[i] = float32((x - c.Center) / c.Spread)
+			m := float32((x - c.Center) / c.Spread)
+			if math.IsInf(float64(m), 0) {
+				return fail(ErrValue, "values", "value %d (column %q) is %v, out of float32 range after scaling; send a smaller value", i, c.Name, v)
+			}
+			dst[i] = m
 		}
 		return nil
 	}
@@ -455,16 +457,21 @@ func numericStats(c *ColumnSpec, vals []float64, scale string) {
 	}
 	switch scale {
 	case ScaleStandardize:
-		var sum float64
-		for _, v := range vals {
-			sum += v
+		// Welford's update on values divided by the largest magnitude: no
+		// overflow even for values near the float64 limit.
+		scale := max(math.Abs(c.Min), math.Abs(c.Max))
+		if scale == 0 {
+			scale = 1
 		}
-		mean := sum / float64(n)
-		var ss float64
-		for _, v := range vals {
-			ss += (v - mean) * (v - mean)
+		var mean, m2 float64
+		for k, v := range vals {
+			v /= scale
+			d := v - mean
+			mean += d / float64(k+1)
+			m2 += d * (v - mean)
 		}
-		std := math.Sqrt(ss / float64(n))
+		std := math.Sqrt(m2/float64(n)) * scale
+		mean *= scale
 		c.Center = mean
 		if std > 0 && !math.IsInf(std, 0) {
 			c.Spread = std
@@ -475,4 +482,11 @@ func numericStats(c *ColumnSpec, vals []float64, scale string) {
 			c.Spread = r
 		}
 	}
+}
+
+// cleanField trims spaces and replaces invalid UTF-8 (which JSON could not
+// carry through a model file) by U+FFFD, so that training and scoring see
+// the same category strings.
+func cleanField(s string) string {
+	return strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
 }

@@ -29,6 +29,7 @@ z0, z1, … . Use the codes for clustering, search or a classifier.`,
   bottleneck encode -m kdd.safetensors --data KDDTest+.txt -o codes.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.data.warn = cmd.ErrOrStderr()
 			return runEncode(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}

@@ -34,6 +34,7 @@ sigmoid output.`,
   bottleneck eval -m mnist.safetensors --data t10k-images-idx3-ubyte.gz --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.data.warn = cmd.ErrOrStderr()
 			return runEval(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}

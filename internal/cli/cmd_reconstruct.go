@@ -36,6 +36,7 @@ originals (top row) above their reconstructions (bottom row).`,
   bottleneck reconstruct -m kdd.safetensors --data KDDTest+.txt -o recon.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.data.warn = cmd.ErrOrStderr()
 			return runReconstruct(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}

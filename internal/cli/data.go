@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -24,6 +25,7 @@ type dataFlags struct {
 	normal   string
 	missing  string
 	maxRows  int
+	warn     io.Writer // where data warnings go (unknown categories); nil drops them
 }
 
 func (d *dataFlags) add(fs *pflag.FlagSet) {
@@ -69,22 +71,28 @@ func (d *dataFlags) options() (dataset.LoadOptions, error) {
 	return opt, nil
 }
 
-// columnNames reads --columns: a file if one exists by that name, else a
-// comma-separated list.
+// columnNames reads --columns: a comma-separated list in which an item
+// naming an existing file is replaced by the names read from it, so
+// "kddcup.names,label,difficulty" extends a names file with two columns.
 func columnNames(s string) ([]string, error) {
-	if _, err := os.Stat(s); err == nil {
-		names, err := dataset.ReadColumnNames(s)
-		if err != nil {
-			return nil, err
-		}
-		return names, nil
-	}
-	if !strings.Contains(s, ",") {
-		return nil, usagef("--columns %q: no such file, and not a comma-separated list of names", s)
-	}
 	var names []string
-	for _, n := range strings.Split(s, ",") {
-		names = append(names, strings.TrimSpace(n))
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return nil, usagef("--columns %q: empty name", s)
+		}
+		if st, err := os.Stat(item); err == nil && !st.IsDir() {
+			fromFile, err := dataset.ReadColumnNames(item)
+			if err != nil {
+				return nil, err
+			}
+			names = append(names, fromFile...)
+			continue
+		}
+		names = append(names, item)
+	}
+	if len(names) == 1 {
+		return nil, usagef("--columns %q: no such file, and not a comma-separated list of names", s)
 	}
 	return names, nil
 }
@@ -115,6 +123,11 @@ func loadForModel(m *ae.Model, d *dataFlags) (*dataset.Dataset, error) {
 	ds, err := dataset.LoadWith(d.path, pre, opt)
 	if err != nil {
 		return nil, err
+	}
+	if d.warn != nil {
+		for _, w := range ds.Warnings {
+			fmt.Fprintf(d.warn, "warning: %s\n", w)
+		}
 	}
 	if ds.X.Cols() != m.Config.Input() {
 		return nil, fmt.Errorf("%s: %d features per row after preprocessing, the model expects %d; pass data laid out like the training file", d.path, ds.X.Cols(), m.Config.Input())

@@ -1,0 +1,10 @@
+package nn
+
+// SetConvColBudget sets how many col elements one convolution GEMM may
+// cover (0: one sample per GEMM) and returns the previous budget. Tests and
+// benchmarks use it to run every grouping.
+func SetConvColBudget(n int) int {
+	old := convColBudget
+	convColBudget = n
+	return old
+}
