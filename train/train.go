@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
+	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/internal/safetensors"
 	"github.com/bottleneck-ml/bottleneck/optim"
 	"github.com/bottleneck-ml/bottleneck/tensor"
@@ -100,11 +101,16 @@ var ErrInterrupted = errors.New("training interrupted")
 // ErrDiverged is wrapped when the loss becomes NaN or Inf.
 var ErrDiverged = errors.New("training diverged")
 
-// Fit trains m on the rows of trainX (N × features), validating on valX
-// (nil or zero rows: no validation). With validation the best epoch's
-// weights are kept. The record is also stored in m.Training.
-func Fit(ctx context.Context, m *ae.Model, trainX, valX *tensor.Tensor, opt Options) (*Record, error) {
+// Fit trains m on the rows of trainDS, validating on valDS (nil or empty:
+// no validation). With validation the best epoch's weights are kept. The
+// record is also stored in m.Training.
+func Fit(ctx context.Context, m *ae.Model, trainDS, valDS *dataset.Dataset, opt Options) (*Record, error) {
 	opt.defaults()
+	trainX := trainDS.X
+	var valX *tensor.Tensor
+	if valDS != nil {
+		valX = valDS.X
+	}
 	if trainX.Rows() == 0 {
 		return nil, errors.New("train: no training rows; check the data file and the --normal filter")
 	}
@@ -148,15 +154,14 @@ func Fit(ctx context.Context, m *ae.Model, trainX, valX *tensor.Tensor, opt Opti
 		}
 	}
 
-	n, d := trainX.Rows(), trainX.Cols()
-	stepsPerEpoch := (n + opt.Batch - 1) / opt.Batch
+	n := trainX.Rows()
+	batches := dataset.NewBatcher(trainDS, opt.Batch, opt.Seed)
+	stepsPerEpoch := batches.NumBatches()
 	total := stepsPerEpoch * opt.Epochs
-	xb := tensor.New(opt.Batch, d)
 	var cb *tensor.Tensor
 	if opt.Corrupt != nil {
-		cb = tensor.New(opt.Batch, d)
+		cb = tensor.New(append([]int{opt.Batch}, trainDS.Shape...)...)
 	}
-	perm := make([]int, n)
 	noiseRNG := rand.New(rand.NewPCG(opt.Seed, 0x5be0cd19137e2179))
 	start := time.Now()
 	prevSeconds := rec.Seconds
@@ -168,10 +173,11 @@ func Fit(ctx context.Context, m *ae.Model, trainX, valX *tensor.Tensor, opt Opti
 		if rec.Stopped == "early-stopping" {
 			break
 		}
-		shuffle(perm, opt.Seed, epoch)
+		batches.Reset(epoch)
 		prog := newProgress(opt.Log, opt.Bar, epoch+1, opt.Epochs, n)
 		var sum float64
 		epochStart := time.Now()
+		seen := 0
 		for s := 0; s < stepsPerEpoch; s++ {
 			if err := ctx.Err(); err != nil {
 				prog.done()
@@ -185,11 +191,11 @@ func Fit(ctx context.Context, m *ae.Model, trainX, valX *tensor.Tensor, opt Opti
 				}
 				return rec, fmt.Errorf("%w after %d epochs", ErrInterrupted, rec.Epochs)
 			}
-			lo, hi := s*opt.Batch, min((s+1)*opt.Batch, n)
-			gather(xb, trainX, perm[lo:hi])
+			xb, _ := batches.Next()
+			rows := xb.Rows()
 			in := xb
 			if opt.Corrupt != nil {
-				cb.SetRows(hi - lo)
+				cb.SetRows(rows)
 				opt.Corrupt(cb, xb, noiseRNG)
 				in = cb
 			}
@@ -204,8 +210,9 @@ func Fit(ctx context.Context, m *ae.Model, trainX, valX *tensor.Tensor, opt Opti
 			}
 			o.SetLR(opt.LR * sched.LR(int(o.Steps()), total))
 			o.Step(m.Params.W, m.Params.G)
-			sum += loss * float64(hi-lo)
-			prog.step(hi-lo, sum/float64(hi))
+			sum += loss * float64(rows)
+			seen += rows
+			prog.step(rows, sum/float64(seen))
 		}
 		trainLoss := sum / float64(n)
 		rec.TrainLoss = append(rec.TrainLoss, trainLoss)
@@ -294,25 +301,6 @@ func newOptimizer(opt Options) (optim.Optimizer, error) {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	return o, nil
-}
-
-// shuffle fills perm with a permutation that depends only on seed and epoch.
-func shuffle(perm []int, seed uint64, epoch int) {
-	for i := range perm {
-		perm[i] = i
-	}
-	rng := rand.New(rand.NewPCG(seed, uint64(epoch)+0x9e3779b97f4a7c15))
-	rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
-}
-
-// gather copies the rows idx of src into dst, resizing dst's batch
-// dimension to len(idx) within its capacity.
-func gather(dst, src *tensor.Tensor, idx []int) {
-	dst.SetRows(len(idx))
-	d := src.Cols()
-	for i, r := range idx {
-		copy(dst.Data[i*d:(i+1)*d], src.Data[r*d:(r+1)*d])
-	}
 }
 
 // Evaluate returns the model's mean training loss over x, in batches.

@@ -12,13 +12,14 @@ import (
 	"testing"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
+	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/internal/parallel"
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
 // toyData is n rows of d features lying near a 2-D subspace in [0,1], so a
 // code of 2 can reconstruct them.
-func toyData(n, d int, seed uint64) *tensor.Tensor {
+func toyData(n, d int, seed uint64) *dataset.Dataset {
 	rng := rand.New(rand.NewPCG(seed, 9))
 	x := tensor.New(n, d)
 	for i := 0; i < n; i++ {
@@ -28,7 +29,7 @@ func toyData(n, d int, seed uint64) *tensor.Tensor {
 			x.Data[i*d+j] = float32(min(1, max(0, v)))
 		}
 	}
-	return x
+	return &dataset.Dataset{X: x, Shape: []int{d}}
 }
 
 func toyModel(t *testing.T, seed uint64) *ae.Model {
@@ -46,12 +47,12 @@ func TestFitConverges(t *testing.T) {
 	x := toyData(400, 16, 1)
 	val := toyData(100, 16, 2)
 	m := toyModel(t, 1)
-	before := Evaluate(m, val, 64)
+	before := Evaluate(m, val.X, 64)
 	rec, err := Fit(context.Background(), m, x, val, Options{Epochs: 30, Batch: 32, LR: 1e-2, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := Evaluate(m, val, 64)
+	after := Evaluate(m, val.X, 64)
 	if !(after < before*0.97) {
 		t.Errorf("validation loss %g → %g; want a clear decrease", before, after)
 	}
@@ -142,8 +143,8 @@ func TestInterruptSavesCheckpoint(t *testing.T) {
 
 func TestNaNGuard(t *testing.T) {
 	x := toyData(100, 16, 1)
-	for i := range x.Data {
-		x.Data[i] *= 1e30 // absurd scaling with an identity output and MSE
+	for i := range x.X.Data {
+		x.X.Data[i] *= 1e30 // absurd scaling with an identity output and MSE
 	}
 	c := ae.Config{InputShape: []int{16}, Hidden: []int{8}, Code: 2}
 	c.Defaults(false)

@@ -76,7 +76,7 @@ func runDemo(ctx context.Context, o *demoOptions, g *globalOptions, stdout, stde
 	if g.quiet {
 		log = nil
 	}
-	rec, err := train.Fit(ctx, m, trn.X, val.X, train.Options{
+	rec, err := train.Fit(ctx, m, trn, val, train.Options{
 		Epochs: o.epochs, Batch: 64, LR: 2e-3, Seed: o.seed, Patience: 3,
 		Log: log, Bar: log != nil && isTerminal(log),
 	})

@@ -19,7 +19,6 @@ import (
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/internal/atomicfile"
 	"github.com/bottleneck-ml/bottleneck/internal/report"
-	"github.com/bottleneck-ml/bottleneck/tensor"
 	"github.com/bottleneck-ml/bottleneck/train"
 )
 
@@ -179,8 +178,7 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 	fit.Log = log
 	fit.Bar = log != nil && isTerminal(log)
 	logf("model: %s %s, %s output, %s loss, %d parameters\n", cfg.Arch, archLine(cfg), cfg.Output, cfg.Loss, m.NumParams())
-	var valX = valDS
-	rec, err := train.Fit(ctx, m, trainDS.X, datasetX(valX), fit)
+	rec, err := train.Fit(ctx, m, trainDS, valDS, fit)
 	if err != nil {
 		if rec != nil && len(rec.TrainLoss) > 0 && !errors.Is(err, train.ErrDiverged) {
 			writeHistory(o, rec, logf)
@@ -202,13 +200,6 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 	}
 	fmt.Fprintf(stdout, "%s, %.1fs\n", line, rec.Seconds)
 	return nil
-}
-
-func datasetX(d *dataset.Dataset) *tensor.Tensor {
-	if d == nil {
-		return nil
-	}
-	return d.X
 }
 
 func writeHistory(o *trainOptions, rec *train.Record, logf func(string, ...any)) {
