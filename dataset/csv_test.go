@@ -441,3 +441,22 @@ func TestCSVErrorRowAfterNormalFilter(t *testing.T) {
 	_, err := loadString(t, "f.csv", "a,b,l\n1,x,bad\n2,y,ok\n?,x,ok\n", LoadOptions{Label: "l", Normal: "ok"})
 	wantErr(t, err, ErrMissing, "row 3 (line 4)", `column "a"`)
 }
+
+func TestCSVWhitespaceAndWarnings(t *testing.T) {
+	ds := mustLoad(t, "w.txt", "  1.0e+00  -0.5  2\n  2.0e+00  0.5  3\n", LoadOptions{Label: "0"})
+	if ds.Pre.Comma != " " || ds.Dim() != 2 || !slices.Equal(ds.Labels, []string{"1.0e+00", "2.0e+00"}) {
+		t.Errorf("whitespace file: comma %q dim %d labels %q", ds.Pre.Comma, ds.Dim(), ds.Labels)
+	}
+	_, err := loadString(t, "w.txt", "1 2 3\n4 5\n", LoadOptions{})
+	wantErr(t, err, ErrFieldCount, "w.txt", "line 2 has 2 fields")
+
+	var b strings.Builder
+	b.WriteString("id,v\n")
+	for i := range 150 {
+		fmt.Fprintf(&b, "u%d,%d\n", i, i)
+	}
+	ds = mustLoad(t, "ids.csv", b.String(), LoadOptions{})
+	if len(ds.Warnings) != 1 || !strings.Contains(ds.Warnings[0], `pass --drop "id"`) {
+		t.Errorf("Warnings = %q", ds.Warnings)
+	}
+}

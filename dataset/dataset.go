@@ -50,7 +50,7 @@ type LoadOptions struct {
 	Columns []string // column names when the file has no header (or to override)
 	Label   string   // label column: header name or 0-based index as text; "" none
 	Drop    []string // columns to drop: names or 0-based indices
-	Comma   rune     // 0 = detect among , ; \t
+	Comma   rune     // 0 = detect among , ; \t, else whitespace; ' ' = runs of spaces/tabs (no quoting)
 	// All formats
 	Normal  string // keep only rows whose label equals this; "" keep all
 	Missing string // "error" (default) or "impute" (median for numeric, mode for categorical); "", "?", "NA", "NaN" count as missing

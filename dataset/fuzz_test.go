@@ -73,6 +73,7 @@ func FuzzCSV(f *testing.F) {
 	f.Add([]byte("a;b\n1;?\n3;4\n"), "")
 	f.Add([]byte("a,b\n1,2\n3,4,5\n"), "")
 	f.Add([]byte("\"a\nb\",c\n1,2\n"), "c")
+	f.Add([]byte("  1.0e+00  -0.5  2\n  2.0e+00  0.5  3\n"), "0")
 	f.Fuzz(func(t *testing.T, data []byte, label string) {
 		opt := LoadOptions{Label: label, Missing: MissingImpute}
 		ds, err := LoadFS(fstest.MapFS{"f.csv": {Data: data}}, "f.csv", opt)

@@ -107,11 +107,45 @@ func TestRealADBench(t *testing.T) {
 		t.Errorf("cardio: %d×%d, %d anomalies; want 1831×21, 176", ds.Len(), ds.Dim(), anom)
 	}
 	t.Logf("cardio scale %s", ds.Pre.Scale)
+	all, _ := filepath.Glob(filepath.Join(sharedData, "adbench", "*.npz"))
+	for _, p := range all {
+		ds, err := Load(p, LoadOptions{})
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		if ds.Labels == nil || ds.Len() == 0 {
+			t.Errorf("%s: %d rows, labels %v", p, ds.Len(), ds.Labels != nil)
+		}
+	}
 	bw, err := Load(needData(t, "adbench/4_breastw.npz"), LoadOptions{Normal: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bw.Len() != 683-239 || bw.Dim() != 9 {
 		t.Errorf("breastw normal: %d×%d; want 444×9", bw.Len(), bw.Dim())
+	}
+}
+
+func TestRealECGAndSKAB(t *testing.T) {
+	ds, err := Load(needData(t, "ecg5000/ECG5000_TRAIN.txt"), LoadOptions{Label: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1 := 0
+	for _, l := range ds.Labels {
+		if l == "1.0000000e+00" {
+			n1++
+		}
+	}
+	if ds.Len() != 500 || ds.Dim() != 140 || n1 != 292 {
+		t.Errorf("ECG5000: %d×%d, %d of class 1; want 500×140, 292", ds.Len(), ds.Dim(), n1)
+	}
+	sk, err := Load(needData(t, "skab/anomaly-free/anomaly-free.csv"), LoadOptions{Drop: []string{"datetime"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sk.Len() != 9405 || sk.Dim() != 8 || !sk.Pre.Header || sk.Pre.Comma != ";" {
+		t.Errorf("SKAB anomaly-free: %d×%d header %v comma %q", sk.Len(), sk.Dim(), sk.Pre.Header, sk.Pre.Comma)
 	}
 }
