@@ -616,3 +616,120 @@ add:
 	VMOVUPS Y11, 32(R12)
 	VZEROUPPER
 	RET
+
+// func axpyAVX2(alpha float32, x []float32, y []float32)
+// Requires: AVX, FMA3
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-56
+	MOVQ         x_len+16(FP), CX
+	MOVQ         x_base+8(FP), SI
+	MOVQ         y_base+32(FP), DI
+	VBROADCASTSS alpha+0(FP), Y0
+
+loop32:
+	CMPQ        CX, $0x20
+	JL          loop8
+	VMOVUPS     (SI), Y1
+	VFMADD213PS (DI), Y0, Y1
+	VMOVUPS     Y1, (DI)
+	VMOVUPS     32(SI), Y2
+	VFMADD213PS 32(DI), Y0, Y2
+	VMOVUPS     Y2, 32(DI)
+	VMOVUPS     64(SI), Y3
+	VFMADD213PS 64(DI), Y0, Y3
+	VMOVUPS     Y3, 64(DI)
+	VMOVUPS     96(SI), Y4
+	VFMADD213PS 96(DI), Y0, Y4
+	VMOVUPS     Y4, 96(DI)
+	ADDQ        $0x80, SI
+	ADDQ        $0x80, DI
+	SUBQ        $0x20, CX
+	JMP         loop32
+
+loop8:
+	CMPQ        CX, $0x08
+	JL          loop1
+	VMOVUPS     (SI), Y1
+	VFMADD213PS (DI), Y0, Y1
+	VMOVUPS     Y1, (DI)
+	ADDQ        $0x20, SI
+	ADDQ        $0x20, DI
+	SUBQ        $0x08, CX
+	JMP         loop8
+
+loop1:
+	TESTQ       CX, CX
+	JZ          done
+	VMOVSS      (SI), X1
+	VFMADD213SS (DI), X0, X1
+	VMOVSS      X1, (DI)
+	ADDQ        $0x04, SI
+	ADDQ        $0x04, DI
+	DECQ        CX
+	JMP         loop1
+
+done:
+	VZEROUPPER
+	RET
+
+// func dotAVX2(x []float32, y []float32) float32
+// Requires: AVX, FMA3, SSE
+TEXT ·dotAVX2(SB), NOSPLIT, $0-52
+	MOVQ   x_len+8(FP), CX
+	MOVQ   x_base+0(FP), SI
+	MOVQ   y_base+24(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+loop32:
+	CMPQ        CX, $0x20
+	JL          loop8
+	VMOVUPS     (SI), Y4
+	VFMADD231PS (DI), Y4, Y0
+	VMOVUPS     32(SI), Y5
+	VFMADD231PS 32(DI), Y5, Y1
+	VMOVUPS     64(SI), Y6
+	VFMADD231PS 64(DI), Y6, Y2
+	VMOVUPS     96(SI), Y7
+	VFMADD231PS 96(DI), Y7, Y3
+	ADDQ        $0x80, SI
+	ADDQ        $0x80, DI
+	SUBQ        $0x20, CX
+	JMP         loop32
+
+loop8:
+	CMPQ        CX, $0x08
+	JL          reduce
+	VMOVUPS     (SI), Y4
+	VFMADD231PS (DI), Y4, Y0
+	ADDQ        $0x20, SI
+	ADDQ        $0x20, DI
+	SUBQ        $0x08, CX
+	JMP         loop8
+
+reduce:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+
+loop1:
+	TESTQ       CX, CX
+	JZ          done
+	VMOVSS      (SI), X1
+	VFMADD231SS (DI), X1, X0
+	ADDQ        $0x04, SI
+	ADDQ        $0x04, DI
+	DECQ        CX
+	JMP         loop1
+
+done:
+	VZEROUPPER
+	MOVSS X0, ret+48(FP)
+	RET

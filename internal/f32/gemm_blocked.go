@@ -2,7 +2,6 @@ package f32
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
 
 	"github.com/bottleneck-ml/bottleneck/internal/parallel"
@@ -34,7 +33,7 @@ type kernel struct {
 }
 
 // gemmCtx holds the state of one Gemm call and its packing buffers. Contexts
-// are pooled, so steady-state calls allocate nothing.
+// are reused (ctxFree), so steady-state calls allocate nothing.
 type gemmCtx struct {
 	kern           *kernel
 	transA, transB bool
@@ -43,10 +42,11 @@ type gemmCtx struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 
-	mc, nblocks int // row blocks of C
-	kcStep      int // k block size; the last block may be shorter
-	jc, nc      int // current column block of C
-	bPanels     int // B micro-panels in the column block
+	mc, nblocks int  // row blocks of C
+	splitN      bool // workers split the B micro-panels, not the row blocks
+	kcStep      int  // k block size; the last block may be shorter
+	jc, nc      int  // current column block of C
+	bPanels     int  // B micro-panels in the column block
 	gen         uint64
 
 	bp    []float32       // packed B for the column block, all k blocks; shared
@@ -60,11 +60,30 @@ type gemmCtx struct {
 
 type gemmTask struct{ g *gemmCtx }
 
-var ctxPool = sync.Pool{New: func() any {
-	g := new(gemmCtx)
-	g.task.g = g
-	return g
-}}
+// ctxFree keeps idle contexts with their buffers. Unlike a sync.Pool it is
+// not emptied by the garbage collector, so a training loop keeps its
+// buffers however much the rest of the program allocates. It holds as many
+// contexts as Gemm calls have run at once, up to its capacity.
+var ctxFree = make(chan *gemmCtx, 8)
+
+func getCtx() *gemmCtx {
+	select {
+	case g := <-ctxFree:
+		return g
+	default:
+		g := new(gemmCtx)
+		g.task.g = g
+		return g
+	}
+}
+
+func putCtx(g *gemmCtx) {
+	g.a, g.b, g.c = nil, nil, nil
+	select {
+	case ctxFree <- g:
+	default:
+	}
+}
 
 func grow(s []float32, n int) []float32 {
 	if cap(s) < n {
@@ -85,14 +104,27 @@ func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, 
 	mr, nr := kern.mr, kern.nr
 	threads := parallel.Threads()
 
-	// Cut m into blocks of at most mcMax rows, a multiple of the thread
-	// count so that the workers get equal shares.
+	// The workers split either the rows of C (sharing the packed B) or its
+	// columns (each packing its own B panels and reading all of A), which
+	// ever divides into more equal shares: with m = 64 and 14-row panels,
+	// a row split is 3 panels against 2.
 	mPanels := (m + mr - 1) / mr
+	nPanels := (n + nr - 1) / nr
+	imbalance := func(p int) float64 { return float64((p+threads-1)/threads*threads) / float64(p) }
+	splitN := threads > 1 && (imbalance(nPanels) < imbalance(mPanels) || imbalance(nPanels) == imbalance(mPanels) && nPanels > mPanels)
+
+	// Cut m into blocks of at most mcMax rows; for a row split, a multiple
+	// of the thread count so that the workers get equal shares.
 	nblocks := (m + mcMax - 1) / mcMax
-	nblocks = min((nblocks+threads-1)/threads*threads, mPanels)
+	if !splitN {
+		nblocks = min((nblocks+threads-1)/threads*threads, mPanels)
+	}
 	mc := (mPanels + nblocks - 1) / nblocks * mr
 	nblocks = (m + mc - 1) / mc
 	workers := min(threads, nblocks)
+	if splitN {
+		workers = min(threads, nPanels)
+	}
 
 	// Cut k into equal blocks of at most kcMax. This alone fixes the
 	// accumulation order of every element of C.
@@ -103,14 +135,14 @@ func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, 
 	// Column blocks: B is packed for all of k at once, at most bMax floats.
 	ncStep := min((n+nr-1)/nr*nr, max(nr, bMax/kPad/nr*nr))
 
-	g := ctxPool.Get().(*gemmCtx)
+	g := getCtx()
 	g.kern = kern
 	g.transA, g.transB = transA, transB
 	g.m, g.n, g.k = m, n, k
 	g.alpha, g.beta = alpha, beta
 	g.a, g.b, g.c = a, b, c
 	g.lda, g.ldb, g.ldc = lda, ldb, ldc
-	g.mc, g.nblocks, g.kcStep = mc, nblocks, kcStep
+	g.mc, g.nblocks, g.kcStep, g.splitN = mc, nblocks, kcStep, splitN
 	g.bp = grow(g.bp, kPad*ncStep)
 	if len(g.ready) < ncStep/nr {
 		g.ready = make([]atomic.Uint64, ncStep/nr)
@@ -129,17 +161,22 @@ func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, 
 		g.jc, g.nc = jc, min(ncStep, n-jc)
 		g.bPanels = (g.nc + nr - 1) / nr
 		g.gen++
-		parallel.Run(nblocks, (nblocks+workers-1)/workers, &g.task)
+		if splitN {
+			parallel.Run(g.bPanels, (g.bPanels+workers-1)/workers, &g.task)
+		} else {
+			parallel.Run(nblocks, (nblocks+workers-1)/workers, &g.task)
+		}
 	}
-	g.a, g.b, g.c = nil, nil, nil
-	ctxPool.Put(g)
+	putCtx(g)
 }
 
-// Do computes the row blocks [lo, hi) of the current column block of C.
-// Each worker first packs its share of the B micro-panels (the share is
-// derived from [lo, hi), so the shares cover all panels whatever the number
-// of chunks), then runs the k blocks over its rows, starting with its own B
-// panels and waiting for the others' only where they are not packed yet.
+// Do computes a share of the current column block of C. For a row split,
+// [lo, hi) are row blocks: the worker first packs its share of the B
+// micro-panels (derived from [lo, hi), so the shares cover all panels
+// whatever the number of chunks), then runs the k blocks over its rows,
+// starting with its own B panels and waiting for the others' only where they
+// are not packed yet. For a column split, [lo, hi) are B micro-panels: the
+// worker packs them and computes them for all rows, sharing nothing.
 func (t *gemmTask) Do(w, lo, hi int) {
 	g := t.g
 	defer func() {
@@ -151,6 +188,10 @@ func (t *gemmTask) Do(w, lo, hi int) {
 	mr, nr := g.kern.mr, g.kern.nr
 	bPanels, ncPad := g.bPanels, g.bPanels*nr
 	s0, s1 := lo*bPanels/g.nblocks, hi*bPanels/g.nblocks
+	b0, b1, todo := lo, hi, bPanels
+	if g.splitN {
+		s0, s1, b0, b1, todo = lo, hi, 0, g.nblocks, hi-lo
+	}
 	for s := s0; s < s1; s++ {
 		j0 := g.jc + s*nr
 		for pc := 0; pc < g.k; pc += g.kcStep {
@@ -166,12 +207,16 @@ func (t *gemmTask) Do(w, lo, hi int) {
 	for pc := 0; pc < g.k; pc += g.kcStep {
 		kc := min(g.kcStep, g.k-pc)
 		load := pc > 0 || g.beta != 0
-		for blk := lo; blk < hi; blk++ {
+		for blk := b0; blk < b1; blk++ {
 			ic := blk * g.mc
 			mc := min(g.mc, g.m-ic)
 			if pc == 0 && g.beta != 0 && g.beta != 1 {
+				j0, j1 := g.jc, g.jc+g.nc
+				if g.splitN {
+					j0, j1 = g.jc+s0*nr, min(g.jc+s1*nr, g.n)
+				}
 				for i := ic; i < ic+mc; i++ {
-					Scale(g.beta, g.c[i*g.ldc+g.jc:i*g.ldc+g.jc+g.nc])
+					Scale(g.beta, g.c[i*g.ldc+j0:i*g.ldc+j1])
 				}
 			}
 			mPanels := (mc + mr - 1) / mr
@@ -182,9 +227,9 @@ func (t *gemmTask) Do(w, lo, hi int) {
 					packA(ap[r*kc*mr:(r+1)*kc*mr], g.transA, g.a, g.lda, i0, min(mr, g.m-i0), pc, kc, mr)
 				}
 			}
-			for ss := 0; ss < bPanels; ss++ {
+			for ss := 0; ss < todo; ss++ {
 				s := (s0 + ss) % bPanels
-				if pc == 0 {
+				if !g.splitN && pc == 0 {
 					g.wait(s)
 				}
 				j0 := g.jc + s*nr

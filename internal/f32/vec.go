@@ -3,13 +3,25 @@ package f32
 // Axpy computes y += alpha*x. len(y) must be at least len(x).
 func Axpy(alpha float32, x, y []float32) {
 	y = y[:len(x)]
+	axpy(alpha, x, y)
+}
+
+// Dot returns the sum of x[i]*y[i]. len(y) must be at least len(x).
+func Dot(x, y []float32) float32 {
+	y = y[:len(x)]
+	return dot(x, y)
+}
+
+// axpyGeneric is the portable Axpy; len(y) == len(x).
+func axpyGeneric(alpha float32, x, y []float32) {
+	y = y[:len(x)]
 	for i, v := range x {
 		y[i] += alpha * v
 	}
 }
 
-// Dot returns the sum of x[i]*y[i]. len(y) must be at least len(x).
-func Dot(x, y []float32) float32 {
+// dotGeneric is the portable Dot; len(y) == len(x).
+func dotGeneric(x, y []float32) float32 {
 	y = y[:len(x)]
 	var s0, s1, s2, s3 float32
 	i := 0

@@ -28,6 +28,8 @@ func main() {
 	microkernel("kernAVX512Asm", 14, 2, 16, zmm, 2)
 	// AVX2/FMA: 6 rows × 2 ymm (16 floats): 12 accumulators of 16 ymm.
 	microkernel("kernAVX2Asm", 6, 2, 8, ymm, 2)
+	axpy()
+	dot()
 	Generate()
 }
 
@@ -187,4 +189,112 @@ func bitsOf(u int) int {
 		panic("unroll must be a power of two")
 	}
 	return b
+}
+
+// axpy emits y[i] = alpha*x[i] + y[i] for i < len(x) with AVX2 FMA, 32
+// floats per iteration, then 8, then one.
+func axpy() {
+	TEXT("axpyAVX2", NOSPLIT, "func(alpha float32, x, y []float32)")
+	Doc("axpyAVX2 computes y[i] += alpha*x[i] for i < len(x); len(y) >= len(x).")
+	n, px, py := RCX, RSI, RDI
+	Load(Param("x").Len(), n)
+	Load(Param("x").Base(), px)
+	Load(Param("y").Base(), py)
+	alpha, err := Param("alpha").Resolve()
+	if err != nil {
+		panic(err)
+	}
+	VBROADCASTSS(alpha.Addr, Y0)
+	Label("loop32")
+	CMPQ(n, U8(32))
+	JL(LabelRef("loop8"))
+	for u := 0; u < 4; u++ {
+		VMOVUPS(Mem{Base: px, Disp: 32 * u}, ymm(1+u))
+		VFMADD213PS(Mem{Base: py, Disp: 32 * u}, Y0, ymm(1+u))
+		VMOVUPS(ymm(1+u), Mem{Base: py, Disp: 32 * u})
+	}
+	ADDQ(U8(128), px)
+	ADDQ(U8(128), py)
+	SUBQ(U8(32), n)
+	JMP(LabelRef("loop32"))
+	Label("loop8")
+	CMPQ(n, U8(8))
+	JL(LabelRef("loop1"))
+	VMOVUPS(Mem{Base: px}, Y1)
+	VFMADD213PS(Mem{Base: py}, Y0, Y1)
+	VMOVUPS(Y1, Mem{Base: py})
+	ADDQ(U8(32), px)
+	ADDQ(U8(32), py)
+	SUBQ(U8(8), n)
+	JMP(LabelRef("loop8"))
+	Label("loop1")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	VMOVSS(Mem{Base: px}, X1)
+	VFMADD213SS(Mem{Base: py}, X0, X1)
+	VMOVSS(X1, Mem{Base: py})
+	ADDQ(U8(4), px)
+	ADDQ(U8(4), py)
+	DECQ(n)
+	JMP(LabelRef("loop1"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// dot emits the sum of x[i]*y[i] for i < len(x) with AVX2 FMA: four
+// accumulators of 8 floats, summed pairwise at the end, then the tail.
+func dot() {
+	TEXT("dotAVX2", NOSPLIT, "func(x, y []float32) float32")
+	Doc("dotAVX2 returns the sum of x[i]*y[i] for i < len(x); len(y) >= len(x).")
+	n, px, py := RCX, RSI, RDI
+	Load(Param("x").Len(), n)
+	Load(Param("x").Base(), px)
+	Load(Param("y").Base(), py)
+	for u := 0; u < 4; u++ {
+		VXORPS(ymm(u), ymm(u), ymm(u))
+	}
+	Label("loop32")
+	CMPQ(n, U8(32))
+	JL(LabelRef("loop8"))
+	for u := 0; u < 4; u++ {
+		VMOVUPS(Mem{Base: px, Disp: 32 * u}, ymm(4+u))
+		VFMADD231PS(Mem{Base: py, Disp: 32 * u}, ymm(4+u), ymm(u))
+	}
+	ADDQ(U8(128), px)
+	ADDQ(U8(128), py)
+	SUBQ(U8(32), n)
+	JMP(LabelRef("loop32"))
+	Label("loop8")
+	CMPQ(n, U8(8))
+	JL(LabelRef("reduce"))
+	VMOVUPS(Mem{Base: px}, Y4)
+	VFMADD231PS(Mem{Base: py}, Y4, Y0)
+	ADDQ(U8(32), px)
+	ADDQ(U8(32), py)
+	SUBQ(U8(8), n)
+	JMP(LabelRef("loop8"))
+	Label("reduce")
+	VADDPS(Y1, Y0, Y0)
+	VADDPS(Y3, Y2, Y2)
+	VADDPS(Y2, Y0, Y0)
+	VEXTRACTF128(U8(1), Y0, X1)
+	VADDPS(X1, X0, X0)
+	VMOVHLPS(X0, X0, X1)
+	VADDPS(X1, X0, X0)
+	VMOVSHDUP(X0, X1)
+	VADDSS(X1, X0, X0)
+	Label("loop1")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	VMOVSS(Mem{Base: px}, X1)
+	VFMADD231SS(Mem{Base: py}, X1, X0)
+	ADDQ(U8(4), px)
+	ADDQ(U8(4), py)
+	DECQ(n)
+	JMP(LabelRef("loop1"))
+	Label("done")
+	VZEROUPPER()
+	Store(X0, ReturnIndex(0))
+	RET()
 }

@@ -1,5 +1,0 @@
-//go:build !race
-
-package f32
-
-const raceEnabled = false
