@@ -19,18 +19,31 @@ import (
 // A 1×1 convolution with stride 1 and no padding skips im2col: the input
 // of each sample already is col.
 //
-// How many samples go into one GEMM is convColBudget: the largest group
-// whose col fits the budget (at least one sample). Per sample (group 1) the
-// GEMM writes straight into the NCHW output and reads dY in place; a larger
-// group makes longer GEMMs but gathers and scatters [O, group·OH·OW]
-// through a scratch matrix. Measured on 2 cores (AMD EPYC, f32.Gemm of
-// commit cb9b0dc; BenchmarkConv, forward+backward, ms per step):
+// How many samples go into one GEMM is set by convColBudget: the largest
+// group whose col fits the budget, at least one sample. Per sample (group
+// 1) the GEMM writes straight into the NCHW output and reads dY in place; a
+// larger group makes fewer, longer GEMMs but gathers and scatters
+// [O, group·OH·OW] through a scratch matrix. BenchmarkConv, forward +
+// backward (no input gradient for a model's first layer), ms per step on
+// 2 cores of an AMD EPYC with the f32.Gemm of commit 9fb31b7 (AVX2/AVX-512):
 //
-//	layer (batch)                     per sample   budget 256K   whole batch
-//	conv-mnist conv1 1→32 (128)       see conv_test.go BenchmarkConv
+//	layer (batch)                          per sample   col ≤ 512K   whole batch
+//	conv-mnist Conv 1→32 k3 s2 (128)             2.8          1.7          1.7
+//	conv-mnist Conv 32→64 k3 s2 (128)           14.3          8.9          8.5
+//	conv-mnist ConvT 64→32 k3 s2 (128)          12.6          7.3          6.8
+//	conv-mnist ConvT 32→1 k3 s2 (128)            2.4          1.3          1.3
+//	srcnn Conv 1→64 k9 (64)                     20.0         17.2         25.9
+//	srcnn Conv 64→32 k1 (64), no im2col         16.0         16.1         16.0
+//	srcnn Conv 32→1 k5 (64)                     95           98          241
 //
-// and the choice is documented with the numbers there.
-var convColBudget = 1 << 18
+// Grouping is 1.6–1.8× faster than per sample on conv-mnist, whose
+// per-sample GEMMs are tiny (49–196 columns); the whole batch is slightly
+// faster still there but 1.5–2.5× slower on srcnn, whose col no longer
+// fits in cache (srcnn conv3's is 3.5 MB per sample, and its GEMMs have
+// one output row: it is bound by memory traffic either way). A budget of
+// 512K floats (2 MB) takes the best of both: about the whole batch on
+// conv-mnist, one or a few samples on srcnn.
+var convColBudget = 1 << 19
 
 // convGeom is the geometry of one 2-D convolution: an image of C channels
 // H×W, a K×K kernel with stride S, padding P and dilation D, and the OH×OW
@@ -173,18 +186,17 @@ func fillBias(y, b []float32, np int) {
 }
 
 // addBiasGrad adds to db[o] the sum of dy[s, o, :] over the n samples of
-// dy [n, len(db), np].
+// dy [n, len(db), np], accumulated in float64.
 func addBiasGrad(db, dy []float32, n, np int) {
 	ch := len(db)
-	for s := 0; s < n; s++ {
-		for o := range db {
-			row := dy[(s*ch+o)*np : (s*ch+o+1)*np]
-			var sum float32
-			for _, v := range row {
-				sum += v
+	for o := range db {
+		var sum float64
+		for s := 0; s < n; s++ {
+			for _, v := range dy[(s*ch+o)*np : (s*ch+o+1)*np] {
+				sum += float64(v)
 			}
-			db[o] += sum
 		}
+		db[o] += float32(sum)
 	}
 }
 

@@ -23,13 +23,20 @@ It writes, in float32 with fixed seeds:
                                 0.9/0.999, eps 1e-8) and, after them, the sum,
                                 sum of squares, first 32 and sampled 32 values
                                 of every parameter tensor.
+  testdata/ref/conv.bin         Conv2d, ConvTranspose2d, Upsample, MaxPool2d,
+                                AvgPool2d and BatchNorm2d (train mode, plus
+                                eval after the step) on batches of 2 with
+                                formula inputs, weights and output gradients
+                                (formula_param, nothing but the results is
+                                stored): output, input grad, weight and bias
+                                grads, running statistics; see CONV_CASES.
   testdata/ref/optim.bin        4 steps of each optimizer in OPTIMIZERS (SGD
                                 plain, momentum + weight decay, Nesterov; Adam
                                 plain and L2; AdamW) on 11 parameters with
                                 gradients from 1e-3 to 10, and
                                 clip_grad_norm_(max_norm=1).
 
-Together they are about 14 kB. The seed is SEED below; the torch version
+Together they are about 33 kB. The seed is SEED below; the torch version
 used is in each file's metadata.
 
 All files use the BNFX format read by nn/nntest.ReadFixture (little-endian):
@@ -239,8 +246,57 @@ def optimizers():
           {"what": "4 steps of each optimizer in OPTIMIZERS on 11 parameters; clip_grad_norm_(max_norm=1)"})
 
 
+# Conv-family cases for conv(): name -> (module constructor, input shape).
+# Parameter tensor number p of case number c is formula_param(100*c + p,
+# shape, fan_in) with PyTorch's fan_in; the input is formula_param(100*c+50,
+# x shape, 1) and the output gradient formula_param(100*c+51, y shape, 1),
+# all in [-1, 1]. Mirrored by nn/conv_parity_test.go.
+CONV_CASES = [
+    ("conv_s2", lambda: torch.nn.Conv2d(3, 4, 3, stride=2, padding=1), (2, 3, 7, 5)),
+    ("conv_d2", lambda: torch.nn.Conv2d(3, 4, 3, padding=2, dilation=2), (2, 3, 7, 5)),
+    ("conv_k1", lambda: torch.nn.Conv2d(3, 4, 1), (2, 3, 7, 5)),
+    ("convt", lambda: torch.nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), (2, 4, 4, 3)),
+    ("up_nearest", lambda: torch.nn.Upsample(scale_factor=2, mode="nearest"), (2, 3, 4, 5)),
+    ("up_bilinear", lambda: torch.nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 4, 5)),
+    ("maxpool", lambda: torch.nn.MaxPool2d(2), (2, 3, 7, 5)),
+    ("avgpool", lambda: torch.nn.AvgPool2d(3, stride=2, padding=1), (2, 3, 7, 5)),
+    ("batchnorm", lambda: torch.nn.BatchNorm2d(3), (2, 3, 7, 5)),
+]
+
+
+def conv():
+    ts = []
+    for c, (name, make, xshape) in enumerate(CONV_CASES):
+        m = make()
+        with torch.no_grad():
+            for p, (pname, t) in enumerate(m.named_parameters()):
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    fan_in = 1
+                else:
+                    fan_in = torch.nn.init._calculate_fan_in_and_fan_out(m.weight)[0]
+                t.copy_(formula_param(100 * c + p, tuple(t.shape), fan_in))
+        x = formula_param(100 * c + 50, xshape, 1).requires_grad_(True)
+        m.train()
+        y = m(x)
+        dy = formula_param(100 * c + 51, tuple(y.shape), 1)
+        y.backward(dy)
+        ts += [("%s.y" % name, y), ("%s.dx" % name, x.grad)]
+        for pname, t in m.named_parameters():
+            ts.append(("%s.d%s" % (name, pname), t.grad))
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eval()
+            with torch.no_grad():
+                ye = m(x)
+            ts += [("%s.running_mean" % name, m.running_mean), ("%s.running_var" % name, m.running_var),
+                   ("%s.y_eval" % name, ye)]
+    write(os.path.join(HERE, "conv.bin"), ts,
+          {"what": "conv-family layers from formula weights: see CONV_CASES",
+           "cases": [(n, list(s)) for n, _, s in CONV_CASES]})
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     layers()
     dense_mnist()
     optimizers()
+    conv()

@@ -1,0 +1,80 @@
+package nn_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/bottleneck-ml/bottleneck/nn"
+	"github.com/bottleneck-ml/bottleneck/tensor"
+)
+
+// convBenchLayers are the convolutions of conv-mnist (batch 128) and srcnn
+// (batch 64) from shared/bench/MODELS.md, with their forward FLOPs per
+// sample. first marks a model's first layer, which computes no input
+// gradient in training.
+var convBenchLayers = []struct {
+	name  string
+	batch int
+	in    []int
+	layer func() nn.Layer
+	flops float64
+	first bool
+}{
+	{"conv-mnist/conv1", 128, []int{1, 28, 28}, func() nn.Layer { return nn.NewConv2D(1, 32, 3, 2, 1, 1) }, 112896, true},
+	{"conv-mnist/conv2", 128, []int{32, 14, 14}, func() nn.Layer { return nn.NewConv2D(32, 64, 3, 2, 1, 1) }, 1806336, false},
+	{"conv-mnist/convT1", 128, []int{64, 7, 7}, func() nn.Layer { return nn.NewConvTranspose2D(64, 32, 3, 2, 1, 1) }, 1806336, false},
+	{"conv-mnist/convT2", 128, []int{32, 14, 14}, func() nn.Layer { return nn.NewConvTranspose2D(32, 1, 3, 2, 1, 1) }, 112896, false},
+	{"srcnn/conv1", 64, []int{1, 33, 33}, func() nn.Layer { return nn.NewConv2D(1, 64, 9, 1, 4, 1) }, 11290752, true},
+	{"srcnn/conv2", 64, []int{64, 33, 33}, func() nn.Layer { return nn.NewConv2D(64, 32, 1, 1, 0, 1) }, 4460544, false},
+	{"srcnn/conv3", 64, []int{32, 33, 33}, func() nn.Layer { return nn.NewConv2D(32, 1, 5, 1, 2, 1) }, 1742400, false},
+}
+
+// BenchmarkConv times forward+backward of each layer with every grouping
+// (see convColBudget in conv.go): GFLOP/s counts 2× the forward FLOPs for
+// a first layer (no input gradient) and 3× for the others.
+func BenchmarkConv(b *testing.B) {
+	for _, c := range convBenchLayers {
+		for _, bud := range []struct {
+			name string
+			n    int
+		}{{"per-sample", 0}, {"col256K", 1 << 18}, {"col512K", 1 << 19}, {"col1M", 1 << 20}, {"batch", 1 << 30}} {
+			b.Run(fmt.Sprintf("%s/%s", c.name, bud.name), func(b *testing.B) {
+				old := nn.SetConvColBudget(bud.n)
+				defer nn.SetConvColBudget(old)
+				net, err := nn.NewNet(c.in, c.layer())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if !c.first {
+					net.NeedInputGrad()
+				}
+				ps := nn.NewParamSet(net.Params())
+				rng := rand.New(rand.NewPCG(1, 2))
+				net.Init(rng)
+				x := tensor.New(append([]int{c.batch}, c.in...)...)
+				for i := range x.Data {
+					x.Data[i] = float32(rng.Float64())
+				}
+				dy := tensor.New(append([]int{c.batch}, net.OutShape...)...)
+				for i := range dy.Data {
+					dy.Data[i] = float32(rng.NormFloat64())
+				}
+				passes := 3.0
+				if c.first {
+					passes = 2
+				}
+				net.Forward(x, true) // allocate the buffers
+				net.Backward(dy)
+				b.ReportAllocs()
+				for b.Loop() {
+					ps.ZeroGrad()
+					net.Forward(x, true)
+					net.Backward(dy)
+				}
+				flops := passes * c.flops * float64(c.batch) * float64(b.N)
+				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
