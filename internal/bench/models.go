@@ -71,11 +71,11 @@ func conv(in, out, k, stride, pad int) Layer {
 func convT(in, out, k, stride, pad, outPad int) Layer {
 	return Layer{Kind: KindConvT, In: in, Out: out, K: k, Stride: stride, Pad: pad, OutPad: outPad}
 }
-func flatten() Layer              { return Layer{Kind: KindFlatten} }
-func reshape(shape ...int) Layer  { return Layer{Kind: KindReshape, Shape: shape} }
-func act(name string) Layer       { return Layer{Kind: KindAct, Act: name} }
-func relu() Layer                 { return act(nn.ActReLU) }
-func sigmoid() Layer              { return act(nn.ActSigmoid) }
+func flatten() Layer             { return Layer{Kind: KindFlatten} }
+func reshape(shape ...int) Layer { return Layer{Kind: KindReshape, Shape: shape} }
+func act(name string) Layer      { return Layer{Kind: KindAct, Act: name} }
+func relu() Layer                { return act(nn.ActReLU) }
+func sigmoid() Layer             { return act(nn.ActSigmoid) }
 
 func names(specs []Spec) []string {
 	out := make([]string, len(specs))
@@ -132,11 +132,11 @@ func Lookup(name string) (Spec, error) {
 	return Spec{}, fmt.Errorf("bench: unknown model %q (want one of %s)", name, strings.Join(Names, ", "))
 }
 
-// Shape returns the per-sample output shape of l for input shape in, and
+// OutShape returns the per-sample output shape of l for input shape in, and
 // its forward FLOPs per sample as ae_bench.py counts them: 2 per
 // multiply-add of Linear, Conv2d and ConvTranspose2d (the latter as
 // input pixels × Cin × Cout × k²); nothing for the rest.
-func (l Layer) Shape(in []int) (out []int, flops int, err error) {
+func (l Layer) OutShape(in []int) (out []int, flops int, err error) {
 	switch l.Kind {
 	case KindLinear:
 		if n := tensor.Size(in); n != l.In {
@@ -175,7 +175,7 @@ func (s Spec) FLOPs() (flops int, out []int, err error) {
 	cur := slices.Clone(s.Input)
 	for _, l := range s.Layers {
 		var f int
-		cur, f, err = l.Shape(cur)
+		cur, f, err = l.OutShape(cur)
 		if err != nil {
 			return 0, nil, fmt.Errorf("bench: %s: %w", s.Name, err)
 		}
