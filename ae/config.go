@@ -31,6 +31,13 @@ type Config struct {
 	Output         string  `json:"output_activation"` // sigmoid for [0,1] data, identity otherwise
 	Dropout        float64 `json:"dropout,omitempty"` // after each hidden activation, training only
 	Loss           string  `json:"loss"`              // mse, l1, bce
+	// Sparsity is an activity penalty on the code while training
+	// ("l1:λ" or "kl:ρ:β"; see sparse.go), "" none.
+	Sparsity string `json:"sparsity,omitempty"`
+	// Variational autoencoders (Arch "vae", see vae.go).
+	Likelihood string  `json:"likelihood,omitempty"` // bernoulli or gaussian
+	Beta       float64 `json:"beta,omitempty"`       // weight of the KL term (β-VAE); 0 means 1
+	Binarize   bool    `json:"binarize,omitempty"`   // train on Bernoulli samples of the inputs (dynamic binarisation)
 }
 
 // Input is the number of input features (the product of InputShape). A
@@ -68,6 +75,9 @@ func (c *Config) Defaults(unitRange bool) {
 	if c.Arch == "" {
 		c.Arch = "dense"
 	}
+	if c.Arch == ArchVAE {
+		c.vaeDefaults(unitRange)
+	}
 	if c.Activation == "" {
 		c.Activation = nn.ActReLU
 	}
@@ -92,6 +102,12 @@ func (c *Config) Defaults(unitRange bool) {
 
 // Validate reports a config that cannot be built, saying which field.
 func (c *Config) Validate() error {
+	if c.Arch == ArchVAE {
+		return c.validateVAE()
+	}
+	if err := c.validateSparsity(); err != nil {
+		return err
+	}
 	if c.Arch != "dense" {
 		return fmt.Errorf("ae: architecture %q is not supported (want dense)", c.Arch)
 	}
@@ -130,6 +146,9 @@ func (c *Config) Validate() error {
 // asks for more weights than the file holds). It saturates instead of
 // overflowing.
 func (c *Config) ParamCount() int {
+	if c.Arch == ArchVAE {
+		return c.vaeParamCount()
+	}
 	const limit = 1 << 40
 	total := 0
 	in := c.Input()

@@ -25,7 +25,9 @@ type Model struct {
 	// Threshold is a detector's threshold description as JSON (may be nil).
 	Threshold json.RawMessage
 
-	fusedBCE bool // train on logits with BCEWithLogits (output is sigmoid, loss bce)
+	fusedBCE bool      // train on logits with BCEWithLogits (output is sigmoid, loss bce)
+	vae      *vae      // variational state (Arch "vae"), see vae.go
+	sparse   *sparsity // activity penalty on the code, see sparse.go
 	loss     nn.Loss
 	dOut     *tensor.Tensor
 }
@@ -47,6 +49,9 @@ func New(cfg Config, seed uint64) (*Model, error) {
 func build(cfg Config) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Arch == ArchVAE {
+		return buildVAE(cfg)
 	}
 	var enc, dec []nn.Layer
 	width := cfg.Input()
@@ -90,6 +95,7 @@ func build(cfg Config) (*Model, error) {
 	}
 	m := &Model{Config: cfg, Enc: encNet, Dec: decNet, Params: nn.NewParamSet(params)}
 	m.fusedBCE = cfg.Loss == nn.LossBCE && cfg.Output == nn.ActSigmoid
+	m.sparse, _ = parseSparsity(cfg.Sparsity) // validated above
 	if m.fusedBCE {
 		m.loss = nn.BCEWithLogits{}
 	} else {
@@ -107,6 +113,9 @@ func (m *Model) NumParams() int { return m.Params.Len() }
 // Encode returns the codes of x (batch × input) in the encoder's output
 // buffer, valid until the next call.
 func (m *Model) Encode(x *tensor.Tensor) *tensor.Tensor {
+	if m.vae != nil {
+		return m.vaeMean(x)
+	}
 	return m.Enc.Forward(x, false)
 }
 
@@ -139,6 +148,9 @@ func (m *Model) decForward(z *tensor.Tensor, train bool) *tensor.Tensor {
 // With a sigmoid output and BCE loss, the loss is computed from the logits
 // (BCEWithLogits), which is exact and never overflows.
 func (m *Model) TrainStep(x, target *tensor.Tensor) float64 {
+	if m.vae != nil {
+		return m.vaeStep(x, target, true)
+	}
 	z := m.Enc.Forward(x, true)
 	out := m.decForward(z, true)
 	loss := m.loss.Forward(out, target)
@@ -152,6 +164,9 @@ func (m *Model) TrainStep(x, target *tensor.Tensor) float64 {
 	for i := len(layers) - 1; i >= 0; i-- {
 		g = layers[i].Backward(g)
 	}
+	if m.sparse != nil {
+		loss += m.sparse.penalty(z, g)
+	}
 	m.Enc.Backward(g)
 	return loss
 }
@@ -159,9 +174,16 @@ func (m *Model) TrainStep(x, target *tensor.Tensor) float64 {
 // Loss returns the training loss of a batch without touching gradients
 // (dropout off), as used for validation.
 func (m *Model) Loss(x, target *tensor.Tensor) float64 {
+	if m.vae != nil {
+		return m.vaeStep(x, target, false)
+	}
 	z := m.Enc.Forward(x, false)
 	out := m.decForward(z, false)
-	return m.loss.Forward(out, target)
+	loss := m.loss.Forward(out, target)
+	if m.sparse != nil {
+		loss += m.sparse.penalty(z, nil)
+	}
+	return loss
 }
 
 func (m *Model) dOutBuf(like *tensor.Tensor) *tensor.Tensor {

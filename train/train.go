@@ -53,6 +53,11 @@ type Options struct {
 	// Corrupt, when set, fills dst with a corrupted copy of the clean batch
 	// src (denoising autoencoders); the model learns to map dst to src.
 	Corrupt func(dst, src *tensor.Tensor, rng *rand.Rand)
+
+	// BeforeStep, when set, is called before every training step with the
+	// number of steps taken so far (counted across resumes) and the steps
+	// per epoch; schedules such as a VAE's KL warm-up hang on it.
+	BeforeStep func(step, stepsPerEpoch int)
 }
 
 func (o *Options) defaults() {
@@ -198,6 +203,9 @@ func Fit(ctx context.Context, m *ae.Model, trainDS, valDS *dataset.Dataset, opt 
 				cb.SetRows(rows)
 				opt.Corrupt(cb, xb, noiseRNG)
 				in = cb
+			}
+			if opt.BeforeStep != nil {
+				opt.BeforeStep(int(o.Steps()), stepsPerEpoch)
 			}
 			m.Params.ZeroGrad()
 			loss := m.TrainStep(in, xb)

@@ -48,15 +48,12 @@ func runEncode(ctx context.Context, o *encodeOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ds, err := loadForModel(m, &o.data)
+	// Streamed in batches (cmd_encode_stream.go): a file larger than memory works.
+	rows, err := encodeStream(m, &o.data, o.output, max(1, o.batch))
 	if err != nil {
 		return err
 	}
-	codes := mapRows(m.Encode, ds.X, m.Config.Code, max(1, o.batch))
-	if err := writeMatrix(o.output, codes, codeNames(m.Config.Code)); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s: %d codes of size %d\n", o.output, codes.Rows(), codes.Cols())
+	fmt.Fprintf(stdout, "wrote %s: %d codes of size %d\n", o.output, rows, m.Config.Code)
 	return nil
 }
 

@@ -19,6 +19,10 @@ type evalOptions struct {
 	data  dataFlags
 	json  bool
 	batch int
+	// anomaly detection (anomaly_eval.go)
+	report string
+	stderr io.Writer
+	nll    nllFlags // importance-sampled log-likelihood of a VAE (cmd_eval_nll.go)
 }
 
 func newEvalCommand(g *globalOptions) *cobra.Command {
@@ -29,19 +33,32 @@ func newEvalCommand(g *globalOptions) *cobra.Command {
 		Long: `Reconstruct every row of a data file and report the mean error per
 element, in the model's preprocessed space: MSE always, and binary
 cross-entropy (BCE) when the model reconstructs data in [0,1] with a
-sigmoid output.`,
+sigmoid output.
+
+With labelled data (--label COL for CSV; IDX and NPZ labels come by
+themselves) it also measures the model as an anomaly detector: rows whose
+label differs from --normal (default: the label the model was trained on,
+or 0 for 0/1 labels) are anomalies, and it reports ROC-AUC, PR-AUC
+(average precision), precision@n and, at the model's threshold, precision,
+recall, F1 and the false/missed-alarm rates. Here --normal names the
+normal label; it does not filter rows. --report DIR also draws ROC and PR
+curves and a score histogram with the threshold marked.`,
 		Example: `  bottleneck eval -m mnist.safetensors --data ../shared/data/mnist/t10k-images-idx3-ubyte.gz
-  bottleneck eval -m mnist.safetensors --data t10k-images-idx3-ubyte.gz --json`,
+  bottleneck eval -m mnist.safetensors --data t10k-images-idx3-ubyte.gz --json
+  bottleneck eval -m kdd.safetensors --data KDDTest+.txt --normal normal --json --report kdd-report`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.data.warn = cmd.ErrOrStderr()
+			o.stderr = cmd.ErrOrStderr()
 			return runEval(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVarP(&o.model, "model", "m", "", "model file (required)")
 	o.data.add(cmd.Flags())
-	cmd.Flags().BoolVar(&o.json, "json", false, "print one JSON object with the keys mse and bce")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print one JSON object with the keys mse and bce (and roc_auc, pr_auc, f1, precision, recall, threshold for labelled data)")
+	cmd.Flags().StringVar(&o.report, "report", "", "labelled data: write roc.png, pr.png, scores.png and metrics.json into this folder")
 	cmd.Flags().IntVar(&o.batch, "batch", 256, "rows per forward pass")
+	o.nll.add(cmd.Flags())
 	return cmd
 }
 
@@ -51,6 +68,8 @@ type EvalResult struct {
 	BCE      *float64 `json:"bce"` // null when the model's output is not a probability
 	Rows     int      `json:"rows"`
 	Features int      `json:"features"`
+	// Detection metrics for labelled data (anomaly_eval.go).
+	*AnomalyMetrics
 }
 
 func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
@@ -58,11 +77,22 @@ func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	normal := o.data.normal // eval: names the normal label, does not filter
+	o.data.normal = ""
+	if done, err := evalSeries(o, m, normal, stdout); done {
+		return err
+	}
 	ds, err := loadForModel(m, &o.data)
 	if err != nil {
 		return err
 	}
+	if o.nll.on {
+		return runNLL(ctx, o, m, ds, stdout)
+	}
 	res := evaluate(m, ds.X, max(1, o.batch))
+	if res.AnomalyMetrics, err = evalDetection(m, ds, normal, o.report, max(1, o.batch), o.stderr); err != nil {
+		return err
+	}
 	if o.json {
 		b, _ := json.Marshal(res)
 		fmt.Fprintln(stdout, string(b))
@@ -71,6 +101,9 @@ func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "rows      %d\nfeatures  %d\nmse       %.6f\n", res.Rows, res.Features, res.MSE)
 	if res.BCE != nil {
 		fmt.Fprintf(stdout, "bce       %.6f\n", *res.BCE)
+	}
+	if res.AnomalyMetrics != nil {
+		printDetection(stdout, res.AnomalyMetrics)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
+	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/internal/atomicfile"
 	"github.com/bottleneck-ml/bottleneck/internal/report"
@@ -36,7 +37,12 @@ type trainOptions struct {
 	checkpoint string
 	resume     bool
 	noPlot     bool
+	threshold  string      // anomaly threshold spec (anomaly_train.go)
+	score      string      // anomaly score metric (anomaly_train.go)
+	window     windowFlags // time-series windows (anomaly_window.go)
 	fit        train.Options
+	latent     latentTrainFlags // VAE and sparsity flags (cmd_train_latent.go)
+	image      imageTrainFlags  // --task for image models (cmd_train_image.go)
 }
 
 func newTrainCommand(g *globalOptions) *cobra.Command {
@@ -68,9 +74,9 @@ the model as MODEL.history.json and drawn as MODEL.loss.png.`,
 	f := cmd.Flags()
 	o.data.add(f)
 	f.StringVarP(&o.output, "output", "o", "", "model file to write (required)")
-	f.StringVar(&o.arch, "arch", "dense", "architecture: dense")
-	f.StringVar(&o.hidden, "hidden", "256,64", "encoder hidden widths, input side first (the decoder mirrors them)")
-	f.IntVar(&o.code, "code", 32, "code (bottleneck) size")
+	f.StringVar(&o.arch, "arch", "dense", "architecture: dense or vae (variational)")
+	f.StringVar(&o.hidden, "hidden", "auto", "encoder hidden widths, input side first (the decoder mirrors them); auto: from the input width")
+	f.IntVar(&o.code, "code", 0, "code (bottleneck) size (0: about √width, see --hidden auto)")
 	f.StringVar(&o.activation, "activation", "relu", "hidden activation: relu, leakyrelu, sigmoid, tanh, gelu, identity")
 	f.StringVar(&o.outputAct, "output-activation", "", "output activation (default: sigmoid for [0,1] data, identity otherwise)")
 	f.StringVar(&o.loss, "loss", "", "loss: bce, mse or l1 (default: bce with a sigmoid output, mse otherwise)")
@@ -88,6 +94,11 @@ the model as MODEL.history.json and drawn as MODEL.loss.png.`,
 	f.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file (default MODEL.ckpt; \"none\" disables)")
 	f.BoolVar(&o.resume, "resume", false, "continue from the checkpoint if it exists")
 	f.BoolVar(&o.noPlot, "no-plot", false, "do not write the loss curve PNG")
+	o.window.add(f)
+	f.StringVar(&o.score, "score", "", "anomaly score stored with the threshold: mse, nmse (per-feature normalised) or mae (default "+anomaly.DefaultMetric+")")
+	f.StringVar(&o.threshold, "threshold", "", "anomaly threshold stored in the model: contamination:P, sigma:K, mad:K, pot:Q, f1 or value:X (default "+anomaly.DefaultSpec+", fitted on the validation rows)")
+	o.latent.add(f)
+	o.image.add(f)
 	return cmd
 }
 
@@ -98,6 +109,9 @@ func modelStem(path string) string {
 
 func parseWidths(s string) ([]int, error) {
 	s = strings.TrimSpace(s)
+	if s == "auto" {
+		return nil, nil // autoArch picks them
+	}
 	if s == "" || s == "none" {
 		return []int{}, nil
 	}
@@ -118,6 +132,9 @@ func isTerminal(w io.Writer) bool {
 }
 
 func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, stderr io.Writer) error {
+	if o.image.task != "" {
+		return runImageTrain(ctx, o, g, stderr)
+	}
 	if o.output == "" {
 		return usagef("-o/--output is required: pass the model file to write")
 	}
@@ -126,6 +143,9 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 	}
 	hidden, err := parseWidths(o.hidden)
 	if err != nil {
+		return err
+	}
+	if _, err := thresholdSpec(o.threshold); err != nil {
 		return err
 	}
 	opt, err := o.data.options()
@@ -147,10 +167,17 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 		}
 	}
 	logf("data: %s, %d rows × %d features (%s), read in %.1fs\n", o.data.path, ds.X.Rows(), ds.X.Cols(), preSummary(ds.Pre), time.Since(start).Seconds())
+	if ds, err = trainWindows(o, ds, logf); err != nil {
+		return err
+	}
 
+	hidden, code := autoArch(o, hidden, ds.Dim())
 	cfg := ae.Config{
-		Arch: o.arch, InputShape: ds.Shape, Hidden: hidden, Code: o.code,
+		Arch: o.arch, InputShape: ds.Shape, Hidden: hidden, Code: code,
 		Activation: o.activation, Output: o.outputAct, Loss: o.loss, Dropout: o.dropout,
+	}
+	if err := o.latent.apply(&cfg); err != nil {
+		return err
 	}
 	cfg.Defaults(ds.Pre.OutputInUnitRange())
 	m, err := ae.New(cfg, o.fit.Seed)
@@ -177,12 +204,16 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 	fit.Resume = o.resume
 	fit.Log = log
 	fit.Bar = log != nil && isTerminal(log)
+	fit.BeforeStep = o.latent.schedule(m, fit.Seed)
 	logf("model: %s %s, %s output, %s loss, %d parameters\n", cfg.Arch, archLine(cfg), cfg.Output, cfg.Loss, m.NumParams())
 	rec, err := train.Fit(ctx, m, trainDS, valDS, fit)
 	if err != nil {
 		if rec != nil && len(rec.TrainLoss) > 0 && !errors.Is(err, train.ErrDiverged) {
 			writeHistory(o, rec, logf)
 		}
+		return err
+	}
+	if err := fitThreshold(o, m, ds, trainDS, valDS, logf); err != nil {
 		return err
 	}
 	if err := m.Save(o.output); err != nil {
@@ -199,6 +230,7 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 		line += fmt.Sprintf(", val loss %.5f", rec.ValLoss[rec.BestEpoch-1])
 	}
 	fmt.Fprintf(stdout, "%s, %.1fs\n", line, rec.Seconds)
+	o.latent.report(m, trainDS, stdout)
 	return nil
 }
 

@@ -24,6 +24,7 @@ type dataFlags struct {
 	columns  string
 	normal   string
 	missing  string
+	scale    string
 	maxRows  int
 	warn     io.Writer // where data warnings go (unknown categories); nil drops them
 }
@@ -38,6 +39,7 @@ func (d *dataFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&d.normal, "normal", "", "keep only rows whose label equals this value (needs --label, or the label of IDX/NPZ data)")
 	fs.StringVar(&d.missing, "missing", "error", "CSV: what to do with missing values: error, or impute (median/mode of the training data)")
 	fs.IntVar(&d.maxRows, "max-rows", 0, "read at most this many rows (0 = all)")
+	fs.StringVar(&d.scale, "scale", "auto", "numeric scaling fitted on the training data: auto (standardize; NPY data already in [0,1] kept as is), standardize, minmax or none (ignored when a model's own scaling applies)")
 }
 
 func (d *dataFlags) options() (dataset.LoadOptions, error) {
@@ -51,6 +53,7 @@ func (d *dataFlags) options() (dataset.LoadOptions, error) {
 		Normal:  d.normal,
 		Missing: d.missing,
 		MaxRows: d.maxRows,
+		Scale:   d.scale,
 	}
 	switch d.missing {
 	case "error", "impute":
@@ -140,7 +143,7 @@ func loadModel(path string) (*ae.Model, error) {
 	if path == "" {
 		return nil, usagef("-m/--model is required: pass a model file written by 'bottleneck train'")
 	}
-	return ae.Load(path)
+	return loadModelOrZoo(path) // cmd_models.go: a file, else a shipped model's name
 }
 
 // preSummary describes a preprocessing record in one line.

@@ -96,10 +96,14 @@ embedded in the binary and writes pictures of what it learned.`,
 	root.AddCommand(
 		newTrainCommand(g),
 		newEvalCommand(g),
+		newScoreCommand(g),
+		newServeCommand(g),
 		newEncodeCommand(g),
 		newReconstructCommand(g),
 		newInspectCommand(g),
 		newDemoCommand(g),
+		newBenchCommand(g),
 	)
+	root.AddCommand(latentCommands(g)...) // probe, generate, interpolate, latent-map, models
 	return root
 }

@@ -1,0 +1,188 @@
+package ae
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+
+	"github.com/bottleneck-ml/bottleneck/internal/safetensors"
+	"github.com/bottleneck-ml/bottleneck/nn"
+)
+
+// ErrConvModel is wrapped by Load when the file holds a convolutional
+// image model; read it with LoadConv.
+var ErrConvModel = errors.New("the file holds a convolutional image model")
+
+// heInit redraws every convolution weight from N(0, 2/fan_in) (He et al.
+// 2015), which deep ReLU stacks such as DnCNN train better from than
+// PyTorch's default; biases stay as drawn.
+func (m *ConvModel) heInit(seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0x6865))
+	n := m.anyNet()
+	var last *nn.Param
+	for _, l := range n.net.Layers {
+		var w *nn.Param
+		fan := 0
+		switch c := l.(type) {
+		case *nn.Conv2D:
+			w = c.Weight
+			fan = w.Size() / w.Shape[0]
+		default:
+			continue
+		}
+		s := math.Sqrt(2 / float64(fan))
+		for i := range w.W {
+			w.W[i] = float32(s * rng.NormFloat64())
+		}
+		last = w
+	}
+	// A residual model starts close to the identity: its last convolution
+	// predicts a small residual.
+	if m.Config.Residual && last != nil {
+		for i := range last.W {
+			last.W[i] *= 0.1
+		}
+	}
+}
+
+// SaveConv writes the model atomically: weights and BatchNorm running
+// statistics under their layer names, the config and training record in
+// the metadata.
+func (m *ConvModel) Save(path string) error { return m.SaveWith(path, nil) }
+
+// SaveWith is Save with extra tensors and metadata (checkpoints).
+func (m *ConvModel) SaveWith(path string, extra *Extra) error {
+	cfg, err := json.Marshal(m.Config)
+	if err != nil {
+		return fmt.Errorf("ae: save %s: %w", path, err)
+	}
+	meta := map[string]string{metaFormat: FormatName, metaVersion: strconv.Itoa(FormatVersion), metaConfig: string(cfg)}
+	if len(m.Training) > 0 {
+		meta[metaTraining] = string(m.Training)
+	}
+	var ts []safetensors.Tensor
+	for _, p := range append(slices.Clone(m.Params.Params), m.Buffers...) {
+		ts = append(ts, safetensors.Tensor{Name: p.Name, Shape: p.Shape, Data: p.W})
+	}
+	if extra != nil {
+		for k, v := range extra.Meta {
+			if _, ok := meta[k]; ok {
+				return fmt.Errorf("ae: save %s: metadata key %q is reserved", path, k)
+			}
+			meta[k] = v
+		}
+		ts = append(ts, extra.Tensors...)
+	}
+	if err := safetensors.WriteFile(path, ts, meta); err != nil {
+		return fmt.Errorf("ae: save %s: %w", path, err)
+	}
+	return nil
+}
+
+// IsConvFile reports whether a model file's metadata says it is a conv
+// image model.
+func IsConvFile(meta map[string]string) bool {
+	var a struct {
+		Arch string `json:"arch"`
+	}
+	return json.Unmarshal([]byte(meta[metaConfig]), &a) == nil && a.Arch == ArchConv
+}
+
+// LoadConv reads a conv image model file.
+func LoadConv(path string) (*ConvModel, error) {
+	m, _, err := LoadConvWith(path)
+	return m, err
+}
+
+// LoadConvWith is LoadConv that also returns the extra tensors and
+// metadata (a checkpoint's optimiser state).
+func LoadConvWith(path string) (*ConvModel, *Extra, error) {
+	ts, meta, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ae: load %s: %w", path, err)
+	}
+	m, extra, err := convFromParts(ts, meta)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ae: load %s: %w", path, err)
+	}
+	return m, extra, nil
+}
+
+// DecodeConv builds a conv model from the bytes of a model file (models
+// embedded in the binary).
+func DecodeConv(data []byte) (*ConvModel, error) {
+	ts, meta, err := safetensors.Read(data)
+	if err != nil {
+		return nil, fmt.Errorf("ae: %w", err)
+	}
+	m, _, err := convFromParts(ts, meta)
+	if err != nil {
+		return nil, fmt.Errorf("ae: %w", err)
+	}
+	return m, nil
+}
+
+func convFromParts(ts []safetensors.Tensor, meta map[string]string) (*ConvModel, *Extra, error) {
+	if meta[metaFormat] != FormatName {
+		return nil, nil, fmt.Errorf("%w: metadata has format %q, want %q", ErrNotModel, meta[metaFormat], FormatName)
+	}
+	v, err := strconv.Atoi(meta[metaVersion])
+	if err != nil || v < 1 || v > FormatVersion {
+		return nil, nil, fmt.Errorf("format version %q, this build reads 1 to %d; upgrade bottleneck or check the file", meta[metaVersion], FormatVersion)
+	}
+	var cfg ConvConfig
+	if err := json.Unmarshal([]byte(meta[metaConfig]), &cfg); err != nil {
+		return nil, nil, fmt.Errorf("config metadata is not valid JSON (%v); the file is damaged", err)
+	}
+	if cfg.Arch != ArchConv {
+		return nil, nil, fmt.Errorf("the file holds a %q model, not a convolutional image model; use it with train/eval/reconstruct", cfg.Arch)
+	}
+	for _, d := range cfg.InputShape {
+		if d < 1 || d > 1<<14 {
+			return nil, nil, fmt.Errorf("config input shape %v is out of range; the file is damaged", cfg.InputShape)
+		}
+	}
+	m, err := buildConv(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := make(map[string]safetensors.Tensor, len(ts))
+	for _, t := range ts {
+		byName[t.Name] = t
+	}
+	for _, p := range append(slices.Clone(m.Params.Params), m.Buffers...) {
+		t, ok := byName[p.Name]
+		if !ok {
+			return nil, nil, fmt.Errorf("tensor %q is missing; the file does not match its config", p.Name)
+		}
+		if !slices.Equal(t.Shape, p.Shape) || len(t.Data) != len(p.W) {
+			return nil, nil, fmt.Errorf("tensor %q has shape %v, config needs %v; the file does not match its config", p.Name, t.Shape, p.Shape)
+		}
+		copy(p.W, t.Data)
+		delete(byName, p.Name)
+	}
+	if r := meta[metaTraining]; r != "" {
+		if !json.Valid([]byte(r)) {
+			return nil, nil, fmt.Errorf("training metadata is not valid JSON; the file is damaged")
+		}
+		m.Training = []byte(r)
+	}
+	extra := &Extra{Meta: map[string]string{}}
+	for k, val := range meta {
+		switch k {
+		case metaFormat, metaVersion, metaConfig, metaTraining:
+		default:
+			extra.Meta[k] = val
+		}
+	}
+	for _, t := range ts {
+		if _, ok := byName[t.Name]; ok {
+			extra.Tensors = append(extra.Tensors, t)
+		}
+	}
+	return m, extra, nil
+}

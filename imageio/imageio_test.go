@@ -1,0 +1,227 @@
+package imageio
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+type fixture struct {
+	H, W       int
+	A, B       []float32
+	PSNR, SSIM float64
+	SSIMSelf   float64 `json:"ssim_self"`
+	Small      []float32
+	SmallH     int `json:"small_h"`
+	SmallW     int `json:"small_w"`
+	Up2        []float32
+}
+
+func readFixture(t *testing.T) fixture {
+	raw, err := os.ReadFile("testdata/ssim_fixture.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f fixture
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestMetricsFixture compares PSNR and SSIM with an independent PyTorch
+// implementation of ssim_index.m (testdata/make_ssim_fixture.py).
+func TestMetricsFixture(t *testing.T) {
+	f := readFixture(t)
+	a := &Image{C: 1, H: f.H, W: f.W, Pix: f.A}
+	b := &Image{C: 1, H: f.H, W: f.W, Pix: f.B}
+	p, err := PSNR(a, b, 0)
+	if err != nil || math.Abs(p-f.PSNR) > 1e-4 {
+		t.Errorf("PSNR = %v, %v; want %v", p, err, f.PSNR)
+	}
+	s, err := SSIM(a, b, 0)
+	if err != nil || math.Abs(s-f.SSIM) > 1e-5 {
+		t.Errorf("SSIM = %v, %v; want %v", s, err, f.SSIM)
+	}
+	if s, _ := SSIM(a, a, 0); math.Abs(s-1) > 1e-9 {
+		t.Errorf("SSIM(a, a) = %v; want 1", s)
+	}
+	if p, _ := PSNR(a, a, 0); !math.IsInf(p, 1) {
+		t.Errorf("PSNR(a, a) = %v; want +Inf", p)
+	}
+	if _, err := PSNR(a, New(1, 3, 3), 0); err == nil {
+		t.Error("PSNR of different sizes: want an error")
+	}
+	if _, err := SSIM(New(1, 8, 8), New(1, 8, 8), 0); err == nil {
+		t.Error("SSIM of 8×8: want an error")
+	}
+}
+
+func TestBicubicFixture(t *testing.T) {
+	f := readFixture(t)
+	small := &Image{C: 1, H: f.SmallH, W: f.SmallW, Pix: f.Small}
+	up := Upscale(small, 2)
+	for i, v := range up.Pix {
+		if math.Abs(float64(v-f.Up2[i])) > 1e-5 {
+			t.Fatalf("Upscale ×2 [%d] = %v; want %v", i, v, f.Up2[i])
+		}
+	}
+}
+
+func TestResizeProperties(t *testing.T) {
+	// a constant stays constant, a linear ramp stays linear inside
+	m := New(1, 12, 12)
+	for i := range m.Pix {
+		m.Pix[i] = 0.3
+	}
+	for _, s := range []int{2, 3, 4} {
+		for _, v := range Downscale(m, s).Pix {
+			if math.Abs(float64(v)-0.3) > 1e-6 {
+				t.Fatalf("Downscale(const, %d) = %v", s, v)
+			}
+		}
+		u := Upscale(m, s)
+		if u.H != 12*s || u.W != 12*s {
+			t.Fatalf("Upscale size %d×%d", u.H, u.W)
+		}
+	}
+	if _, err := Resize(m, 0, 3); err == nil {
+		t.Error("Resize to 0 rows: want an error")
+	}
+}
+
+func TestColourRoundTrips(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	m := New(3, 7, 9)
+	for i := range m.Pix {
+		m.Pix[i] = rng.Float32()
+	}
+	for name, back := range map[string]*Image{
+		"ycbcr": YCbCrToRGB(RGBToYCbCr(m)),
+		"lab":   LabToRGB(RGBToLab(m)),
+	} {
+		for i := range m.Pix {
+			if math.Abs(float64(back.Pix[i]-m.Pix[i])) > 2e-4 {
+				t.Fatalf("%s round trip [%d] = %v; want %v", name, i, back.Pix[i], m.Pix[i])
+			}
+		}
+	}
+	// known values: sRGB red is Lab (53.24, 80.09, 67.20); white is Y 235.
+	red := &Image{C: 3, H: 1, W: 1, Pix: []float32{1, 0, 0}}
+	lab := RGBToLab(red)
+	want := []float32{53.24, 80.09, 67.20}
+	for i := range want {
+		if math.Abs(float64(lab.Pix[i]-want[i])) > 0.05 {
+			t.Errorf("Lab(red)[%d] = %v; want %v", i, lab.Pix[i], want[i])
+		}
+	}
+	white := &Image{C: 3, H: 1, W: 1, Pix: []float32{1, 1, 1}}
+	if y := RGBToYCbCr(white).Pix[0] * 255; math.Abs(float64(y)-235) > 1e-3 {
+		t.Errorf("Y(white) = %v; want 235", y)
+	}
+}
+
+// TestTiledSeamless checks that tiles blend back to exactly the image for
+// a pointwise function, at sizes around the tile size.
+func TestTiledSeamless(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, sz := range [][2]int{{5, 7}, {32, 32}, {33, 70}, {100, 45}} {
+		m := New(1, sz[0], sz[1])
+		for i := range m.Pix {
+			m.Pix[i] = rng.Float32()
+		}
+		calls := 0
+		out, err := Tiled(m, 32, 8, 4, 2, func(w *Image) (*Image, error) {
+			calls++
+			if w.H%4 != 0 || w.W%4 != 0 {
+				t.Fatalf("window %d×%d not a multiple of 4", w.H, w.W)
+			}
+			o := New(2, w.H, w.W)
+			for i, v := range w.Pix {
+				o.Pix[i] = 2 * v
+				o.Pix[len(w.Pix)+i] = v + 1
+			}
+			return o, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range m.Pix {
+			if math.Abs(float64(out.Pix[i]-2*v)) > 1e-5 || math.Abs(float64(out.Pix[len(m.Pix)+i]-v-1)) > 1e-5 {
+				t.Fatalf("%v: pixel %d = %v, %v; want %v, %v", sz, i, out.Pix[i], out.Pix[len(m.Pix)+i], 2*v, v+1)
+			}
+		}
+		if sz[0] > 32 && calls < 2 {
+			t.Errorf("%v: %d tiles", sz, calls)
+		}
+	}
+}
+
+func TestReadWrite(t *testing.T) {
+	dir := t.TempDir()
+	g := image.NewGray(image.Rect(0, 0, 6, 4))
+	for i := range g.Pix {
+		g.Pix[i] = uint8(i * 10)
+	}
+	p := filepath.Join(dir, "g.png")
+	if err := WriteImagePNG(p, g); err != nil {
+		t.Fatal(err)
+	}
+	img, err := Read(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsGrey(img) {
+		t.Error("grey PNG not grey")
+	}
+	m := Grey(img)
+	if m.H != 4 || m.W != 6 || math.Abs(float64(m.Pix[5])-50.0/255) > 1e-6 {
+		t.Errorf("Grey = %d×%d, pix 5 %v", m.H, m.W, m.Pix[5])
+	}
+	out := filepath.Join(dir, "rgb.png")
+	if err := WritePNG(out, GreyToRGB(m)); err != nil {
+		t.Fatal(err)
+	}
+	if err := WritePNG(filepath.Join(dir, "x.jpg"), m); err == nil {
+		t.Error("writing .jpg: want an error")
+	}
+	// errors, never panics
+	bad := filepath.Join(dir, "bad.png")
+	os.WriteFile(bad, []byte("not an image at all"), 0o644)
+	if _, err := Read(bad); !errors.Is(err, ErrFormat) {
+		t.Errorf("Read(garbage) = %v; want ErrFormat", err)
+	}
+	var buf bytes.Buffer
+	png.Encode(&buf, g)
+	trunc := filepath.Join(dir, "trunc.png")
+	os.WriteFile(trunc, buf.Bytes()[:buf.Len()/2], 0o644)
+	if _, err := Read(trunc); err == nil {
+		t.Error("Read(truncated) = nil error")
+	}
+	if _, err := Read(filepath.Join(dir, "missing.png")); err == nil {
+		t.Error("Read(missing) = nil error")
+	}
+	c := image.NewRGBA(image.Rect(0, 0, 2, 1))
+	c.Set(0, 0, color.RGBA{255, 0, 0, 255})
+	if IsGrey(c) {
+		t.Error("red image reported grey")
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	var buf bytes.Buffer
+	png.Encode(&buf, image.NewGray(image.Rect(0, 0, 3, 3)))
+	f.Add(buf.Bytes())
+	f.Add([]byte("BM"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		Decode(bytes.NewReader(b))
+	})
+}

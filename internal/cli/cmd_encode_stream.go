@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/bottleneck-ml/bottleneck/ae"
+	"github.com/bottleneck-ml/bottleneck/dataset"
+	"github.com/bottleneck-ml/bottleneck/internal/atomicfile"
+)
+
+// encodeStream encodes the data file d in batches and writes the codes to
+// output (.npy or .csv), holding one batch of inputs at a time: NPY and CSV
+// inputs are read incrementally (dataset.Stream). A VAE writes its mean
+// code. The output appears atomically; NPY values go to a temporary file
+// first, since the header needs the row count. It returns the rows written.
+func encodeStream(m *ae.Model, d *dataFlags, output string, batch int) (int, error) {
+	ext := strings.ToLower(filepath.Ext(output))
+	if ext != ".npy" && ext != ".csv" {
+		return 0, usagef("output %s: unknown extension; use .npy or .csv", output)
+	}
+	opt, err := d.options()
+	if err != nil {
+		return 0, err
+	}
+	pre, err := preprocessor(m)
+	if err != nil {
+		return 0, err
+	}
+	s, err := dataset.OpenStream(d.path, pre, opt, batch)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	k := m.Config.Code
+	each := func(emit func(code []float32) error) error {
+		for {
+			x, err := s.Next()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if x.Cols() != m.Config.Input() {
+				return fmt.Errorf("%s: %d features per row after preprocessing, the model expects %d", d.path, x.Cols(), m.Config.Input())
+			}
+			z := m.Encode(x)
+			for i := 0; i < z.Rows(); i++ {
+				if err := emit(z.Data[i*k : (i+1)*k]); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	defer func() {
+		if d.warn != nil {
+			for _, w := range s.Warnings {
+				fmt.Fprintf(d.warn, "warning: %s\n", w)
+			}
+		}
+	}()
+	if ext == ".csv" {
+		err := atomicfile.WriteFile(output, func(w io.Writer) error {
+			bw := bufio.NewWriterSize(w, 1<<16)
+			bw.WriteString(strings.Join(codeNames(k), ",") + "\n")
+			buf := make([]byte, 0, 32)
+			err := each(func(code []float32) error {
+				for j, v := range code {
+					if j > 0 {
+						bw.WriteByte(',')
+					}
+					buf = strconv.AppendFloat(buf[:0], float64(v), 'g', -1, 32)
+					bw.Write(buf)
+				}
+				return bw.WriteByte('\n')
+			})
+			if err != nil {
+				return err
+			}
+			return bw.Flush()
+		}, 0o644)
+		return s.Rows(), err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(output), ".encode-*.f32")
+	if err != nil {
+		return 0, fmt.Errorf("encode: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	bw := bufio.NewWriterSize(tmp, 1<<16)
+	var b4 [4]byte
+	rows := 0
+	err = each(func(code []float32) error {
+		for _, v := range code {
+			binary.LittleEndian.PutUint32(b4[:], math.Float32bits(v))
+			bw.Write(b4[:])
+		}
+		rows++
+		return nil
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("encode: %w", err)
+	}
+	err = atomicfile.WriteFile(output, func(w io.Writer) error {
+		if err := dataset.WriteNPYHeader(w, []int{rows, k}); err != nil {
+			return err
+		}
+		_, err := io.Copy(w, tmp)
+		return err
+	}, 0o644)
+	return rows, err
+}

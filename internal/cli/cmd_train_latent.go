@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bottleneck-ml/bottleneck/ae"
+	"github.com/bottleneck-ml/bottleneck/dataset"
+)
+
+// latentTrainFlags are train's flags for variational and sparse
+// autoencoders.
+type latentTrainFlags struct {
+	codeAct    string
+	sparsity   string
+	likelihood string
+	beta       float64
+	klWarmup   float64
+	binarize   bool
+}
+
+func (l *latentTrainFlags) add(f *pflag.FlagSet) {
+	f.StringVar(&l.codeAct, "code-activation", "", "activation of the code layer (default identity); sigmoid for --sparsity kl")
+	f.StringVar(&l.sparsity, "sparsity", "", "activity penalty on the code: l1:λ (e.g. l1:1e-4) or kl:ρ:β (e.g. kl:0.05:1, needs --code-activation sigmoid)")
+	f.StringVar(&l.likelihood, "likelihood", "", "VAE decoder likelihood: bernoulli (data in [0,1]) or gaussian (default: bernoulli for [0,1] data)")
+	f.Float64Var(&l.beta, "beta", 1, "VAE: weight of the KL term (β-VAE)")
+	f.Float64Var(&l.klWarmup, "kl-warmup", 0, "VAE: epochs over which the KL weight rises linearly from 0 to β")
+	f.BoolVar(&l.binarize, "binarize", false, "VAE: train on Bernoulli samples of the [0,1] inputs, redrawn every step (dynamic binarisation)")
+}
+
+// apply copies the flags into cfg, refusing VAE flags for other
+// architectures.
+func (l *latentTrainFlags) apply(cfg *ae.Config) error {
+	cfg.CodeActivation = l.codeAct
+	cfg.Sparsity = l.sparsity
+	if cfg.Arch != ae.ArchVAE {
+		if l.likelihood != "" || l.beta != 1 || l.klWarmup != 0 || l.binarize {
+			return usagef("--likelihood, --beta, --kl-warmup and --binarize are for --arch vae")
+		}
+		return nil
+	}
+	if l.sparsity != "" {
+		return usagef("--sparsity is for plain autoencoders; a VAE's KL term already regularises its code")
+	}
+	if l.beta <= 0 || math.IsNaN(l.beta) || math.IsInf(l.beta, 0) {
+		return usagef("--beta %v must be a positive number (β=0 is a plain autoencoder: --arch dense)", l.beta)
+	}
+	if l.klWarmup < 0 || math.IsNaN(l.klWarmup) || math.IsInf(l.klWarmup, 0) {
+		return usagef("--kl-warmup %v must be 0 (off) or a positive number of epochs", l.klWarmup)
+	}
+	cfg.Likelihood = l.likelihood
+	cfg.Beta = l.beta
+	cfg.Binarize = l.binarize
+	return nil
+}
+
+// schedule returns the per-step hook of a VAE: the noise is reseeded from
+// (seed, step), so a resumed run draws the same ε, and the KL weight
+// follows the warm-up.
+func (l *latentTrainFlags) schedule(m *ae.Model, seed uint64) func(step, perEpoch int) {
+	if !m.IsVAE() {
+		return nil
+	}
+	beta := m.Config.Beta
+	return func(step, perEpoch int) {
+		m.SeedNoise(seed, uint64(step))
+		w := beta
+		if l.klWarmup > 0 {
+			w = beta * min(1, float64(step+1)/(l.klWarmup*float64(perEpoch)))
+		}
+		m.SetKLWeight(w)
+	}
+}
+
+// report prints what the latent flags promise after training: the mean
+// code activation of a sparse autoencoder (or of a plain one given a code
+// activation, to compare with).
+func (l *latentTrainFlags) report(m *ae.Model, ds *dataset.Dataset, stdout io.Writer) {
+	if m.IsVAE() || m.Config.Arch != "dense" || (l.sparsity == "" && l.codeAct == "") {
+		return
+	}
+	mean, meanAbs := m.MeanActivation(ds.X, 512)
+	sp := l.sparsity
+	if sp == "" {
+		sp = "none"
+	}
+	fmt.Fprintf(stdout, "code: mean activation %.4f, mean |activation| %.4f over %d training rows (sparsity %s)\n", mean, meanAbs, ds.X.Rows(), sp)
+}

@@ -1,0 +1,209 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bottleneck-ml/bottleneck/internal/parallel"
+)
+
+// writeLabelledIDX writes n 8×8 images of a bright bar at row r (noisy)
+// and the labels file beside it (label r mod 4), uncompressed.
+func writeLabelledIDX(t *testing.T, dir, name string, n int, seed uint64) string {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 9))
+	var img, lab bytes.Buffer
+	binary.Write(&img, binary.BigEndian, []uint32{0x803, uint32(n), 8, 8})
+	binary.Write(&lab, binary.BigEndian, []uint32{0x801, uint32(n)})
+	for i := 0; i < n; i++ {
+		r := rng.IntN(4) * 2
+		for y := 0; y < 8; y++ {
+			for x := 0; x < 8; x++ {
+				v := byte(rng.IntN(40))
+				if y == r {
+					v = byte(200 + rng.IntN(56))
+				}
+				img.WriteByte(v)
+			}
+		}
+		lab.WriteByte(byte(r / 2))
+	}
+	p := filepath.Join(dir, name+"-images-idx3-ubyte")
+	if err := os.WriteFile(p, img.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+"-labels-idx1-ubyte"), lab.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := png.Decode(f); err != nil {
+		t.Errorf("%s is not a PNG: %v", path, err)
+	}
+}
+
+func TestLatentWorkflow(t *testing.T) {
+	dir := t.TempDir()
+	train := writeLabelledIDX(t, dir, "train", 400, 1)
+	test := writeLabelledIDX(t, dir, "test", 200, 2)
+	vae := filepath.Join(dir, "vae.safetensors")
+	out := mustRun(t, "train", "--arch", "vae", "--data", train, "-o", vae, "--hidden", "16", "--code", "2",
+		"--epochs", "4", "--batch", "32", "--kl-warmup", "2", "--binarize", "-q", "--no-plot")
+	if !strings.Contains(out, "saved "+vae) {
+		t.Fatalf("train --arch vae: %s", out)
+	}
+	out = mustRun(t, "inspect", vae)
+	if !strings.Contains(out, "vae") {
+		t.Errorf("inspect does not say vae:\n%s", out)
+	}
+
+	// encode: the mean code, streamed.
+	codes := filepath.Join(dir, "codes.npy")
+	out = mustRun(t, "encode", "-m", vae, "--data", test, "-o", codes, "--batch", "7")
+	if !strings.Contains(out, "200 codes of size 2") {
+		t.Errorf("encode: %s", out)
+	}
+	b, _ := os.ReadFile(codes)
+	if !bytes.Contains(b, []byte("(200, 2)")) || len(b) != 128+200*2*4 {
+		t.Errorf("codes.npy: %d bytes, header %q", len(b), b[:min(len(b), 80)])
+	}
+
+	// probe
+	out = mustRun(t, "probe", "-m", vae, "--train", train, "--test", test, "--json")
+	var pr ProbeResult
+	if err := json.Unmarshal([]byte(out), &pr); err != nil {
+		t.Fatalf("probe --json: %v\n%s", err, out)
+	}
+	if pr.Accuracy <= 0 || pr.Accuracy > 1 || pr.PCA == nil || pr.Raw == nil || pr.Raw.Features != 64 || pr.PCA.Features != 2 || pr.Classes != 4 {
+		t.Errorf("probe result %+v", pr)
+	}
+	if pr.Raw.Accuracy < 0.95 {
+		t.Errorf("raw-pixel probe on separable bars: accuracy %.3f; want ≥ 0.95", pr.Raw.Accuracy)
+	}
+	out = mustRun(t, "probe", "-m", vae, "--train", train, "--test", test)
+	for _, want := range []string{"code", "pca", "raw", "accuracy"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("probe output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// eval --nll
+	out = mustRun(t, "eval", "-m", vae, "--data", test, "--nll", "--samples", "50", "--json")
+	var nr NLLResult
+	if err := json.Unmarshal([]byte(out), &nr); err != nil {
+		t.Fatalf("eval --nll --json: %v\n%s", err, out)
+	}
+	if nr.Rows != 200 || !nr.Binarized || nr.NLL <= 0 || nr.NLL > nr.NegELBO {
+		t.Errorf("eval --nll = %+v; want 200 binarised rows, 0 < nll ≤ −elbo", nr)
+	}
+	old := parallel.Threads()
+	out2 := mustRun(t, "eval", "-m", vae, "--data", test, "--nll", "--samples", "50", "--json", "--threads", "1")
+	parallel.SetThreads(old)
+	var nr1 NLLResult
+	json.Unmarshal([]byte(out2), &nr1)
+	if nr1.NLL != nr.NLL || nr1.NegELBO != nr.NegELBO {
+		t.Errorf("eval --nll depends on the thread count:\n%s\n%s", out, out2)
+	}
+
+	// generate, interpolate, latent-map
+	grid := filepath.Join(dir, "grid.png")
+	mustRun(t, "generate", "-m", vae, "-n", "9", "-o", grid)
+	checkPNG(t, grid)
+	samples := filepath.Join(dir, "samples.npy")
+	mustRun(t, "generate", "-m", vae, "-n", "5", "-o", samples)
+	strip := filepath.Join(dir, "strip.png")
+	out = mustRun(t, "interpolate", "-m", vae, "--data", test, "--from", "0", "--to", "1", "--steps", "5", "-o", strip)
+	if !strings.Contains(out, "spherical") {
+		t.Errorf("interpolate of a VAE is not spherical: %s", out)
+	}
+	checkPNG(t, strip)
+	// An image file as one end.
+	digit := filepath.Join(dir, "bar.png")
+	im := image.NewGray(image.Rect(0, 0, 8, 8))
+	for x := 0; x < 8; x++ {
+		im.SetGray(x, 2, color.Gray{Y: 255})
+	}
+	f, _ := os.Create(digit)
+	png.Encode(f, im)
+	f.Close()
+	mustRun(t, "interpolate", "-m", vae, "--from", digit, "--to", "1", "--data", test, "-o", strip)
+	if code, _, errs := run(t, "interpolate", "-m", vae, "--from", grid, "--to", "1", "--data", test, "-o", strip); code == 0 || !strings.Contains(errs, "the model takes 8×8") {
+		t.Errorf("interpolate from an image of the wrong size: exit %d, %s", code, errs)
+	}
+	lmap := filepath.Join(dir, "map.png")
+	out = mustRun(t, "latent-map", "-m", vae, "--data", test, "-o", lmap)
+	if !strings.Contains(out, "2-d code") {
+		t.Errorf("latent-map of a 2-d code: %s", out)
+	}
+	checkPNG(t, lmap)
+
+	// A plain sparse autoencoder: mean activation reported; generate needs --data.
+	ae := filepath.Join(dir, "sparse.safetensors")
+	out = mustRun(t, "train", "--data", train, "-o", ae, "--hidden", "16", "--code", "4", "--epochs", "2",
+		"--sparsity", "kl:0.05:1", "--code-activation", "sigmoid", "-q", "--no-plot")
+	if !strings.Contains(out, "mean activation") {
+		t.Errorf("sparse train does not report the mean activation: %s", out)
+	}
+	out = mustRun(t, "latent-map", "-m", ae, "--data", test, "-o", lmap)
+	if !strings.Contains(out, "PCA") {
+		t.Errorf("latent-map of a 4-d code: %s", out)
+	}
+	mustRun(t, "generate", "-m", ae, "--data", test, "-n", "4", "-o", grid)
+	out = mustRun(t, "interpolate", "-m", ae, "--data", test, "--from", "0", "--to", "3", "-o", samples)
+	if !strings.Contains(out, "linear") {
+		t.Errorf("interpolate of an AE is not linear: %s", out)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"eval", "-m", ae, "--data", test, "--nll"}, "needs a VAE"},
+		{[]string{"generate", "-m", ae, "-o", grid}, "pass --data"},
+		{[]string{"probe", "-m", vae, "--train", train}, "--test are required"},
+		{[]string{"train", "--data", train, "-o", ae, "--beta", "2"}, "--arch vae"},
+		{[]string{"train", "--arch", "vae", "--data", train, "-o", ae, "--sparsity", "l1:1"}, "plain autoencoders"},
+		{[]string{"train", "--data", train, "-o", ae, "--sparsity", "l3"}, "want l1"},
+		{[]string{"interpolate", "-m", vae, "--data", test, "--from", "0", "--to", "9999", "-o", strip}, "rows 0 to 199"},
+		{[]string{"generate", "-m", "no-such-model", "-o", grid}, "no such file"},
+		{[]string{"latent-map", "-m", vae, "--data", test, "-o", "map.jpg"}, ".png"},
+	} {
+		code, _, errs := run(t, tc.args...)
+		if code == 0 || !strings.Contains(errs, tc.want) {
+			t.Errorf("bottleneck %s: exit %d, stderr %q; want an error containing %q", strings.Join(tc.args, " "), code, errs, tc.want)
+		}
+	}
+}
+
+func TestModelsCommand(t *testing.T) {
+	out := mustRun(t, "models", "--json")
+	var es []map[string]any
+	if err := json.Unmarshal([]byte(out), &es); err != nil {
+		t.Fatalf("models --json: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	for _, e := range es {
+		name := e["name"].(string)
+		grid := filepath.Join(dir, name+".png")
+		mustRun(t, "generate", "-m", name, "-n", "4", "-o", grid)
+		checkPNG(t, grid)
+	}
+	mustRun(t, "models")
+}

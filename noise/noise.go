@@ -1,0 +1,159 @@
+// Package noise corrupts images for denoising autoencoders. A Model is
+// parsed from a flag value:
+//
+//	gaussian:25        additive Gaussian noise, σ = 25 on the 0–255 scale
+//	gaussian:0-55      σ drawn uniformly from [0, 55] per image (blind models)
+//	saltpepper:0.1     a fraction of pixels set to 0 or 1
+//	mask:0.3           a fraction of pixels dropped to 0 (masking noise)
+//	speckle:0.2        multiplicative: x + x·n, n ~ N(0, 0.2²)
+//	poisson:30         shot noise with peak 30 (photons at white)
+//
+// Samples are in [0, 1]; σ values are given on the 8-bit scale because
+// that is how the denoising literature quotes them. Noise is not clipped
+// unless Clip is set (the DnCNN/BM3D protocol leaves it unclipped).
+package noise
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+)
+
+// Model is one kind of corruption.
+type Model struct {
+	Kind   string  // gaussian, saltpepper, mask, speckle, poisson
+	Lo, Hi float64 // parameter range (equal for a fixed level)
+	Clip   bool    // clamp the result to [0, 1]
+}
+
+// Parse reads a noise flag value ("gaussian:25", "gaussian:0-55",
+// "saltpepper:0.1", "mask:0.3", "speckle:0.2", "poisson:30"); a ",clip"
+// suffix clamps results to [0, 1].
+func Parse(s string) (Model, error) {
+	var m Model
+	spec := strings.TrimSpace(s)
+	if t, ok := strings.CutSuffix(spec, ",clip"); ok {
+		spec, m.Clip = t, true
+	}
+	kind, arg, ok := strings.Cut(spec, ":")
+	if !ok {
+		return m, fmt.Errorf("noise: %q: want KIND:LEVEL, e.g. gaussian:25 or gaussian:0-55", s)
+	}
+	m.Kind = strings.ToLower(kind)
+	switch m.Kind {
+	case "gaussian", "saltpepper", "mask", "speckle", "poisson":
+	case "sp", "salt-and-pepper", "salt_pepper":
+		m.Kind = "saltpepper"
+	default:
+		return m, fmt.Errorf("noise: %q: unknown kind %q; use gaussian, saltpepper, mask, speckle or poisson", s, kind)
+	}
+	lo, hi, isRange := strings.Cut(arg, "-")
+	var err error
+	if m.Lo, err = strconv.ParseFloat(lo, 64); err != nil {
+		return m, fmt.Errorf("noise: %q: level %q is not a number", s, lo)
+	}
+	m.Hi = m.Lo
+	if isRange {
+		if m.Hi, err = strconv.ParseFloat(hi, 64); err != nil {
+			return m, fmt.Errorf("noise: %q: level %q is not a number", s, hi)
+		}
+	}
+	if m.Lo < 0 || m.Hi < m.Lo || math.IsInf(m.Hi, 0) || m.Hi != m.Hi {
+		return m, fmt.Errorf("noise: %q: want 0 ≤ low ≤ high", s)
+	}
+	if (m.Kind == "saltpepper" || m.Kind == "mask") && m.Hi > 1 {
+		return m, fmt.Errorf("noise: %q: %s takes a fraction of pixels in [0, 1]", s, m.Kind)
+	}
+	if m.Kind == "poisson" && m.Lo <= 0 {
+		return m, fmt.Errorf("noise: %q: poisson takes a peak > 0", s)
+	}
+	return m, nil
+}
+
+// String is the flag syntax of m.
+func (m Model) String() string {
+	s := m.Kind + ":" + strconv.FormatFloat(m.Lo, 'g', -1, 64)
+	if m.Hi != m.Lo {
+		s += "-" + strconv.FormatFloat(m.Hi, 'g', -1, 64)
+	}
+	if m.Clip {
+		s += ",clip"
+	}
+	return s
+}
+
+// Level draws the level for one image.
+func (m Model) Level(rng *rand.Rand) float64 {
+	if m.Hi == m.Lo {
+		return m.Lo
+	}
+	return m.Lo + (m.Hi-m.Lo)*rng.Float64()
+}
+
+// Apply writes a corrupted copy of src to dst (same length; they may be the
+// same slice) with one level drawn for the whole slice.
+func (m Model) Apply(dst, src []float32, rng *rand.Rand) {
+	m.ApplyLevel(dst, src, m.Level(rng), rng)
+}
+
+// ApplyLevel is Apply at a given level.
+func (m Model) ApplyLevel(dst, src []float32, level float64, rng *rand.Rand) {
+	switch m.Kind {
+	case "gaussian":
+		s := level / 255
+		for i, v := range src {
+			dst[i] = v + float32(s*rng.NormFloat64())
+		}
+	case "saltpepper":
+		for i, v := range src {
+			if rng.Float64() < level {
+				v = float32(rng.IntN(2))
+			}
+			dst[i] = v
+		}
+	case "mask":
+		for i, v := range src {
+			if rng.Float64() < level {
+				v = 0
+			}
+			dst[i] = v
+		}
+	case "speckle":
+		for i, v := range src {
+			dst[i] = v + v*float32(level*rng.NormFloat64())
+		}
+	case "poisson":
+		for i, v := range src {
+			dst[i] = float32(poisson(rng, float64(max(v, 0))*level) / level)
+		}
+	default:
+		copy(dst, src)
+	}
+	if m.Clip {
+		for i, v := range dst {
+			dst[i] = min(max(v, 0), 1)
+		}
+	}
+}
+
+// poisson draws from Poisson(lam): Knuth's method for small means, a
+// normal approximation above 30.
+func poisson(rng *rand.Rand, lam float64) float64 {
+	if lam <= 0 {
+		return 0
+	}
+	if lam > 30 {
+		return max(0, math.Round(lam+math.Sqrt(lam)*rng.NormFloat64()))
+	}
+	l := math.Exp(-lam)
+	k, p := 0.0, 1.0
+	for {
+		p *= rng.Float64()
+		if p <= l {
+			return k
+		}
+		k++
+	}
+}

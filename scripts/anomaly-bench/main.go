@@ -1,0 +1,243 @@
+// Command anomaly-bench runs the anomaly-detection benchmarks of
+// docs/RESULTS.md through the bottleneck command line (in process, the
+// same code as the binary) and prints a Markdown table: per dataset the
+// mean ± std over seeds and the commands that produced it.
+//
+//	go run ./scripts/anomaly-bench -suite odds   [-seeds 5] [-args "--epochs 50"]
+//	go run ./scripts/anomaly-bench -suite adbench
+//	go run ./scripts/anomaly-bench -suite nslkdd
+//	go run ./scripts/anomaly-bench -suite mnist
+//
+// ODDS .mat files are converted to .npz (X, y) in a temporary folder first
+// (dataset.ReadMAT); the command lines print that folder as $TMP.
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bottleneck-ml/bottleneck/dataset"
+	"github.com/bottleneck-ml/bottleneck/internal/cli"
+)
+
+var (
+	data   = flag.String("data", "../shared/data", "the shared data folder")
+	suite  = flag.String("suite", "odds", "odds, adbench, nslkdd, mnist")
+	seeds  = flag.Int("seeds", 5, "seeds per dataset (1..N)")
+	extra  = flag.String("args", "", "extra train flags, space-separated")
+	only   = flag.String("only", "", "comma-separated dataset names to run (default all)")
+	keys   = flag.String("keys", "roc_auc", "comma-separated eval JSON keys to report")
+	tmpDir string
+)
+
+// ODDS17 are the 17 ODDS sets of PyOD's benchmark table.
+var ODDS17 = []string{"arrhythmia", "cardio", "glass", "ionosphere", "letter", "lympho", "mnist", "musk", "optdigits", "pendigits", "pima", "satellite", "satimage-2", "shuttle", "vertebral", "vowels", "wbc"}
+
+type job struct {
+	name  string
+	train []string   // train args without -o and --seed
+	evals [][]string // eval args without -m and --json; one result row each
+	tags  []string   // names of the eval rows
+}
+
+func main() {
+	flag.Parse()
+	var err error
+	tmpDir, err = os.MkdirTemp("", "anomaly-bench")
+	check(err)
+	defer os.RemoveAll(tmpDir)
+	var jobs []job
+	switch *suite {
+	case "odds":
+		jobs = oddsJobs()
+	case "adbench":
+		jobs = adbenchJobs()
+	case "nslkdd":
+		jobs = nslkddJobs()
+	case "mnist":
+		jobs = mnistJobs()
+	default:
+		check(fmt.Errorf("unknown suite %q", *suite))
+	}
+	want := map[string]bool{}
+	for _, n := range strings.Split(*only, ",") {
+		if n != "" {
+			want[n] = true
+		}
+	}
+	ks := strings.Split(*keys, ",")
+	fmt.Printf("| dataset | %s | seeds | command |\n|---|%s---|---|\n", strings.Join(ks, " | "), strings.Repeat("---|", len(ks)))
+	means := map[string][]float64{}
+	start := time.Now()
+	for _, j := range jobs {
+		if len(want) > 0 && !want[j.name] {
+			continue
+		}
+		vals := make([]map[string][]float64, len(j.evals))
+		for i := range vals {
+			vals[i] = map[string][]float64{}
+		}
+		model := filepath.Join(tmpDir, "model.safetensors")
+		for s := 1; s <= *seeds; s++ {
+			args := append([]string{"-q", "train"}, j.train...)
+			args = append(args, "-o", model, "--seed", fmt.Sprint(s), "--checkpoint", "none", "--no-plot")
+			args = append(args, strings.Fields(*extra)...)
+			run(args)
+			for i, ev := range j.evals {
+				out := run(append([]string{"eval", "-m", model, "--json"}, ev...))
+				var res map[string]any
+				check(json.Unmarshal([]byte(out), &res))
+				for _, k := range ks {
+					if v, ok := res[k].(float64); ok {
+						vals[i][k] = append(vals[i][k], v)
+					}
+				}
+			}
+		}
+		for i := range j.evals {
+			name := j.name
+			if j.tags != nil {
+				name += " " + j.tags[i]
+			}
+			cells := make([]string, len(ks))
+			for c, k := range ks {
+				m, sd := meanStd(vals[i][k])
+				cells[c] = fmt.Sprintf("%.4f ± %.4f", m, sd)
+				if i == 0 {
+					means[k] = append(means[k], m)
+				}
+			}
+			cmd := "`bottleneck train " + show(j.train) + " " + *extra + " -o m.safetensors --seed S` then `bottleneck eval -m m.safetensors --json " + show(j.evals[i]) + "`"
+			fmt.Printf("| %s | %s | %d | %s |\n", name, strings.Join(cells, " | "), *seeds, cmd)
+		}
+	}
+	for _, k := range ks {
+		m, _ := meanStd(means[k])
+		fmt.Printf("\nmean %s over %d datasets: %.4f (%.0fs)\n", k, len(means[k]), m, time.Since(start).Seconds())
+	}
+}
+
+func show(args []string) string {
+	s := strings.Join(args, " ")
+	s = strings.ReplaceAll(s, tmpDir, "$TMP")
+	return strings.ReplaceAll(s, *data, "$DATA")
+}
+
+func run(args []string) string {
+	var out, errb bytes.Buffer
+	if code := cli.Run(context.Background(), args, &out, &errb); code != 0 {
+		check(fmt.Errorf("bottleneck %s: exit %d: %s", strings.Join(args, " "), code, errb.String()))
+	}
+	return out.String()
+}
+
+func meanStd(v []float64) (float64, float64) {
+	if len(v) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	m := s / float64(len(v))
+	var ss float64
+	for _, x := range v {
+		ss += (x - m) * (x - m)
+	}
+	return m, math.Sqrt(ss / float64(len(v)))
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "anomaly-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// matToNPZ converts an ODDS .mat file to an .npz with X and y.
+func matToNPZ(src, dst string) {
+	f, err := os.Open(src)
+	check(err)
+	defer f.Close()
+	m, err := dataset.ReadMAT(src, f)
+	check(err)
+	x, y := m["X"], m["y"]
+	out, err := os.Create(dst)
+	check(err)
+	zw := zip.NewWriter(out)
+	for _, a := range []struct {
+		name string
+		m    dataset.Matrix
+	}{{"X.npy", x}, {"y.npy", y}} {
+		w, err := zw.Create(a.name)
+		check(err)
+		v := make([]float32, len(a.m.Data))
+		for i, d := range a.m.Data {
+			v[i] = float32(d)
+		}
+		shape := []int{a.m.Rows, a.m.Cols}
+		if a.name == "y.npy" {
+			shape = []int{a.m.Rows}
+		}
+		check(dataset.WriteNPY(w, v, shape))
+	}
+	check(zw.Close())
+	check(out.Close())
+}
+
+func oddsJobs() []job {
+	var jobs []job
+	for _, n := range ODDS17 {
+		npz := filepath.Join(tmpDir, n+".npz")
+		matToNPZ(filepath.Join(*data, "odds", n+".mat"), npz)
+		jobs = append(jobs, job{name: n, train: []string{"--data", npz}, evals: [][]string{{"--data", npz}}})
+	}
+	return jobs
+}
+
+func adbenchJobs() []job {
+	files, err := filepath.Glob(filepath.Join(*data, "adbench", "*.npz"))
+	check(err)
+	sort.Strings(files)
+	var jobs []job
+	for _, f := range files {
+		n := strings.TrimSuffix(filepath.Base(f), ".npz")
+		jobs = append(jobs, job{name: n, train: []string{"--data", f}, evals: [][]string{{"--data", f}}})
+	}
+	return jobs
+}
+
+func nslkddJobs() []job {
+	d := filepath.Join(*data, "nsl-kdd")
+	cols := filepath.Join(*data, "kddcup99", "kddcup.names") + ",label,difficulty"
+	return []job{{
+		name:  "NSL-KDD",
+		train: []string{"--data", filepath.Join(d, "KDDTrain+_20Percent.txt"), "--no-header", "--columns", cols, "--label", "label", "--drop", "difficulty", "--normal", "normal"},
+		evals: [][]string{{"--data", filepath.Join(d, "KDDTest+.txt")}, {"--data", filepath.Join(d, "KDDTest-21.txt")}},
+		tags:  []string{"KDDTest+", "KDDTest-21"},
+	}}
+}
+
+func mnistJobs() []job {
+	d := filepath.Join(*data, "mnist")
+	var jobs []job
+	for digit := 0; digit < 10; digit++ {
+		jobs = append(jobs, job{
+			name:  fmt.Sprintf("digit %d", digit),
+			train: []string{"--data", filepath.Join(d, "train-images-idx3-ubyte.gz"), "--normal", fmt.Sprint(digit)},
+			evals: [][]string{{"--data", filepath.Join(d, "t10k-images-idx3-ubyte.gz"), "--normal", fmt.Sprint(digit)}},
+		})
+	}
+	return jobs
+}

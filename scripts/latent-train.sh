@@ -1,0 +1,45 @@
+#!/bin/sh
+# Trains the models behind the latent-space results in docs/RESULTS.md
+# (issue 6): the MNIST and Fashion-MNIST VAEs shipped in internal/zoo,
+# dense 32-d autoencoders for the linear probe, and a sparse autoencoder
+# beside its unregularised twin. Run from the repository root; models go
+# to $OUT (default /tmp/latent). Each step prints its own timing.
+set -eu
+OUT=${OUT:-/tmp/latent}
+DATA=${DATA:-../shared/data}
+BN=${BN:-$OUT/bottleneck}
+mkdir -p "$OUT"
+[ -x "$BN" ] || go build -o "$BN" ./cmd/bottleneck
+T="nice -n 10 $BN"
+step=${1:-all}
+
+if [ "$step" = all ] || [ "$step" = mnist-vae ]; then
+# VAE on dynamically binarised MNIST (Bernoulli likelihood).
+$T train --arch vae --data "$DATA/mnist/train-images-idx3-ubyte.gz" -o "$OUT/mnist-vae.safetensors" \
+	--hidden 400,200 --code 32 --binarize --kl-warmup 10 --epochs 150 --patience 0 \
+	--schedule cosine --checkpoint none --no-plot
+fi
+
+if [ "$step" = all ] || [ "$step" = fashion-vae ]; then
+# Fashion-MNIST VAE: grey levels matter, so no binarisation (Bernoulli
+# likelihood on [0,1] targets, i.e. cross-entropy).
+$T train --arch vae --data "$DATA/fashion-mnist/train-images-idx3-ubyte.gz" -o "$OUT/fashion-vae.safetensors" \
+	--hidden 400,200 --code 32 --kl-warmup 5 --epochs 30 --patience 0 \
+	--schedule cosine --checkpoint none --no-plot
+fi
+
+if [ "$step" = all ] || [ "$step" = ae ]; then
+# Dense autoencoders with a 32-d code, for the linear probe.
+for set in mnist fashion-mnist; do
+	$T train --data "$DATA/$set/train-images-idx3-ubyte.gz" -o "$OUT/$set-ae32.safetensors" \
+		--hidden 512,256 --code 32 --epochs 20 --patience 0 --checkpoint none --no-plot
+done
+fi
+
+if [ "$step" = all ] || [ "$step" = sparse ]; then
+# Keras blog setup: one 784→32 ReLU code layer, plain vs l1(1e-4) activity penalty.
+$T train --data "$DATA/mnist/train-images-idx3-ubyte.gz" -o "$OUT/mnist-shallow.safetensors" \
+	--hidden none --code 32 --code-activation relu --epochs 30 --patience 0 --checkpoint none --no-plot
+$T train --data "$DATA/mnist/train-images-idx3-ubyte.gz" -o "$OUT/mnist-sparse.safetensors" \
+	--hidden none --code 32 --code-activation relu --sparsity l1:1e-4 --epochs 30 --patience 0 --checkpoint none --no-plot
+fi
