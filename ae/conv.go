@@ -289,6 +289,9 @@ type ConvModel struct {
 	Params   *nn.ParamSet
 	Buffers  []*nn.Param // BatchNorm running statistics, saved with the weights
 	Training []byte      // JSON training record, stored in the file
+	// Ensemble makes Run average the outputs over the 8 flips and
+	// rotations of the input (8× the time, a little more accuracy).
+	Ensemble bool
 
 	nets     map[[3]int]*convNet
 	template []nn.Layer // the layers the ParamSet was built from, until first use

@@ -10,8 +10,8 @@ import (
 // Tile sizes for whole-image inference: windows of TileSize² pixels
 // overlapping by TileOverlap, so memory stays bounded on any image size.
 var (
-	TileSize    = 192
-	TileOverlap = 24
+	TileSize    = 256
+	TileOverlap = 64
 )
 
 // Run applies the model to one image with InChannels channels and returns
@@ -19,6 +19,87 @@ var (
 // any size (processed in overlapping tiles); models with dense layers take
 // exactly their InputShape.
 func (m *ConvModel) Run(img *imageio.Image) (*imageio.Image, error) {
+	if m.Ensemble && m.Config.InputShape == nil {
+		return m.runEnsemble(img)
+	}
+	return m.run(img)
+}
+
+// runEnsemble averages the outputs for the 8 flips and rotations of the
+// input, each mapped back (the "self-ensemble" of EDSR, Lim et al. 2017).
+func (m *ConvModel) runEnsemble(img *imageio.Image) (*imageio.Image, error) {
+	var sum *imageio.Image
+	for t := range 8 {
+		out, err := m.run(dihedral(img, t, false))
+		if err != nil {
+			return nil, err
+		}
+		out = dihedral(out, t, true)
+		if sum == nil {
+			sum = out
+			continue
+		}
+		for i, v := range out.Pix {
+			sum.Pix[i] += v
+		}
+	}
+	for i := range sum.Pix {
+		sum.Pix[i] /= 8
+	}
+	return sum, nil
+}
+
+// dihedral applies symmetry t of the square (bit 0: flip x, bit 1: flip y,
+// bit 2: transpose, in that order), or its inverse.
+func dihedral(m *imageio.Image, t int, inverse bool) *imageio.Image {
+	if t == 0 {
+		return m
+	}
+	h, w := m.H, m.W
+	oh, ow := h, w
+	if t&4 != 0 {
+		oh, ow = w, h
+	}
+	if inverse {
+		// pixel (y, x) of the original oh×ow frame sits where t sent it
+		out := imageio.New(m.C, oh, ow)
+		for c := range m.C {
+			for y := range oh {
+				for x := range ow {
+					sy, sx := forwardIndex(y, x, oh, ow, t)
+					out.Pix[(c*oh+y)*ow+x] = m.Pix[(c*h+sy)*w+sx]
+				}
+			}
+		}
+		return out
+	}
+	out := imageio.New(m.C, oh, ow)
+	for c := range m.C {
+		for y := range h {
+			for x := range w {
+				ty, tx := forwardIndex(y, x, h, w, t)
+				out.Pix[(c*oh+ty)*ow+tx] = m.Pix[(c*h+y)*w+x]
+			}
+		}
+	}
+	return out
+}
+
+// forwardIndex is where pixel (y, x) of an h×w image lands under t.
+func forwardIndex(y, x, h, w, t int) (int, int) {
+	if t&1 != 0 {
+		x = w - 1 - x
+	}
+	if t&2 != 0 {
+		y = h - 1 - y
+	}
+	if t&4 != 0 {
+		y, x = x, y
+	}
+	return y, x
+}
+
+func (m *ConvModel) run(img *imageio.Image) (*imageio.Image, error) {
 	if img.C != m.Config.InChannels {
 		return nil, fmt.Errorf("ae: image has %d channels, model takes %d", img.C, m.Config.InChannels)
 	}
@@ -38,7 +119,7 @@ func (m *ConvModel) Run(img *imageio.Image) (*imageio.Image, error) {
 	}
 	mult := m.Config.Multiple()
 	tile := (TileSize + mult - 1) / mult * mult
-	out, err := imageio.Tiled(img, tile, TileOverlap, mult, m.Config.OutChannels, apply)
+	out, err := imageio.Tiled(img, tile, min(TileOverlap, tile/4), mult, m.Config.OutChannels, apply)
 	// keep only the nets of the last sizes used: tiles have at most four
 	if len(m.nets) > 8 {
 		m.Forget()

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/bottleneck-ml/bottleneck/internal/safetensors"
@@ -31,7 +32,12 @@ type ConvFitOptions struct {
 	// holds the optimiser state, and with Resume training continues there.
 	Output string
 	Resume bool
-	Log    io.Writer
+	// EMA, when in (0, 1), keeps an exponential moving average of the
+	// weights (decay EMA per step); validation and the model file use the
+	// average, the checkpoint keeps both. It smooths the noise of a high
+	// learning rate.
+	EMA float64
+	Log io.Writer
 	// Fill makes one batch: x [N, in, P, P], y [N, out, P, P].
 	Fill func(x, y *tensor.Tensor, rng *rand.Rand)
 	// Validate, when set, is called after every epoch and returns a line
@@ -49,6 +55,7 @@ type ConvRecord struct {
 	LR        float64   `json:"lr"`
 	Schedule  string    `json:"schedule"`
 	Seed      uint64    `json:"seed"`
+	EMA       float64   `json:"ema,omitempty"`
 	TrainLoss []float64 `json:"train_loss"`
 	Val       []string  `json:"val,omitempty"`
 	Seconds   float64   `json:"seconds"`
@@ -85,8 +92,15 @@ func FitConv(ctx context.Context, m *ConvModel, opt ConvFitOptions, command stri
 	}
 	o := optim.NewAdam(opt.LR, 0.9, 0.999, 1e-8, 0)
 	names, state := o.StateTensors(m.Params.Len())
-	rec := &ConvRecord{MaxEpochs: opt.Epochs, Steps: opt.Steps, Batch: opt.Batch, Patch: opt.Patch, LR: opt.LR, Schedule: opt.Schedule, Seed: opt.Seed, Command: command}
+	rec := &ConvRecord{MaxEpochs: opt.Epochs, Steps: opt.Steps, Batch: opt.Batch, Patch: opt.Patch, LR: opt.LR, Schedule: opt.Schedule, Seed: opt.Seed, EMA: opt.EMA, Command: command}
 	ckpt := opt.Output + ".ckpt"
+	var ema []float32
+	if opt.EMA > 0 && opt.EMA < 1 {
+		names, state = slices.Clone(names), slices.Clone(state)
+		names = append(names, "ema")
+		ema = slices.Clone(m.Params.W)
+		state = append(state, ema)
+	}
 	if opt.Resume && opt.Output != "" {
 		if _, err := os.Stat(ckpt); err == nil {
 			r, err := m.restoreConv(ckpt, o, names, state)
@@ -94,6 +108,10 @@ func FitConv(ctx context.Context, m *ConvModel, opt ConvFitOptions, command stri
 				return nil, err
 			}
 			rec = r
+			if rec.MaxEpochs != opt.Epochs || rec.Command != command {
+				// keep the provenance of every part of the run
+				rec.Command += fmt.Sprintf(" [epochs 1-%d]; resumed: %s", rec.Epochs, command)
+			}
 			rec.MaxEpochs = opt.Epochs
 			logf(opt.Log, "resumed from %s at epoch %d\n", ckpt, rec.Epochs)
 		}
@@ -128,10 +146,21 @@ func FitConv(ctx context.Context, m *ConvModel, opt ConvFitOptions, command stri
 			step := ep*opt.Steps + s
 			o.SetLR(opt.LR * sched.LR(step, total))
 			o.Step(m.Params.W, m.Params.G)
+			if ema != nil {
+				d := float32(opt.EMA)
+				for i, w := range m.Params.W {
+					ema[i] = d*ema[i] + (1-d)*w
+				}
+			}
 		}
 		rec.Epochs = ep + 1
 		rec.TrainLoss = append(rec.TrainLoss, sum/float64(opt.Steps))
 		rec.Seconds += time.Since(start).Seconds()
+		var raw []float32
+		if ema != nil { // evaluate and save the average
+			raw = slices.Clone(m.Params.W)
+			copy(m.Params.W, ema)
+		}
 		line := ""
 		if opt.Validate != nil {
 			line = opt.Validate(m)
@@ -147,10 +176,18 @@ func FitConv(ctx context.Context, m *ConvModel, opt ConvFitOptions, command stri
 			if err := m.saveRecord(opt.Output, rec, nil); err != nil {
 				return rec, err
 			}
+		}
+		if raw != nil {
+			copy(m.Params.W, raw)
+		}
+		if opt.Output != "" {
 			if err := m.checkpointConv(ckpt, rec, o, names, state); err != nil {
 				return rec, err
 			}
 		}
+	}
+	if ema != nil {
+		copy(m.Params.W, ema)
 	}
 	if opt.Output != "" && rec.Stopped == "" {
 		rec.Stopped = "completed"
@@ -202,6 +239,10 @@ func (m *ConvModel) restoreConv(path string, o *optim.Adam, names []string, stat
 	}
 	for i, n := range names {
 		d, ok := byName["optim."+n]
+		if !ok && n == "ema" { // a checkpoint from a run without EMA
+			copy(state[i], c.Params.W)
+			continue
+		}
 		if !ok || len(d) != len(state[i]) {
 			return nil, fmt.Errorf("ae: resume: %s: optimiser state %s missing; delete it to start over", path, n)
 		}

@@ -131,6 +131,9 @@ func fromParts(ts []safetensors.Tensor, meta map[string]string) (*Model, *Extra,
 	if err := json.Unmarshal([]byte(meta[metaConfig]), &cfg); err != nil {
 		return nil, nil, fmt.Errorf("config metadata is not valid JSON (%v); the file is damaged", err)
 	}
+	if cfg.Arch == ArchConv {
+		return nil, nil, fmt.Errorf("%w; use it with denoise, upscale, colorize, eval or reconstruct (ae.LoadConv)", ErrConvModel)
+	}
 	if cfg.Input() > 1<<28 || cfg.Code > 1<<24 {
 		return nil, nil, fmt.Errorf("config asks for an absurd size (input %v, code %d); the file is damaged", cfg.InputShape, cfg.Code)
 	}

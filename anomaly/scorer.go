@@ -22,6 +22,9 @@ const (
 	MetricNMSE = "nmse"
 )
 
+// Metrics lists the score metrics for help texts.
+const Metrics = "mahal, mse, nmse or mae"
+
 // Scorer computes reconstruction-error scores with a model. It is not safe
 // for concurrent use (the model keeps activation buffers); give each
 // goroutine its own Scorer over its own ae.Model.Clone.
@@ -31,6 +34,8 @@ type Scorer struct {
 	Batch  int    // rows per forward pass; 0 means 256
 	// Scale holds per-feature divisors of the squared errors (MetricNMSE).
 	Scale []float64
+	// Mahal holds the training statistics of MetricMahal.
+	Mahal *MahalStats
 }
 
 // NewScorer returns a scorer for m using the metric its threshold was
@@ -44,8 +49,16 @@ func NewScorer(m *ae.Model) (*Scorer, error) {
 	if t != nil {
 		s.Metric = t.Score
 		s.Scale = t.FeatureScale
+		s.Mahal = t.Mahal
 	}
 	switch s.Metric {
+	case MetricMahal:
+		st := s.Mahal
+		d, k := m.Config.Input(), m.Config.Code
+		if st == nil || len(st.CodeMean) != k || len(st.CodeInv) != k*k || len(st.ErrMean) != d ||
+			(len(st.ErrInv) != d*d && len(st.ErrVar) != d) || !(st.CodeMAD > 0) || !(st.ErrMAD > 0) {
+			return nil, fmt.Errorf("anomaly: the model's threshold uses score mahal but its statistics do not fit a %d-feature model with a %d-wide code; the file is damaged, retrain it", d, k)
+		}
 	case MetricNMSE:
 		if len(s.Scale) != m.Config.Input() {
 			return nil, fmt.Errorf("anomaly: the model's threshold uses score nmse with %d feature scales for %d features; the file is damaged, retrain it", len(s.Scale), m.Config.Input())
@@ -67,19 +80,19 @@ func (s *Scorer) batch() int {
 // Score returns one score per row of x (N × the model's input shape).
 func (s *Scorer) Score(x *tensor.Tensor) []float64 {
 	scores := make([]float64, x.Rows())
-	s.run(x, func(i int, e []float32) { scores[i] = s.reduce(e) })
+	s.run(x, func(i int, _ []float32, v float64) { scores[i] = v })
 	return scores
 }
 
 // Errors returns the scores and every row's per-feature errors (squared or
-// absolute, by the metric) as an N × D tensor.
+// absolute, by the metric; squared for mahal) as an N × D tensor.
 func (s *Scorer) Errors(x *tensor.Tensor) ([]float64, *tensor.Tensor) {
 	n := x.Rows()
 	d := tensor.Size(x.Shape[1:])
 	scores := make([]float64, n)
 	errs := tensor.New(n, d)
-	s.run(x, func(i int, e []float32) {
-		scores[i] = s.reduce(e)
+	s.run(x, func(i int, e []float32, v float64) {
+		scores[i] = v
 		copy(errs.Row(i), e)
 	})
 	return scores, errs
@@ -94,39 +107,68 @@ func (s *Scorer) reduce(e []float32) float64 {
 }
 
 // run reconstructs x batch by batch and calls fn with each row's
-// per-feature errors (valid during the call only).
-func (s *Scorer) run(x *tensor.Tensor, fn func(row int, errs []float32)) {
+// per-feature errors (valid during the call only) and its score.
+func (s *Scorer) run(x *tensor.Tensor, fn func(row int, errs []float32, score float64)) {
+	d := s.Model.Config.Input()
+	e := make([]float32, d)
+	abs := s.Metric == MetricMAE
+	scale := s.Scale
+	if s.Metric != MetricNMSE {
+		scale = nil
+	}
+	mahal := s.Mahal
+	if s.Metric != MetricMahal {
+		mahal = nil
+	}
+	var tmp []float64
+	if mahal != nil {
+		tmp = make([]float64, max(d, s.Model.Config.Code))
+	}
+	s.forward(x, func(row int, code, resid []float32) {
+		for j, diff := range resid {
+			if abs {
+				e[j] = float32(math.Abs(float64(diff)))
+			} else {
+				e[j] = diff * diff
+			}
+			if scale != nil {
+				e[j] = float32(float64(e[j]) / scale[j])
+			}
+		}
+		var score float64
+		if mahal != nil {
+			score = mahal.combine(mahal.distances(code, resid, tmp))
+		} else {
+			score = s.reduce(e)
+		}
+		fn(row, e, score)
+	})
+}
+
+// forward encodes and decodes x batch by batch and calls fn with each
+// row's code and signed residual x̂ − x (valid during the call only).
+func (s *Scorer) forward(x *tensor.Tensor, fn func(row int, code, resid []float32)) {
 	n := x.Rows()
 	shape := s.Model.Config.InputShape
 	d := tensor.Size(shape)
 	if tensor.Size(x.Shape[1:]) != d {
 		panic(fmt.Sprintf("anomaly: data has %d values per row, the model expects %d", tensor.Size(x.Shape[1:]), d))
 	}
-	e := make([]float32, d)
+	r := make([]float32, d)
 	b := s.batch()
-	abs := s.Metric == MetricMAE
-	scale := s.Scale
-	if s.Metric != MetricNMSE {
-		scale = nil
-	}
 	for lo := 0; lo < n; lo += b {
 		hi := min(lo+b, n)
 		in := tensor.From(x.Data[lo*d:hi*d], append([]int{hi - lo}, shape...)...)
-		out := s.Model.Reconstruct(in)
-		for r := 0; r < hi-lo; r++ {
-			xi, oi := in.Data[r*d:(r+1)*d], out.Data[r*d:(r+1)*d]
-			for j := range e {
-				diff := oi[j] - xi[j]
-				if abs {
-					e[j] = float32(math.Abs(float64(diff)))
-				} else {
-					e[j] = diff * diff
-				}
-				if scale != nil {
-					e[j] = float32(float64(e[j]) / scale[j])
-				}
+		z := s.Model.Encode(in)
+		k := tensor.Size(z.Shape[1:])
+		codes := append([]float32(nil), z.Data[:(hi-lo)*k]...)
+		out := s.Model.Decode(z)
+		for i := 0; i < hi-lo; i++ {
+			xi, oi := in.Data[i*d:(i+1)*d], out.Data[i*d:(i+1)*d]
+			for j := range r {
+				r[j] = oi[j] - xi[j]
 			}
-			fn(lo+r, e)
+			fn(lo+i, codes[i*k:(i+1)*k], r)
 		}
 	}
 }
@@ -209,7 +251,7 @@ func (s *Scorer) FitScale(x *tensor.Tensor) {
 	sum := make([]float64, d)
 	saved := s.Metric
 	s.Metric, s.Scale = MetricMSE, nil
-	s.run(x, func(_ int, e []float32) {
+	s.run(x, func(_ int, e []float32, _ float64) {
 		for j, v := range e {
 			sum[j] += float64(v)
 		}

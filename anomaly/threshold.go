@@ -106,7 +106,7 @@ type Stats struct {
 // above Value. It is stored as JSON in the model file (ae.Model.Threshold)
 // with how it was chosen.
 type Threshold struct {
-	Score    string  `json:"score"`          // the scorer metric the value is in (mse, mae)
+	Score    string  `json:"score"`          // the scorer metric the value is in (mahal, mse, nmse, mae)
 	Method   string  `json:"method"`         // one of the Method constants
 	Param    float64 `json:"param"`          // the method's parameter (p, k, q, the value)
 	Value    float64 `json:"value"`          // score > Value is anomalous
@@ -117,6 +117,8 @@ type Threshold struct {
 	Note     string  `json:"note,omitempty"` // e.g. a fallback taken
 	// FeatureScale are the per-feature divisors of score nmse.
 	FeatureScale []float64 `json:"feature_scale,omitempty"`
+	// Mahal are the training statistics of score mahal.
+	Mahal *MahalStats `json:"mahal,omitempty"`
 }
 
 // IsAnomaly reports whether score is above the threshold (NaN is).

@@ -19,8 +19,8 @@ func cubic(x float64) float64 {
 }
 
 type contrib struct {
-	idx []int     // per output: taps source indices (len = n*taps)
-	w   []float32 // weights
+	idx  []int     // per output: taps source indices (len = n*taps)
+	w    []float32 // weights
 	taps int
 }
 

@@ -70,16 +70,26 @@ func starts(n, tile, overlap int) []int {
 	return s
 }
 
-// ramp is the blending weight at position i of a window of n: it rises
-// linearly over the overlap at an inner edge and is 1 elsewhere.
+// ramp is the blending weight at position i of a window of n. Near an
+// inner edge (one shared with another tile) a network sees padding instead
+// of the neighbouring pixels, so the first half of the overlap gets weight
+// 0 (the neighbour covers it fully) and the rest rises linearly; elsewhere
+// the weight is 1.
 func ramp(i, n, overlap int, atStart, atEnd bool) float32 {
 	w := float32(1)
 	if overlap > 0 {
+		m := overlap / 2
+		edge := func(d int) float32 { // d: distance from the inner edge
+			if d < m {
+				return 0
+			}
+			return float32(d-m+1) / float32(overlap-m+1)
+		}
 		if !atStart && i < overlap {
-			w = min(w, float32(i+1)/float32(overlap+1))
+			w = min(w, edge(i))
 		}
 		if !atEnd && n-1-i < overlap {
-			w = min(w, float32(n-i)/float32(overlap+1))
+			w = min(w, edge(n-1-i))
 		}
 	}
 	return w

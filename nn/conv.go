@@ -7,43 +7,228 @@ import (
 	"slices"
 
 	"github.com/bottleneck-ml/bottleneck/internal/f32"
+	"github.com/bottleneck-ml/bottleneck/internal/parallel"
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
-// Convolutions run on f32.Gemm through im2col: for a group of samples, the
-// C·k·k input patches of every output pixel become the columns of a matrix
-// col [C·k·k, group·OH·OW], and the layer is one GEMM W [O, C·k·k] × col.
-// Backward recomputes col (cheaper than keeping it for the whole batch:
-// srcnn's last layer would need 220 MB at batch 64) and needs two more
-// GEMMs: dW += dY·colᵀ and dcol = Wᵀ·dY, which col2im scatters back to dx.
-// A 1×1 convolution with stride 1 and no padding skips im2col: the input
-// of each sample already is col.
+// Convolutions run on f32.Gemm. A batch is cut into groups of consecutive
+// samples, and the groups are shared out among the parallel workers; each
+// worker has its own scratch, and the GEMMs it calls run on that worker
+// alone (a parallel.Run inside another runs serially). One parallel region
+// per layer pass, with the data movement (im2col, col2im, gathers) on all
+// cores, is what makes small layers fast: conv-mnist's GEMMs are a few
+// microseconds each, and a parallel region per GEMM cost more than the
+// GEMM. The weight and bias gradients of each group go to a partial buffer
+// of their own, summed in group order after the region, so results are
+// bit-identical for any thread count (the grouping depends only on the
+// batch and the layer).
 //
-// How many samples go into one GEMM is set by convColBudget: the largest
-// group whose col fits the budget, at least one sample. Per sample (group
-// 1) the GEMM writes straight into the NCHW output and reads dY in place; a
-// larger group makes fewer, longer GEMMs but gathers and scatters
-// [O, group·OH·OW] through a scratch matrix. BenchmarkConv, forward +
-// backward (no input gradient for a model's first layer), ms per step on
-// 2 cores of an AMD EPYC with the f32.Gemm of commit 9fb31b7 (AVX2/AVX-512):
+// Each convolution uses one of three algorithms, chosen at Setup:
 //
-//	layer (batch)                          per sample   col ≤ 512K   whole batch
-//	conv-mnist Conv 1→32 k3 s2 (128)             2.8          1.7          1.7
-//	conv-mnist Conv 32→64 k3 s2 (128)           14.3          8.9          8.5
-//	conv-mnist ConvT 64→32 k3 s2 (128)          12.6          7.3          6.8
-//	conv-mnist ConvT 32→1 k3 s2 (128)            2.4          1.3          1.3
-//	srcnn Conv 1→64 k9 (64)                     20.0         17.2         25.9
-//	srcnn Conv 64→32 k1 (64), no im2col         16.0         16.1         16.0
-//	srcnn Conv 32→1 k5 (64)                     95           98          241
+//   - im2col: the C·k·k input patches of every output pixel become the
+//     columns of a matrix col [C·k·k, OH·OW], and the layer is one GEMM
+//     W [O, C·k·k] × col. Backward recomputes col (cheaper than keeping it:
+//     srcnn's col would be 220 MB at batch 64) and needs two more GEMMs:
+//     dW += dY·colᵀ and dcol = Wᵀ·dY, which col2im scatters back to dx.
+//     When OH·OW is small (conv-mnist: 49 and 196) the samples of a group
+//     share one GEMM over [C·k·k, group·OH·OW], bounded by convColBudget,
+//     with dY gathered and Y scattered through a scratch matrix; otherwise
+//     (srcnn: 1089) each sample has its own GEMMs, reading dY and writing
+//     Y in place.
+//   - pointwise (1×1, stride 1, no padding): the same without im2col: the
+//     input of each sample already is col.
+//   - taps (stride 1, no dilation, fewer output than input channels: srcnn's
+//     32→1 k5): im2col would make a [C·k·k, HW] matrix for a GEMM with O
+//     rows, all memory traffic (3.5 MB per srcnn sample for 1.7 MFLOP).
+//     Instead T = Wt [O·k·k, C] × x [C, HW] computes every kernel tap of
+//     every input pixel, and each output pixel sums its k·k taps from T
+//     (tapSum). Backward takes im2col of dY instead, which has O·k·k rows:
+//     dx = Wf [C, O·k·k] × im2col(dY) and dW from x × im2col(dY)ᵀ, with Wt
+//     and Wf the weights permuted (and flipped for dx). The FLOPs are the
+//     same as im2col's; the matrices are C/O times smaller.
 //
-// Grouping is 1.6–1.8× faster than per sample on conv-mnist, whose
-// per-sample GEMMs are tiny (49–196 columns); the whole batch is slightly
-// faster still there but 1.5–2.5× slower on srcnn, whose col no longer
-// fits in cache (srcnn conv3's is 3.5 MB per sample, and its GEMMs have
-// one output row: it is bound by memory traffic either way). A budget of
-// 512K floats (2 MB) takes the best of both: about the whole batch on
-// conv-mnist, one or a few samples on srcnn.
+// The im2col algorithm of Conv2D appends a row of ones to col and the bias
+// as a last column to W: the forward GEMM then adds the bias and writes Y
+// without reading it, and the weight-gradient GEMM gives the bias gradient
+// as its last row or column. ConvTranspose2D is the adjoint of a Conv2D and
+// uses im2col only.
+//
+// dW = dY·colᵀ has both operands with pixels contiguous, so one of them is
+// packed by the GEMM with a transpose; the layers compute dW or dWᵀ,
+// whichever transposes the operand with fewer rows.
+//
+// convColBudget bounds the col of a batched group: the largest group whose
+// col fits the budget, at least one sample, and at most n/convGroups
+// samples. BenchmarkConv, forward + backward (no input gradient for a
+// model's first layer), CPU ms per step (cpu-ms/op: the machine was shared,
+// load 15–25 on 2 CPUs, and wall times moved 2–5× between runs), 2 threads,
+// AMD EPYC, AVX-512 GEMM, range of 2–4 runs. Before: one GEMM after
+// another, each its own parallel region, im2col and col2im on one core,
+// every layer im2col; after: this file.
+//
+//	layer (batch)                          before      after
+//	conv-mnist Conv 1→32 k3 s2 (128)       3.6–4.0     1.3–1.5
+//	conv-mnist Conv 32→64 k3 s2 (128)      11.0        9.6–10.5
+//	conv-mnist ConvT 64→32 k3 s2 (128)     9.8         7.8–8.9
+//	conv-mnist ConvT 32→1 k3 s2 (128)      3.8–4.0     1.6–1.9
+//	srcnn Conv 1→64 k9 (64)                36–37.5     12.5–12.7
+//	srcnn Conv 64→32 k1 (64), pointwise    22.7–23.4   10.0–10.6
+//	srcnn Conv 32→1 k5 (64), taps          118–122     5.8–6.4
+//
+// (srcnn conv2's gain is partly the f32 packing work done meanwhile.) The
+// budget hardly matters any more: on conv-mnist, 64K to 1M floats and the
+// whole batch are within the noise (±10%), one sample per GEMM is 15–30%
+// slower.
 var convColBudget = 1 << 19
+
+// convGroups is the least number of groups a batch is cut into (when it
+// has that many samples), so that the workers get near-equal shares; a
+// multiple of 2 and 4 threads.
+const convGroups = 8
+
+// convBatchCols is the number of output pixels from which a sample gets
+// GEMMs of its own rather than sharing a batched one.
+const convBatchCols = 256
+
+// convPlan cuts a batch of n into ng groups of gs samples (the last may be
+// shorter). batched: the samples of a group share one GEMM.
+type convPlan struct {
+	n, gs, ng int
+	batched   bool
+}
+
+// planConv plans a batch of n whose samples have np output pixels and a
+// col of perSample elements.
+func planConv(n, np, perSample int) convPlan {
+	p := convPlan{n: n, batched: np < convBatchCols}
+	gs := n
+	if p.batched {
+		gs = min(n, max(1, convColBudget/max(1, perSample)))
+	}
+	ng := ceilDiv(n, gs)
+	ng = min(n, ceilDiv(ng, convGroups)*convGroups)
+	p.gs = ceilDiv(n, ng)
+	p.ng = ceilDiv(n, p.gs)
+	return p
+}
+
+// span returns the samples [s0, s1) of group grp.
+func (p *convPlan) span(grp int) (s0, s1 int) {
+	s0 = grp * p.gs
+	return s0, min(s0+p.gs, p.n)
+}
+
+// convWork is one worker's scratch.
+type convWork struct{ col, tmp []float32 }
+
+// convState is what Conv2D and ConvTranspose2D share: per-worker scratch and
+// per-group partial gradients.
+type convState struct {
+	work []convWork
+	part []float32 // ng × partLen: weight gradient (maybe transposed), then bias
+	ones []float32 // one per output pixel, for biasSum
+}
+
+// workers makes sure there is scratch for every worker of a parallel.Run;
+// callers pass a grain that keeps the chunks within len(st.work), should
+// the thread count change meanwhile.
+func (st *convState) workers() {
+	for len(st.work) < parallel.Threads() {
+		st.work = append(st.work, convWork{})
+	}
+}
+
+// partial returns group grp's partial gradients: weights (nw) and bias.
+func (st *convState) partial(grp, nw, nb int) (pw, pb []float32) {
+	p := st.part[grp*(nw+nb) : (grp+1)*(nw+nb)]
+	return p[:nw], p[nw:]
+}
+
+// reduce sums the partial gradients of ng groups, in group order, into the
+// first group's, and adds the bias part to db.
+func (st *convState) reduce(ng, nw int, db []float32) []float32 {
+	nb := len(db)
+	stride := nw + nb
+	acc := st.part[:stride]
+	for grp := 1; grp < ng; grp++ {
+		p := st.part[grp*stride : (grp+1)*stride]
+		for i, v := range p {
+			acc[i] += v
+		}
+	}
+	for o, v := range acc[nw:] {
+		db[o] += v
+	}
+	return acc[:nw]
+}
+
+// addTransposed adds aᵀ to b, with a [rows, cols] and b [cols, rows].
+func addTransposed(b, a []float32, rows, cols int) {
+	for i := 0; i < rows; i++ {
+		for j, v := range a[i*cols : (i+1)*cols] {
+			b[j*rows+i] += v
+		}
+	}
+}
+
+// biasSum sets pb[o] to the sum of dy[s, o, :] over the samples [s0, s1) of
+// dy [n, len(pb), np]: each row is summed by f32.Dot with ones (len np,
+// all 1: vectorised, where a float64 loop is one dependent add per
+// element), the rows in float64.
+func biasSum(pb, dy []float32, s0, s1, np int, ones []float32) {
+	ch := len(pb)
+	for o := range pb {
+		var sum float64
+		for s := s0; s < s1; s++ {
+			sum += float64(f32.Dot(dy[(s*ch+o)*np:(s*ch+o+1)*np], ones))
+		}
+		pb[o] = float32(sum)
+	}
+}
+
+// makeOnes returns n ones.
+func makeOnes(n int) []float32 {
+	ones := make([]float32, n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	return ones
+}
+
+// tapSum is the second half of a taps forward: y [O, OH, OW] = b + the sum,
+// for each output pixel, of its k·k kernel taps in t [O·k·k, H·W], tap
+// (o, ki, kj) of input pixel (ih, iw) contributing to output pixel
+// (ih+P-ki, iw+P-kj). Stride 1, dilation 1.
+func tapSum(g *convGeom, t, y, b []float32) {
+	hw, np := g.H*g.W, g.cols()
+	fillBias(y, b, np)
+	for o := range b {
+		yo := y[o*np : (o+1)*np]
+		for ki := 0; ki < g.K; ki++ {
+			for kj := 0; kj < g.K; kj++ {
+				r := (o*g.K+ki)*g.K + kj
+				trow := t[r*hw : (r+1)*hw]
+				lo, hi := g.span(kj)
+				if lo == hi {
+					continue
+				}
+				for oh := 0; oh < g.OH; oh++ {
+					ih := oh - g.P + ki
+					if ih < 0 || ih >= g.H {
+						continue
+					}
+					iw := ih*g.W + lo - g.P + kj
+					src := trow[iw : iw+hi-lo]
+					dst := yo[oh*g.OW+lo : oh*g.OW+hi]
+					dst = dst[:len(src)]
+					for i, v := range src {
+						dst[i] += v
+					}
+				}
+			}
+		}
+	}
+}
 
 // convGeom is the geometry of one 2-D convolution: an image of C channels
 // H×W, a K×K kernel with stride S, padding P and dilation D, and the OH×OW
@@ -79,32 +264,46 @@ func (g *convGeom) span(off int) (lo, hi int) {
 // [off, off+OH·OW) of col, a [C·K·K, ld] matrix: row (c·K+ki)·K+kj, column
 // off + oh·OW+ow holds x[c, oh·S-P+ki·D, ow·S-P+kj·D], or 0 in the padding.
 func im2col(g *convGeom, x, col []float32, ld, off int) {
-	hw, np := g.H*g.W, g.cols()
-	for c := 0; c < g.C; c++ {
+	C, H, W, K, S, P, D, OH, OW := g.C, g.H, g.W, g.K, g.S, g.P, g.D, g.OH, g.OW
+	hw, np := H*W, OH*OW
+	for c := 0; c < C; c++ {
 		xc := x[c*hw : (c+1)*hw]
-		for ki := 0; ki < g.K; ki++ {
-			for kj := 0; kj < g.K; kj++ {
-				r := (c*g.K+ki)*g.K + kj
+		for ki := 0; ki < K; ki++ {
+			for kj := 0; kj < K; kj++ {
+				r := (c*K+ki)*K + kj
 				row := col[r*ld+off : r*ld+off+np]
-				lo, hi := g.span(kj * g.D)
-				for oh := 0; oh < g.OH; oh++ {
-					dst := row[oh*g.OW : (oh+1)*g.OW]
-					ih := oh*g.S - g.P + ki*g.D
-					if ih < 0 || ih >= g.H || lo == hi {
-						clear(dst)
+				lo, hi := g.span(kj * D)
+				iw0 := lo*S - P + kj*D
+				for oh := 0; oh < OH; oh++ {
+					dst := row[oh*OW : (oh+1)*OW]
+					ih := oh*S - P + ki*D
+					if ih < 0 || ih >= H || lo == hi {
+						for i := range dst {
+							dst[i] = 0
+						}
 						continue
 					}
-					src := xc[ih*g.W : (ih+1)*g.W]
-					clear(dst[:lo])
-					clear(dst[hi:])
-					iw := lo*g.S - g.P + kj*g.D
-					if g.S == 1 {
-						copy(dst[lo:hi], src[iw:iw+hi-lo])
-						continue
+					for i := 0; i < lo; i++ {
+						dst[i] = 0
 					}
-					for ow := lo; ow < hi; ow++ {
-						dst[ow] = src[iw]
-						iw += g.S
+					for i := hi; i < len(dst); i++ {
+						dst[i] = 0
+					}
+					src := xc[ih*W+iw0:]
+					d := dst[lo:hi]
+					switch {
+					case S == 1 && len(d) >= 16:
+						copy(d, src)
+					case S == 1:
+						src = src[:len(d)]
+						for i := range d {
+							d[i] = src[i]
+						}
+					default:
+						src = src[:(len(d)-1)*S+1]
+						for i := range d {
+							d[i] = src[i*S]
+						}
 					}
 				}
 			}
@@ -116,35 +315,36 @@ func im2col(g *convGeom, x, col []float32, ld, off int) {
 // [off, off+OH·OW) of col [C·K·K, ld] to the pixel of x [C, H, W] it came
 // from (padding is dropped).
 func col2im(g *convGeom, col []float32, ld, off int, x []float32) {
-	hw, np := g.H*g.W, g.cols()
-	for c := 0; c < g.C; c++ {
+	C, H, W, K, S, P, D, OH, OW := g.C, g.H, g.W, g.K, g.S, g.P, g.D, g.OH, g.OW
+	hw, np := H*W, OH*OW
+	for c := 0; c < C; c++ {
 		xc := x[c*hw : (c+1)*hw]
-		for ki := 0; ki < g.K; ki++ {
-			for kj := 0; kj < g.K; kj++ {
-				r := (c*g.K+ki)*g.K + kj
+		for ki := 0; ki < K; ki++ {
+			for kj := 0; kj < K; kj++ {
+				r := (c*K+ki)*K + kj
 				row := col[r*ld+off : r*ld+off+np]
-				lo, hi := g.span(kj * g.D)
+				lo, hi := g.span(kj * D)
 				if lo == hi {
 					continue
 				}
-				for oh := 0; oh < g.OH; oh++ {
-					ih := oh*g.S - g.P + ki*g.D
-					if ih < 0 || ih >= g.H {
+				iw0 := lo*S - P + kj*D
+				for oh := 0; oh < OH; oh++ {
+					ih := oh*S - P + ki*D
+					if ih < 0 || ih >= H {
 						continue
 					}
-					src := row[oh*g.OW+lo : oh*g.OW+hi]
-					dst := xc[ih*g.W : (ih+1)*g.W]
-					iw := lo*g.S - g.P + kj*g.D
-					if g.S == 1 {
-						dst = dst[iw : iw+len(src)]
+					src := row[oh*OW+lo : oh*OW+hi]
+					dst := xc[ih*W+iw0:]
+					if S == 1 {
+						dst = dst[:len(src)]
 						for i, v := range src {
 							dst[i] += v
 						}
 						continue
 					}
-					for _, v := range src {
-						dst[iw] += v
-						iw += g.S
+					dst = dst[:(len(src)-1)*S+1]
+					for i, v := range src {
+						dst[i*S] += v
 					}
 				}
 			}
@@ -179,24 +379,14 @@ func scatter(dst, src []float32, rows, np, gs int) {
 func fillBias(y, b []float32, np int) {
 	for o, v := range b {
 		row := y[o*np : (o+1)*np]
-		for i := range row {
-			row[i] = v
+		if len(row) == 0 {
+			continue
 		}
-	}
-}
-
-// addBiasGrad adds to db[o] the sum of dy[s, o, :] over the n samples of
-// dy [n, len(db), np], accumulated in float64.
-func addBiasGrad(db, dy []float32, n, np int) {
-	ch := len(db)
-	for o := range db {
-		var sum float64
-		for s := 0; s < n; s++ {
-			for _, v := range dy[(s*ch+o)*np : (s*ch+o+1)*np] {
-				sum += float64(v)
-			}
+		// Doubling copies: memmove is vectorised, a store loop is not.
+		row[0] = v
+		for i := 1; i < len(row); i *= 2 {
+			copy(row[i:], row[:i])
 		}
-		db[o] += float32(sum)
 	}
 }
 
@@ -209,11 +399,15 @@ func scratch(buf *[]float32, n int) []float32 {
 	return *buf
 }
 
-// convGroup is the number of samples per GEMM for a batch of n whose col
-// has rows·np elements per sample.
-func convGroup(n, rows, np int) int {
-	return min(n, max(1, convColBudget/max(1, rows*np)))
-}
+// Conv2D algorithms (see the package comment above convColBudget).
+const (
+	convIm2col = iota
+	convPointwise
+	convTaps
+)
+
+// convTapsOff disables the taps algorithm (tests compare it with im2col).
+var convTapsOff = false
 
 // Conv2D is a 2-D convolution over NCHW batches with weight
 // [OutC, InC, K, K] and bias [OutC], the layout of PyTorch's nn.Conv2d.
@@ -223,12 +417,34 @@ type Conv2D struct {
 	Bias                                *Param // [OutC]
 
 	g                 convGeom
-	pointwise         bool // 1×1, stride 1, no padding: no im2col
+	dg                convGeom // taps: the im2col of dY
+	algo              int
+	dwT               bool // the partial weight gradient is dWᵀ [C·k·k, O] (taps: [O·k·k, C])
 	inShape, outShape []int
 	skipDX            bool
 	x                 *tensor.Tensor
 	out, dx           *tensor.Tensor
-	col, tmp          []float32
+	wt                []float32 // taps: permuted weights
+	convState
+	task conv2DTask
+}
+
+// conv2DTask is one pass of a Conv2D over a batch, run group by group.
+type conv2DTask struct {
+	l            *Conv2D
+	p            convPlan
+	backward     bool
+	x, y, dy, dx []float32
+}
+
+func (t *conv2DTask) Do(w, lo, hi int) {
+	for grp := lo; grp < hi; grp++ {
+		if t.backward {
+			t.l.backwardGroup(t, w, grp)
+		} else {
+			t.l.forwardGroup(t, w, grp)
+		}
+	}
 }
 
 // NewConv2D returns a convolution from inC to outC channels with a k×k
@@ -263,7 +479,21 @@ func (l *Conv2D) Setup(in []int) ([]int, error) {
 			in, l.Dilation*(l.K-1)+1, l.Pad)
 	}
 	l.g = convGeom{C: l.InC, H: in[1], W: in[2], K: l.K, S: l.Stride, P: l.Pad, D: l.Dilation, OH: oh, OW: ow}
-	l.pointwise = l.K == 1 && l.Stride == 1 && l.Pad == 0
+	switch {
+	case l.K == 1 && l.Stride == 1 && l.Pad == 0:
+		l.algo = convPointwise
+	case !convTapsOff && l.K > 1 && l.Stride == 1 && l.Dilation == 1 && l.Pad < l.K && l.OutC < l.InC:
+		l.algo = convTaps
+		l.dg = convGeom{C: l.OutC, H: oh, W: ow, K: l.K, S: 1, P: l.K - 1 - l.Pad, D: 1, OH: in[1], OW: in[2]}
+	default:
+		l.algo = convIm2col
+	}
+	if l.algo == convTaps {
+		l.dwT = l.InC < l.OutC*l.K*l.K
+	} else {
+		l.dwT = l.OutC < l.g.rows()
+	}
+	l.ones = makeOnes(oh * ow)
 	l.inShape = slices.Clone(in)
 	l.outShape = []int{l.OutC, oh, ow}
 	return l.outShape, nil
@@ -286,6 +516,23 @@ func checkBatch(name string, x *tensor.Tensor, per int, shape []int) {
 	}
 }
 
+// plan returns the grouping of a batch of n.
+func (l *Conv2D) plan(n int) convPlan {
+	g := &l.g
+	if l.algo == convTaps {
+		return planConv(n, convBatchCols, 0)
+	}
+	return planConv(n, g.cols(), g.rows()*g.cols())
+}
+
+// run runs t over its groups on the workers.
+func (l *Conv2D) run(t conv2DTask) {
+	l.workers()
+	l.task = t
+	parallel.Run(t.p.ng, ceilDiv(t.p.ng, len(l.work)), &l.task)
+	l.task = conv2DTask{}
+}
+
 // Forward: x [N, InC, H, W] → y [N, OutC, OH, OW].
 func (l *Conv2D) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 	g := &l.g
@@ -293,87 +540,292 @@ func (l *Conv2D) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 	n := x.Rows()
 	l.x = x
 	y := buffer(&l.out, n, l.outShape)
-	o, r, np, in := l.OutC, g.rows(), g.cols(), g.size()
-	w, b := l.Weight.W, l.Bias.W
-	if l.pointwise {
-		for s := 0; s < n; s++ {
-			ys := y.Data[s*o*np : (s+1)*o*np]
-			fillBias(ys, b, np)
-			f32.Gemm(false, false, o, np, r, 1, w, r, x.Data[s*in:(s+1)*in], np, 1, ys, np)
+	if l.algo == convTaps {
+		// wt [(o, ki, kj), c] = W[o, c, ki, kj].
+		o, c, kk := l.OutC, l.InC, l.K*l.K
+		wt := scratch(&l.wt, o*kk*c)
+		w := l.Weight.W
+		for oc := 0; oc < o; oc++ {
+			for ci := 0; ci < c; ci++ {
+				for t := 0; t < kk; t++ {
+					wt[(oc*kk+t)*c+ci] = w[(oc*c+ci)*kk+t]
+				}
+			}
 		}
-		return y
 	}
-	gs := convGroup(n, r, np)
-	col := scratch(&l.col, r*gs*np)
-	for s0 := 0; s0 < n; s0 += gs {
-		k := min(gs, n-s0)
-		ld := k * np
-		for s := 0; s < k; s++ {
-			im2col(g, x.Data[(s0+s)*in:(s0+s+1)*in], col, ld, s*np)
+	if l.algo == convIm2col {
+		// wb [o, r+1] = [W | b].
+		r := g.rows()
+		wb := scratch(&l.wt, l.OutC*(r+1))
+		for oc := 0; oc < l.OutC; oc++ {
+			copy(wb[oc*(r+1):oc*(r+1)+r], l.Weight.W[oc*r:(oc+1)*r])
+			wb[oc*(r+1)+r] = l.Bias.W[oc]
 		}
-		ys := y.Data[s0*o*np : (s0+k)*o*np]
-		if k == 1 {
-			fillBias(ys, b, np)
-			f32.Gemm(false, false, o, np, r, 1, w, r, col, np, 1, ys, np)
-			continue
-		}
-		tmp := scratch(&l.tmp, o*ld)
-		fillBias(tmp, b, ld)
-		f32.Gemm(false, false, o, ld, r, 1, w, r, col, ld, 1, tmp, ld)
-		scatter(ys, tmp, o, np, k)
 	}
+	l.run(conv2DTask{l: l, p: l.plan(n), x: x.Data, y: y.Data})
 	return y
+}
+
+func (l *Conv2D) forwardGroup(t *conv2DTask, w, grp int) {
+	g := &l.g
+	s0, s1 := t.p.span(grp)
+	wk := &l.work[w]
+	o, r, np, in, hw := l.OutC, g.rows(), g.cols(), g.size(), g.H*g.W
+	wts, b := l.Weight.W, l.Bias.W
+	switch {
+	case l.algo == convTaps:
+		rt := o * l.K * l.K
+		tt := scratch(&wk.col, rt*hw)
+		for s := s0; s < s1; s++ {
+			f32.Gemm(false, false, rt, hw, g.C, 1, l.wt, g.C, t.x[s*in:(s+1)*in], hw, 0, tt, hw)
+			tapSum(g, tt, t.y[s*o*np:(s+1)*o*np], b)
+		}
+	case l.algo == convIm2col:
+		// col has a row of ones, and wb the bias as its last column: the
+		// GEMM adds the bias and writes Y without reading it.
+		k := s1 - s0
+		ld := np
+		if t.p.batched {
+			ld = k * np
+		}
+		col := scratch(&wk.col, (r+1)*ld)
+		fillOnes(col[r*ld : (r+1)*ld])
+		for s := s0; s < s1; s++ {
+			if !t.p.batched {
+				im2col(g, t.x[s*in:(s+1)*in], col, np, 0)
+				f32.Gemm(false, false, o, np, r+1, 1, l.wt, r+1, col, np, 0, t.y[s*o*np:(s+1)*o*np], np)
+				continue
+			}
+			im2col(g, t.x[s*in:(s+1)*in], col, ld, (s-s0)*np)
+		}
+		if t.p.batched {
+			tmp := scratch(&wk.tmp, o*ld)
+			f32.Gemm(false, false, o, ld, r+1, 1, l.wt, r+1, col, ld, 0, tmp, ld)
+			scatter(t.y[s0*o*np:s1*o*np], tmp, o, np, k)
+		}
+	case !t.p.batched:
+		for s := s0; s < s1; s++ {
+			ys := t.y[s*o*np : (s+1)*o*np]
+			fillBias(ys, b, np)
+			f32.Gemm(false, false, o, np, r, 1, wts, r, t.x[s*in:(s+1)*in], np, 1, ys, np)
+		}
+	default:
+		k := s1 - s0
+		ld := k * np
+		col := scratch(&wk.col, r*ld)
+		gather(col, t.x[s0*in:s1*in], r, np, k)
+		tmp := scratch(&wk.tmp, o*ld)
+		fillBias(tmp, b, ld)
+		f32.Gemm(false, false, o, ld, r, 1, wts, r, col, ld, 1, tmp, ld)
+		scatter(t.y[s0*o*np:s1*o*np], tmp, o, np, k)
+	}
+}
+
+// fillOnes sets x to ones.
+func fillOnes(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	x[0] = 1
+	for i := 1; i < len(x); i *= 2 {
+		copy(x[i:], x[:i])
+	}
 }
 
 // Backward: dW += dY·colᵀ, db += Σ dY, dx = col2im(Wᵀ·dY).
 func (l *Conv2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	g := &l.g
 	n := dy.Rows()
-	o, r, np, in := l.OutC, g.rows(), g.cols(), g.size()
-	w, gw := l.Weight.W, l.Weight.G
-	addBiasGrad(l.Bias.G, dy.Data, n, np)
+	o, c, kk := l.OutC, l.InC, l.K*l.K
 	var dx *tensor.Tensor
+	t := conv2DTask{l: l, p: l.plan(n), backward: true, x: l.x.Data, dy: dy.Data}
 	if !l.skipDX {
 		dx = buffer(&l.dx, n, l.inShape)
+		t.dx = dx.Data
 	}
-	x := l.x.Data
-	if l.pointwise {
-		for s := 0; s < n; s++ {
-			dys := dy.Data[s*o*np : (s+1)*o*np]
-			f32.Gemm(false, true, o, r, np, 1, dys, np, x[s*in:(s+1)*in], np, 1, gw, r)
-			if dx != nil {
-				f32.Gemm(true, false, r, np, o, 1, w, r, dys, np, 0, dx.Data[s*in:(s+1)*in], np)
+	nw := o * c * kk
+	scratch(&l.part, t.p.ng*(nw+o))
+	if l.algo == convTaps && dx != nil {
+		// wt [c, (o, ki', kj')] = W[o, c, K-1-ki', K-1-kj'].
+		wt := scratch(&l.wt, nw)
+		w := l.Weight.W
+		for oc := 0; oc < o; oc++ {
+			for ci := 0; ci < c; ci++ {
+				for tp := 0; tp < kk; tp++ {
+					wt[ci*o*kk+oc*kk+tp] = w[(oc*c+ci)*kk+kk-1-tp]
+				}
 			}
+		}
+	}
+	l.run(t)
+	gw, gb := l.Weight.G, l.Bias.G
+	if l.algo == convIm2col {
+		// The bias gradient is the ones row's: acc is [r+1, o] (dwT) or [o, r+1].
+		r := g.rows()
+		acc := l.reduce(t.p.ng, o*(r+1), nil)
+		for oc := 0; oc < o; oc++ {
+			dst := gw[oc*r : (oc+1)*r]
+			if l.dwT {
+				for i := range dst {
+					dst[i] += acc[i*o+oc]
+				}
+				gb[oc] += acc[r*o+oc]
+				continue
+			}
+			for i, v := range acc[oc*(r+1) : oc*(r+1)+r] {
+				dst[i] += v
+			}
+			gb[oc] += acc[oc*(r+1)+r]
 		}
 		return dx
 	}
-	gs := convGroup(n, r, np)
-	col := scratch(&l.col, r*gs*np)
-	for s0 := 0; s0 < n; s0 += gs {
-		k := min(gs, n-s0)
-		ld := k * np
-		for s := 0; s < k; s++ {
-			im2col(g, x[(s0+s)*in:(s0+s+1)*in], col, ld, s*np)
+	acc := l.reduce(t.p.ng, nw, gb)
+	switch {
+	case l.algo == convTaps:
+		// acc is G [c, (o, ki', kj')] or its transpose; dW[o, c, t] = G[c, (o, kk-1-t)].
+		for oc := 0; oc < o; oc++ {
+			for ci := 0; ci < c; ci++ {
+				dst := gw[(oc*c+ci)*kk : (oc*c+ci+1)*kk]
+				for tp := range dst {
+					j := oc*kk + kk - 1 - tp
+					if l.dwT {
+						dst[tp] += acc[j*c+ci]
+					} else {
+						dst[tp] += acc[ci*o*kk+j]
+					}
+				}
+			}
 		}
-		dyg := dy.Data[s0*o*np : (s0+k)*o*np]
-		if k > 1 {
-			tmp := scratch(&l.tmp, o*ld)
-			gather(tmp, dyg, o, np, k)
-			dyg = tmp
-		}
-		f32.Gemm(false, true, o, r, ld, 1, dyg, ld, col, ld, 1, gw, r)
-		if dx == nil {
-			continue
-		}
-		// col is spent: reuse it for dcol.
-		f32.Gemm(true, false, r, ld, o, 1, w, r, dyg, ld, 0, col, ld)
-		for s := 0; s < k; s++ {
-			dxs := dx.Data[(s0+s)*in : (s0+s+1)*in]
-			clear(dxs)
-			col2im(g, col, ld, s*np, dxs)
+	case l.dwT:
+		addTransposed(gw, acc, g.rows(), o)
+	default:
+		for i, v := range acc {
+			gw[i] += v
 		}
 	}
 	return dx
+}
+
+func (l *Conv2D) backwardGroup(t *conv2DTask, w, grp int) {
+	g := &l.g
+	s0, s1 := t.p.span(grp)
+	wk := &l.work[w]
+	o, r, np, in, hw := l.OutC, g.rows(), g.cols(), g.size(), g.H*g.W
+	wts := l.Weight.W
+	if l.algo == convIm2col {
+		l.backwardIm2col(t, wk, grp)
+		return
+	}
+	pw, pb := l.partial(grp, o*r, o)
+	biasSum(pb, t.dy, s0, s1, np, l.ones)
+	switch {
+	case l.algo == convTaps:
+		rt := o * l.K * l.K
+		dcol := scratch(&wk.col, rt*hw)
+		for s := s0; s < s1; s++ {
+			im2col(&l.dg, t.dy[s*o*np:(s+1)*o*np], dcol, hw, 0)
+			xs := t.x[s*in : (s+1)*in]
+			beta := float32(min(1, s-s0))
+			if l.dwT {
+				f32.Gemm(false, true, rt, g.C, hw, 1, dcol, hw, xs, hw, beta, pw, g.C)
+			} else {
+				f32.Gemm(false, true, g.C, rt, hw, 1, xs, hw, dcol, hw, beta, pw, rt)
+			}
+			if t.dx != nil {
+				f32.Gemm(false, false, g.C, hw, rt, 1, l.wt, rt, dcol, hw, 0, t.dx[s*in:(s+1)*in], hw)
+			}
+		}
+	case !t.p.batched:
+		for s := s0; s < s1; s++ {
+			col := t.x[s*in : (s+1)*in]
+			dys := t.dy[s*o*np : (s+1)*o*np]
+			beta := float32(min(1, s-s0))
+			if l.dwT {
+				f32.Gemm(false, true, r, o, np, 1, col, np, dys, np, beta, pw, o)
+			} else {
+				f32.Gemm(false, true, o, r, np, 1, dys, np, col, np, beta, pw, r)
+			}
+			if t.dx == nil {
+				continue
+			}
+			f32.Gemm(true, false, r, np, o, 1, wts, r, dys, np, 0, t.dx[s*in:(s+1)*in], np)
+		}
+	default:
+		k := s1 - s0
+		ld := k * np
+		col := scratch(&wk.col, r*ld)
+		gather(col, t.x[s0*in:s1*in], r, np, k)
+		dyg := scratch(&wk.tmp, o*ld)
+		gather(dyg, t.dy[s0*o*np:s1*o*np], o, np, k)
+		if l.dwT {
+			f32.Gemm(false, true, r, o, ld, 1, col, ld, dyg, ld, 0, pw, o)
+		} else {
+			f32.Gemm(false, true, o, r, ld, 1, dyg, ld, col, ld, 0, pw, r)
+		}
+		if t.dx == nil {
+			return
+		}
+		// col is spent: reuse it for dx.
+		f32.Gemm(true, false, r, ld, o, 1, wts, r, dyg, ld, 0, col, ld)
+		scatter(t.dx[s0*in:s1*in], col, r, np, k)
+	}
+}
+
+// backwardIm2col is backwardGroup for the im2col algorithm. col has a row
+// of ones, so the weight gradient GEMM gives the bias gradient as its last
+// row (dWᵀ) or column.
+func (l *Conv2D) backwardIm2col(t *conv2DTask, wk *convWork, grp int) {
+	g := &l.g
+	s0, s1 := t.p.span(grp)
+	o, r, np, in := l.OutC, g.rows(), g.cols(), g.size()
+	r1 := r + 1
+	pw := l.part[grp*o*r1 : (grp+1)*o*r1]
+	wts := l.Weight.W
+	k := s1 - s0
+	ld := np
+	if t.p.batched {
+		ld = k * np
+	}
+	col := scratch(&wk.col, r1*ld)
+	fillOnes(col[r*ld : r1*ld]) // dcol below overwrites rows < r only
+	dwGemm := func(dyg []float32, ld int, beta float32) {
+		if l.dwT {
+			f32.Gemm(false, true, r1, o, ld, 1, col, ld, dyg, ld, beta, pw, o)
+		} else {
+			f32.Gemm(false, true, o, r1, ld, 1, dyg, ld, col, ld, beta, pw, r1)
+		}
+	}
+	if !t.p.batched {
+		for s := s0; s < s1; s++ {
+			im2col(g, t.x[s*in:(s+1)*in], col, np, 0)
+			dys := t.dy[s*o*np : (s+1)*o*np]
+			dwGemm(dys, np, float32(min(1, s-s0)))
+			if t.dx == nil {
+				continue
+			}
+			dxs := t.dx[s*in : (s+1)*in]
+			f32.Gemm(true, false, r, np, o, 1, wts, r, dys, np, 0, col, np)
+			clear(dxs)
+			col2im(g, col, np, 0, dxs)
+		}
+		return
+	}
+	for s := s0; s < s1; s++ {
+		im2col(g, t.x[s*in:(s+1)*in], col, ld, (s-s0)*np)
+	}
+	dyg := scratch(&wk.tmp, o*ld)
+	gather(dyg, t.dy[s0*o*np:s1*o*np], o, np, k)
+	dwGemm(dyg, ld, 0)
+	if t.dx == nil {
+		return
+	}
+	// col is spent: reuse it for dcol.
+	f32.Gemm(true, false, r, ld, o, 1, wts, r, dyg, ld, 0, col, ld)
+	for s := 0; s < k; s++ {
+		dxs := t.dx[(s0+s)*in : (s0+s+1)*in]
+		clear(dxs)
+		col2im(g, col, ld, s*np, dxs)
+	}
 }
 
 // ConvTranspose2D is the transposed convolution of PyTorch's
@@ -388,11 +840,31 @@ type ConvTranspose2D struct {
 	Bias                              *Param // [OutC]
 
 	g                 convGeom // the adjoint convolution: image = output
+	dwT               bool     // the partial weight gradient is dWᵀ [OutC·K·K, InC]
 	inShape, outShape []int
 	skipDX            bool
 	x                 *tensor.Tensor
 	out, dx           *tensor.Tensor
-	col, tmp          []float32
+	convState
+	task convT2DTask
+}
+
+// convT2DTask is one pass of a ConvTranspose2D over a batch.
+type convT2DTask struct {
+	l            *ConvTranspose2D
+	p            convPlan
+	backward     bool
+	x, y, dy, dx []float32
+}
+
+func (t *convT2DTask) Do(w, lo, hi int) {
+	for grp := lo; grp < hi; grp++ {
+		if t.backward {
+			t.l.backwardGroup(t, w, grp)
+		} else {
+			t.l.forwardGroup(t, w, grp)
+		}
+	}
 }
 
 // NewConvTranspose2D returns a transposed convolution from inC to outC
@@ -421,6 +893,8 @@ func (l *ConvTranspose2D) Setup(in []int) ([]int, error) {
 		return nil, fmt.Errorf("convtranspose2d: input %v gives an empty output %d×%d (padding %d too large)", in, oh, ow, l.Pad)
 	}
 	l.g = convGeom{C: l.OutC, H: oh, W: ow, K: l.K, S: l.Stride, P: l.Pad, D: 1, OH: in[1], OW: in[2]}
+	l.dwT = l.InC < l.g.rows()
+	l.ones = makeOnes(oh * ow)
 	l.inShape = slices.Clone(in)
 	l.outShape = []int{l.OutC, oh, ow}
 	return l.outShape, nil
@@ -438,74 +912,122 @@ func (l *ConvTranspose2D) Init(rng *rand.Rand) {
 	uniform(rng, l.Bias.W, bound)
 }
 
+func (l *ConvTranspose2D) run(t convT2DTask) {
+	l.workers()
+	l.task = t
+	parallel.Run(t.p.ng, ceilDiv(t.p.ng, len(l.work)), &l.task)
+	l.task = convT2DTask{}
+}
+
 // Forward: x [N, InC, H, W] → y [N, OutC, OH, OW]: col = Wᵀ·x, y = b + col2im(col).
 func (l *ConvTranspose2D) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 	g := &l.g
-	ci, r, np, out := l.InC, g.rows(), g.cols(), g.size()
-	checkBatch("ConvTranspose2D", x, ci*np, l.inShape)
+	checkBatch("ConvTranspose2D", x, l.InC*g.cols(), l.inShape)
 	n := x.Rows()
 	l.x = x
 	y := buffer(&l.out, n, l.outShape)
-	w := l.Weight.W
-	gs := convGroup(n, r, np)
-	col := scratch(&l.col, r*gs*np)
-	for s0 := 0; s0 < n; s0 += gs {
-		k := min(gs, n-s0)
-		ld := k * np
-		xg := x.Data[s0*ci*np : (s0+k)*ci*np]
+	l.run(convT2DTask{l: l, p: planConv(n, g.cols(), g.rows()*g.cols()), x: x.Data, y: y.Data})
+	return y
+}
+
+func (l *ConvTranspose2D) forwardGroup(t *convT2DTask, w, grp int) {
+	g := &l.g
+	s0, s1 := t.p.span(grp)
+	wk := &l.work[w]
+	ci, r, np, out := l.InC, g.rows(), g.cols(), g.size()
+	wts, b := l.Weight.W, l.Bias.W
+	k := s1 - s0
+	ld := np
+	xg := t.x[s0*ci*np : s1*ci*np]
+	if t.p.batched {
+		ld = k * np
 		if k > 1 {
-			tmp := scratch(&l.tmp, ci*ld)
+			tmp := scratch(&wk.tmp, ci*ld)
 			gather(tmp, xg, ci, np, k)
 			xg = tmp
 		}
-		f32.Gemm(true, false, r, ld, ci, 1, w, r, xg, ld, 0, col, ld)
-		for s := 0; s < k; s++ {
-			ys := y.Data[(s0+s)*out : (s0+s+1)*out]
-			fillBias(ys, l.Bias.W, g.H*g.W)
-			col2im(g, col, ld, s*np, ys)
-		}
 	}
-	return y
+	col := scratch(&wk.col, r*ld)
+	for s := s0; s < s1; s++ {
+		off := (s - s0) * np
+		if !t.p.batched {
+			off = 0
+			f32.Gemm(true, false, r, np, ci, 1, wts, r, t.x[s*ci*np:(s+1)*ci*np], np, 0, col, np)
+		} else if s == s0 {
+			f32.Gemm(true, false, r, ld, ci, 1, wts, r, xg, ld, 0, col, ld)
+		}
+		ys := t.y[s*out : (s+1)*out]
+		fillBias(ys, b, g.H*g.W)
+		col2im(g, col, ld, off, ys)
+	}
 }
 
 // Backward: dcol = im2col(dY), dW += x·dcolᵀ, db += Σ dY, dx = W·dcol.
 func (l *ConvTranspose2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	g := &l.g
 	n := dy.Rows()
-	ci, r, np, out := l.InC, g.rows(), g.cols(), g.size()
-	w, gw := l.Weight.W, l.Weight.G
-	addBiasGrad(l.Bias.G, dy.Data, n, g.H*g.W)
 	var dx *tensor.Tensor
+	t := convT2DTask{l: l, p: planConv(n, g.cols(), g.rows()*g.cols()), backward: true, x: l.x.Data, dy: dy.Data}
 	if !l.skipDX {
 		dx = buffer(&l.dx, n, l.inShape)
+		t.dx = dx.Data
 	}
-	x := l.x.Data
-	gs := convGroup(n, r, np)
-	col := scratch(&l.col, r*gs*np)
-	for s0 := 0; s0 < n; s0 += gs {
-		k := min(gs, n-s0)
-		ld := k * np
-		for s := 0; s < k; s++ {
-			im2col(g, dy.Data[(s0+s)*out:(s0+s+1)*out], col, ld, s*np)
+	nw := l.InC * g.rows()
+	scratch(&l.part, t.p.ng*(nw+l.OutC))
+	l.run(t)
+	acc := l.reduce(t.p.ng, nw, l.Bias.G)
+	if l.dwT {
+		addTransposed(l.Weight.G, acc, g.rows(), l.InC)
+	} else {
+		for i, v := range acc {
+			l.Weight.G[i] += v
 		}
-		xg := x[s0*ci*np : (s0+k)*ci*np]
-		var tmp []float32
-		if k > 1 {
-			tmp = scratch(&l.tmp, ci*ld)
-			gather(tmp, xg, ci, np, k)
-			xg = tmp
-		}
-		f32.Gemm(false, true, ci, r, ld, 1, xg, ld, col, ld, 1, gw, r)
-		if dx == nil {
-			continue
-		}
-		dxg := dx.Data[s0*ci*np : (s0+k)*ci*np]
-		if k == 1 {
-			f32.Gemm(false, false, ci, ld, r, 1, w, r, col, ld, 0, dxg, ld)
-			continue
-		}
-		f32.Gemm(false, false, ci, ld, r, 1, w, r, col, ld, 0, tmp, ld)
-		scatter(dxg, tmp, ci, np, k)
 	}
 	return dx
+}
+
+func (l *ConvTranspose2D) backwardGroup(t *convT2DTask, w, grp int) {
+	g := &l.g
+	s0, s1 := t.p.span(grp)
+	wk := &l.work[w]
+	ci, r, np, out := l.InC, g.rows(), g.cols(), g.size()
+	pw, pb := l.partial(grp, ci*r, l.OutC)
+	biasSum(pb, t.dy, s0, s1, g.H*g.W, l.ones)
+	wts := l.Weight.W
+	if !t.p.batched {
+		col := scratch(&wk.col, r*np)
+		for s := s0; s < s1; s++ {
+			im2col(g, t.dy[s*out:(s+1)*out], col, np, 0)
+			xs := t.x[s*ci*np : (s+1)*ci*np]
+			beta := float32(min(1, s-s0))
+			if l.dwT {
+				f32.Gemm(false, true, r, ci, np, 1, col, np, xs, np, beta, pw, ci)
+			} else {
+				f32.Gemm(false, true, ci, r, np, 1, xs, np, col, np, beta, pw, r)
+			}
+			if t.dx != nil {
+				f32.Gemm(false, false, ci, np, r, 1, wts, r, col, np, 0, t.dx[s*ci*np:(s+1)*ci*np], np)
+			}
+		}
+		return
+	}
+	k := s1 - s0
+	ld := k * np
+	col := scratch(&wk.col, r*ld)
+	for s := s0; s < s1; s++ {
+		im2col(g, t.dy[s*out:(s+1)*out], col, ld, (s-s0)*np)
+	}
+	xg := scratch(&wk.tmp, ci*ld)
+	gather(xg, t.x[s0*ci*np:s1*ci*np], ci, np, k)
+	if l.dwT {
+		f32.Gemm(false, true, r, ci, ld, 1, col, ld, xg, ld, 0, pw, ci)
+	} else {
+		f32.Gemm(false, true, ci, r, ld, 1, xg, ld, col, ld, 0, pw, r)
+	}
+	if t.dx == nil {
+		return
+	}
+	// xg is spent: reuse it for W·dcol.
+	f32.Gemm(false, false, ci, ld, r, 1, wts, r, col, ld, 0, xg, ld)
+	scatter(t.dx[s0*ci*np:s1*ci*np], xg, ci, np, k)
 }

@@ -8,3 +8,11 @@ func SetConvColBudget(n int) int {
 	convColBudget = n
 	return old
 }
+
+// SetConvTaps enables or disables the taps algorithm for Conv2D layers set
+// up afterwards and returns the previous setting.
+func SetConvTaps(on bool) bool {
+	old := !convTapsOff
+	convTapsOff = !on
+	return old
+}

@@ -66,11 +66,9 @@ func (d *Dense) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 	}
 	d.x = x
 	y := buffer(&d.out, n, d.outShape)
-	b := d.Bias.W
-	for i := 0; i < n; i++ {
-		copy(y.Data[i*d.Out:(i+1)*d.Out], b)
-	}
-	f32.Gemm(false, true, n, d.Out, d.In, 1, x.Data, d.In, d.Weight.W, d.In, 1, y.Data, d.Out)
+	// The bias is added in the GEMM's output pass (the bits of copying it
+	// into y and accumulating onto it).
+	f32.GemmBias(false, true, n, d.Out, d.In, 1, x.Data, d.In, d.Weight.W, d.In, d.Bias.W, y.Data, d.Out)
 	return y
 }
 
@@ -78,13 +76,7 @@ func (d *Dense) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 func (d *Dense) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	n := dy.Rows()
 	f32.Gemm(true, false, d.Out, d.In, n, 1, dy.Data, d.Out, d.x.Data, d.In, 1, d.Weight.G, d.In)
-	g := d.Bias.G
-	for i := 0; i < n; i++ {
-		row := dy.Data[i*d.Out : (i+1)*d.Out]
-		for j, v := range row {
-			g[j] += v
-		}
-	}
+	f32.ColSum(d.Bias.G, dy.Data, n)
 	if d.skipDX {
 		return nil
 	}

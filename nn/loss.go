@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/bottleneck-ml/bottleneck/internal/f32"
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
@@ -50,13 +51,7 @@ type MSE struct{}
 
 func (MSE) Forward(pred, target *tensor.Tensor) float64 {
 	checkLoss("MSE", pred, target)
-	t := target.Data[:len(pred.Data)]
-	var s float64
-	for i, p := range pred.Data {
-		d := float64(p - t[i])
-		s += d * d
-	}
-	return s / float64(max(1, len(pred.Data)))
+	return f32.SqDiffSum(pred.Data, target.Data) / float64(max(1, len(pred.Data)))
 }
 
 func (MSE) Backward(dpred, pred, target *tensor.Tensor) {
@@ -64,9 +59,7 @@ func (MSE) Backward(dpred, pred, target *tensor.Tensor) {
 	t := target.Data[:len(pred.Data)]
 	g := dpred.Data[:len(pred.Data)]
 	scale := float32(2 / float64(max(1, len(pred.Data))))
-	for i, p := range pred.Data {
-		g[i] = scale * (p - t[i])
-	}
+	f32.MSEGrad(g, pred.Data, t, scale)
 }
 
 // L1 is the mean absolute error. Its gradient at zero difference is 0, as
@@ -155,7 +148,8 @@ func (BCEWithLogits) Backward(dlogits, logits, target *tensor.Tensor) {
 	t := target.Data[:len(logits.Data)]
 	g := dlogits.Data[:len(logits.Data)]
 	scale := float32(1 / float64(max(1, len(logits.Data))))
-	for i, z := range logits.Data {
-		g[i] = scale * (SigmoidScalar(z) - t[i])
+	f32.Sigmoid(g, logits.Data)
+	for i, s := range g {
+		g[i] = scale * (s - t[i])
 	}
 }

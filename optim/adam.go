@@ -1,6 +1,10 @@
 package optim
 
-import "math"
+import (
+	"math"
+
+	"github.com/bottleneck-ml/bottleneck/internal/f32"
+)
 
 // Adam is torch.optim.Adam (Decoupled false: weight decay is L2 added to the
 // gradient) or torch.optim.AdamW (Decoupled true: p ← p·(1 - lr·wd) before
@@ -11,7 +15,8 @@ import "math"
 //	p = p - (lr/(1-β1ᵗ)) · m / (√v/√(1-β2ᵗ) + eps)
 //
 // The bias corrections are computed in float64 and the loop in float32,
-// with PyTorch's (1.13 and 2.x single-tensor) order of operations.
+// with PyTorch's (1.13 and 2.x single-tensor) order of operations
+// (f32.Adam: AVX-512 where available, split across the worker pool).
 type Adam struct {
 	lr           float64
 	Beta1, Beta2 float64
@@ -69,27 +74,21 @@ func (o *Adam) Step(params, grads []float32) {
 	t := float64(o.steps)
 	bc1 := 1 - math.Pow(o.Beta1, t)
 	bc2 := 1 - math.Pow(o.Beta2, t)
-	negStep := float32(-o.lr / bc1)
-	bc2Sqrt := float32(math.Sqrt(bc2))
-	eps := float32(o.Eps)
-	b1, b2 := float32(o.Beta1), float32(o.Beta2)
-	c1, c2 := float32(1-o.Beta1), float32(1-o.Beta2)
-	var l2 float32
-	decay := float32(1)
+	h := f32.AdamHyper{
+		Decay:   1,
+		B1:      float32(o.Beta1),
+		C1:      float32(1 - o.Beta1),
+		B2:      float32(o.Beta2),
+		C2:      float32(1 - o.Beta2),
+		Bc2Sqrt: float32(math.Sqrt(bc2)),
+		Eps:     float32(o.Eps),
+		NegStep: float32(-o.lr / bc1),
+	}
 	if o.Decoupled {
-		decay = float32(1 - o.lr*o.WeightDecay)
+		h.Decay = float32(1 - o.lr*o.WeightDecay)
 	} else {
-		l2 = float32(o.WeightDecay)
+		h.L2 = float32(o.WeightDecay)
 	}
 	n := len(params)
-	grads, m, v := grads[:n], o.m[:n], o.v[:n]
-	for i, p := range params {
-		p *= decay
-		g := grads[i] + l2*p
-		mi := m[i]*b1 + c1*g
-		vi := v[i]*b2 + c2*g*g
-		m[i], v[i] = mi, vi
-		denom := float32(math.Sqrt(float64(vi)))/bc2Sqrt + eps
-		params[i] = p + negStep*mi/denom
-	}
+	f32.Adam(params, grads[:n], o.m[:n], o.v[:n], &h)
 }

@@ -20,8 +20,8 @@ import (
 type Pool struct {
 	Colour    bool
 	NoAugment bool // no flips or rotations (digits, text)
-	ims    []plane8
-	pixels int
+	ims       []plane8
+	pixels    int
 }
 
 type plane8 struct {
@@ -82,16 +82,18 @@ func (p *Pool) Len() int { return len(p.ims) }
 // Pixels is the number of pixels over all images.
 func (p *Pool) Pixels() int { return p.pixels }
 
-// MinSide is the smallest image side in the pool.
-func (p *Pool) MinSide() int {
-	s := 1 << 30
+// MaxSide is the largest patch side the pool can give: the largest
+// min(height, width) over its images.
+func (p *Pool) MaxSide() int {
+	s := 0
 	for _, q := range p.ims {
-		s = min(s, q.h, q.w)
+		s = max(s, min(q.h, q.w))
 	}
 	return s
 }
 
-// Sample draws a size×size patch from a random image (weighted by area) at
+// Sample draws a size×size patch from a random image (weighted by area;
+// images smaller than the patch are skipped) at
 // a random place, flipped and rotated by one of the 8 symmetries of the
 // square, into dst (channels × size × size).
 func (p *Pool) Sample(dst *imageio.Image, rng *rand.Rand) {
@@ -171,8 +173,8 @@ func (t *Task) Check() error {
 	if t.Patch < 8 {
 		return fmt.Errorf("patches: patch %d is too small; use at least 8", t.Patch)
 	}
-	if s := t.Pool.MinSide(); s < t.Patch {
-		return fmt.Errorf("patches: an image is only %d pixels on a side, smaller than --patch %d; lower --patch", s, t.Patch)
+	if s := t.Pool.MaxSide(); s < t.Patch {
+		return fmt.Errorf("patches: no image is %d pixels on both sides (largest patch: %d); lower --patch", t.Patch, s)
 	}
 	if t.Kind == "denoise" && t.Noise == nil {
 		return fmt.Errorf("patches: denoise needs a noise model (--noise gaussian:25)")

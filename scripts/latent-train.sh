@@ -16,30 +16,36 @@ step=${1:-all}
 if [ "$step" = all ] || [ "$step" = mnist-vae ]; then
 # VAE on dynamically binarised MNIST (Bernoulli likelihood).
 $T train --arch vae --data "$DATA/mnist/train-images-idx3-ubyte.gz" -o "$OUT/mnist-vae.safetensors" \
-	--hidden 400,200 --code 32 --binarize --kl-warmup 10 --epochs 150 --patience 0 \
-	--schedule cosine --checkpoint none --no-plot
+	--hidden 400,200 --code 32 --binarize --kl-warmup 5 --epochs 40 --patience 0 \
+	--schedule cosine --no-plot
 fi
 
 if [ "$step" = all ] || [ "$step" = fashion-vae ]; then
 # Fashion-MNIST VAE: grey levels matter, so no binarisation (Bernoulli
 # likelihood on [0,1] targets, i.e. cross-entropy).
 $T train --arch vae --data "$DATA/fashion-mnist/train-images-idx3-ubyte.gz" -o "$OUT/fashion-vae.safetensors" \
-	--hidden 400,200 --code 32 --kl-warmup 5 --epochs 30 --patience 0 \
-	--schedule cosine --checkpoint none --no-plot
+	--hidden 400,200 --code 32 --kl-warmup 3 --epochs 20 --patience 0 \
+	--schedule cosine --no-plot
 fi
 
 if [ "$step" = all ] || [ "$step" = ae ]; then
 # Dense autoencoders with a 32-d code, for the linear probe.
 for set in mnist fashion-mnist; do
 	$T train --data "$DATA/$set/train-images-idx3-ubyte.gz" -o "$OUT/$set-ae32.safetensors" \
-		--hidden 512,256 --code 32 --epochs 20 --patience 0 --checkpoint none --no-plot
+		--hidden 512,256 --code 32 --epochs 15 --patience 0 --no-plot
 done
+fi
+
+if [ "$step" = all ] || [ "$step" = conv ]; then
+# Convolutional autoencoder with a 32-d code (the image-task preset), for the probe.
+$T train --task reconstruct --data "$DATA/mnist/train-images-idx3-ubyte.gz" --preset mnist-conv:32 \
+	--epochs 4 --steps 400 --batch 64 --patch 28 -o "$OUT/mnist-conv32.safetensors" --no-plot
 fi
 
 if [ "$step" = all ] || [ "$step" = sparse ]; then
 # Keras blog setup: one 784→32 ReLU code layer, plain vs l1(1e-4) activity penalty.
 $T train --data "$DATA/mnist/train-images-idx3-ubyte.gz" -o "$OUT/mnist-shallow.safetensors" \
-	--hidden none --code 32 --code-activation relu --epochs 30 --patience 0 --checkpoint none --no-plot
+	--hidden none --code 32 --code-activation relu --epochs 30 --patience 0 --no-plot
 $T train --data "$DATA/mnist/train-images-idx3-ubyte.gz" -o "$OUT/mnist-sparse.safetensors" \
-	--hidden none --code 32 --code-activation relu --sparsity l1:1e-4 --epochs 30 --patience 0 --checkpoint none --no-plot
+	--hidden none --code 32 --code-activation relu --sparsity l1:1e-4 --epochs 30 --patience 0 --no-plot
 fi

@@ -45,7 +45,7 @@ func TestAnomalyWorkflow(t *testing.T) {
 	model := filepath.Join(dir, "m.safetensors")
 	_, _, errs := run(t, "train", "--data", data, "--label", "class", "--normal", "normal", "-o", model,
 		"--epochs", "15", "--batch", "32", "--threshold", "mad:3.5", "--no-plot")
-	if !strings.Contains(errs, "threshold: mse score >") || !strings.Contains(errs, "mad:3.5") {
+	if !strings.Contains(errs, "threshold: mahal score >") || !strings.Contains(errs, "mad:3.5") {
 		t.Errorf("train does not report its threshold:\n%s", errs)
 	}
 	// score: header, one row per input row, in order; frauds flagged.

@@ -50,14 +50,19 @@ func fitThreshold(o *trainOptions, m *ae.Model, all, trainDS, valDS *dataset.Dat
 	metric := o.score
 	if metric == "" {
 		metric = anomaly.DefaultMetric
+		if all.Pre != nil && all.Pre.Kind == dataset.KindImage {
+			metric = anomaly.DefaultImageMetric
+		}
 	}
 	sc := &anomaly.Scorer{Model: m, Metric: metric}
 	switch metric {
 	case anomaly.MetricMSE, anomaly.MetricMAE:
 	case anomaly.MetricNMSE:
 		sc.FitScale(trainDS.X)
+	case anomaly.MetricMahal:
+		sc.FitMahal(trainDS.X)
 	default:
-		return usagef("--score %q: want mse, nmse or mae", metric)
+		return usagef("--score %q: want %s", metric, anomaly.Metrics)
 	}
 	scores := sc.Score(rows.X)
 	var labels []bool
@@ -99,7 +104,7 @@ func fitThreshold(o *trainOptions, m *ae.Model, all, trainDS, valDS *dataset.Dat
 	if err != nil {
 		return err
 	}
-	th.Score, th.FeatureScale = metric, sc.Scale
+	th.Score, th.FeatureScale, th.Mahal = metric, sc.Scale, sc.Mahal
 	m.Threshold = th.Marshal()
 	logf("threshold: %s\n", th.Describe())
 	return nil

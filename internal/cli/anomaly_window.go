@@ -267,15 +267,25 @@ func evalSeries(o *evalOptions, m *ae.Model, normal string, stdout io.Writer) (d
 		return true, err
 	}
 	out := EvalResult{Rows: rows.Len(), Features: rows.Dim()}
-	for _, s := range res.scores {
-		out.MSE += s / float64(len(res.scores))
+	mse := res.scores
+	if res.th.Score != anomaly.MetricMSE {
+		// The per-point mean squared error, for the mse keys.
+		win, starts, err := windowed(rows, size, 1, "")
+		if err != nil {
+			return true, err
+		}
+		ws := (&anomaly.Scorer{Model: m, Batch: max(1, o.batch)}).Score(win.X)
+		mse, _ = pointScores(rows.Len(), rows.Dim(), size, starts, ws, nil)
+	}
+	for _, s := range mse {
+		out.MSE += s / float64(len(mse))
 	}
 	if rows.Labels != nil {
 		nl, ok := normalLabel(normal, pre, rows.Labels)
 		if !ok {
 			return true, usagef("cannot tell which label is normal (labels: %s); pass --normal VALUE", someOf(rows.Labels))
 		}
-		det, y, err := detection(res.scores, res.scores, rows.Labels, nl, res.th)
+		det, y, err := detection(res.scores, mse, rows.Labels, nl, res.th)
 		if err != nil {
 			return true, fmt.Errorf("%s: %w", o.data.path, err)
 		}

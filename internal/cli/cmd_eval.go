@@ -22,7 +22,8 @@ type evalOptions struct {
 	// anomaly detection (anomaly_eval.go)
 	report string
 	stderr io.Writer
-	nll    nllFlags // importance-sampled log-likelihood of a VAE (cmd_eval_nll.go)
+	nll    nllFlags       // importance-sampled log-likelihood of a VAE (cmd_eval_nll.go)
+	image  imageEvalFlags // PSNR/SSIM of image models (cmd_eval_image.go)
 }
 
 func newEvalCommand(g *globalOptions) *cobra.Command {
@@ -59,6 +60,7 @@ curves and a score histogram with the threshold marked.`,
 	cmd.Flags().StringVar(&o.report, "report", "", "labelled data: write roc.png, pr.png, scores.png and metrics.json into this folder")
 	cmd.Flags().IntVar(&o.batch, "batch", 256, "rows per forward pass")
 	o.nll.add(cmd.Flags())
+	o.image.add(cmd.Flags())
 	return cmd
 }
 
@@ -73,6 +75,9 @@ type EvalResult struct {
 }
 
 func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
+	if isConvModel(o.model) {
+		return runImageEval(o, stdout)
+	}
 	m, err := loadModel(o.model)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/probe"
 	"github.com/bottleneck-ml/bottleneck/tensor"
@@ -94,6 +95,9 @@ func runProbe(ctx context.Context, o *probeOptions, g *globalOptions, stdout, st
 	}
 	m, err := loadModel(o.model)
 	if err != nil {
+		if cm, cerr := ae.LoadConv(o.model); cerr == nil {
+			return probeConv(ctx, o, g, cm, stdout, stderr)
+		}
 		return err
 	}
 	load := func(path string) (*dataset.Dataset, error) {
@@ -116,16 +120,23 @@ func runProbe(ctx context.Context, o *probeOptions, g *globalOptions, stdout, st
 	if err != nil {
 		return err
 	}
+	k := m.Config.Code
+	codeTr := mapRows(m.Encode, tr.X, k, 256)
+	codeTe := mapRows(m.Encode, te.X, k, 256)
+	return finishProbe(ctx, o, g, m.Config.Arch, tr, te, codeTr, codeTe, stdout, stderr)
+}
+
+// finishProbe fits and scores the probes on the codes and the baselines
+// on the inputs, and prints the result.
+func finishProbe(ctx context.Context, o *probeOptions, g *globalOptions, arch string, tr, te *dataset.Dataset, codeTr, codeTe *tensor.Tensor, stdout, stderr io.Writer) error {
 	logf := func(format string, args ...any) {
 		if !g.quiet && !o.json {
 			fmt.Fprintf(stderr, format, args...)
 		}
 	}
+	k := codeTr.Cols()
 	opt := probe.Options{L2: o.l2, MaxIter: o.maxIter}
-	res := ProbeResult{Model: o.model, Arch: m.Config.Arch, TrainRows: tr.Len(), TestRows: te.Len(), L2: o.l2}
-	k := m.Config.Code
-	codeTr := mapRows(m.Encode, tr.X, k, 256)
-	codeTe := mapRows(m.Encode, te.X, k, 256)
+	res := ProbeResult{Model: o.model, Arch: arch, TrainRows: tr.Len(), TestRows: te.Len(), L2: o.l2}
 	sc, classes, err := probeScore(ctx, codeTr, tr.Labels, codeTe, te.Labels, opt)
 	if err != nil {
 		return err

@@ -52,6 +52,9 @@ func runReconstruct(ctx context.Context, o *reconstructOptions, stdout io.Writer
 	if o.output == "" {
 		return usagef("-o/--output is required: pass out.npy, out.csv or out.png")
 	}
+	if isConvModel(o.model) {
+		return runImageReconstruct(o, stdout)
+	}
 	m, err := loadModel(o.model)
 	if err != nil {
 		return err

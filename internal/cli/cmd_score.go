@@ -23,6 +23,9 @@ type scoreOptions struct {
 	threshold string
 	batch     int
 	window    windowFlags
+	// conv image models (anomaly_image.go)
+	heatmap    string
+	heatmapTop int
 }
 
 func newScoreCommand(g *globalOptions) *cobra.Command {
@@ -30,18 +33,27 @@ func newScoreCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "score -m MODEL --data PATH [-o scores.csv]",
 		Short: "Score every row of a data file for anomalies: reconstruction error, decision, top features",
-		Long: `Score every row of a data file with a model: the score is the row's mean
-squared reconstruction error in the model's preprocessed space (higher is
-more anomalous), anomaly is 1 when the score is above the threshold stored
+		Long: `Score every row of a data file with a model, in the model's preprocessed
+space (higher is more anomalous): by default for tables the Mahalanobis
+distances of the row's code and of its reconstruction error from the
+training rows', robustly standardised and added; the mean squared error
+for images and for models trained with --score mse. anomaly is 1 when the score is above the threshold stored
 in the model (train --threshold), and the top features are the raw
 columns with the largest share of the row's error (one-hot columns folded
 back into their categorical column).
 
 The output is CSV with a header and one row per input row, in input order:
 row, score, anomaly, the label when the data has one, then top1, top1_share,
-… topK, topK_share.`,
+… topK, topK_share.
+
+A convolutional image model (train --task reconstruct) scores each image
+by its mean squared pixel error instead, decides by --threshold (default:
+median + 3.5·MAD of the scored images, as conv model files carry no
+threshold), and with --heatmap DIR draws the most anomalous images with
+their per-pixel error laid over them in red.`,
 		Example: `  bottleneck score -m kdd.safetensors --data KDDTest+.txt -o scores.csv --top 3
-  bottleneck score -m kdd.safetensors --data new.csv --threshold value:0.8`,
+  bottleneck score -m kdd.safetensors --data new.csv --threshold value:0.8
+  bottleneck score -m conv.safetensors --data t10k-images-idx3-ubyte.gz -o scores.csv --heatmap maps`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.data.warn = cmd.ErrOrStderr()
@@ -56,6 +68,8 @@ row, score, anomaly, the label when the data has one, then top1, top1_share,
 	f.StringVar(&o.threshold, "threshold", "", "override the model's threshold: value:X, or contamination:P of these rows' scores")
 	f.IntVar(&o.batch, "batch", 256, "rows per forward pass")
 	o.window.add(f)
+	f.StringVar(&o.heatmap, "heatmap", "", "conv image models: folder for PNG heat-maps of the per-pixel error of the most anomalous images")
+	f.IntVar(&o.heatmapTop, "heatmap-top", 16, "conv image models: how many of the most anomalous images get a heat-map")
 	return cmd
 }
 
@@ -118,6 +132,9 @@ func scoreRows(m *ae.Model, ds *dataset.Dataset, top, batch int, override string
 func runScore(ctx context.Context, o *scoreOptions, stdout, stderr io.Writer) error {
 	if o.top < 0 {
 		return usagef("--top %d must be 0 or more", o.top)
+	}
+	if isConvModel(o.model) {
+		return runScoreImages(o, stdout, stderr)
 	}
 	m, err := loadModel(o.model)
 	if err != nil {

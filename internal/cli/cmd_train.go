@@ -95,7 +95,7 @@ the model as MODEL.history.json and drawn as MODEL.loss.png.`,
 	f.BoolVar(&o.resume, "resume", false, "continue from the checkpoint if it exists")
 	f.BoolVar(&o.noPlot, "no-plot", false, "do not write the loss curve PNG")
 	o.window.add(f)
-	f.StringVar(&o.score, "score", "", "anomaly score stored with the threshold: mse, nmse (per-feature normalised) or mae (default "+anomaly.DefaultMetric+")")
+	f.StringVar(&o.score, "score", "", "anomaly score stored with the threshold: mahal (Mahalanobis distances of code and residual), mse, nmse (per-feature normalised) or mae (default "+anomaly.DefaultMetric+" for tables, "+anomaly.DefaultImageMetric+" for images)")
 	f.StringVar(&o.threshold, "threshold", "", "anomaly threshold stored in the model: contamination:P, sigma:K, mad:K, pot:Q, f1 or value:X (default "+anomaly.DefaultSpec+", fitted on the validation rows)")
 	o.latent.add(f)
 	o.image.add(f)

@@ -34,6 +34,7 @@ type imageTrainFlags struct {
 	valData  string
 	valNoise string
 	colour   bool
+	ema      float64
 	flags    *pflag.FlagSet
 }
 
@@ -49,6 +50,7 @@ func (o *imageTrainFlags) add(f *pflag.FlagSet) {
 	f.IntVar(&o.steps, "steps", 500, "image tasks: training steps per epoch (data is drawn fresh every step)")
 	f.StringVar(&o.valData, "val-data", "", "image tasks: images to report PSNR on after every epoch (not used for training decisions)")
 	f.StringVar(&o.valNoise, "val-noise", "", "denoise: noise for --val-data (default: the middle of --noise)")
+	f.Float64Var(&o.ema, "ema", 0, "image tasks: keep an exponential moving average of the weights with this decay per step (e.g. 0.998) and save it as the model")
 	f.BoolVar(&o.colour, "colour", false, "denoise/reconstruct: train on RGB instead of grey")
 }
 
@@ -209,7 +211,7 @@ func runImageTrain(ctx context.Context, o *trainOptions, g *globalOptions, stder
 	rec, err := ae.FitConv(ctx, m, ae.ConvFitOptions{
 		Epochs: o.fit.Epochs, Steps: it.steps, Batch: batch, Patch: task.Patch, LR: o.fit.LR,
 		Schedule: o.fit.Schedule, ClipNorm: o.fit.ClipNorm, Seed: o.fit.Seed,
-		Output: o.output, Resume: o.resume, Log: log,
+		Output: o.output, Resume: o.resume, Log: log, EMA: it.ema,
 		Fill:     func(x, y *tensor.Tensor, rng *rand.Rand) { task.Fill(x, y, rng) },
 		Validate: validate,
 	}, "bottleneck "+strings.Join(os.Args[1:], " "))

@@ -207,3 +207,21 @@ func TestModelsCommand(t *testing.T) {
 	}
 	mustRun(t, "models")
 }
+
+// TestProbeConvModel probes a small convolutional image model.
+func TestProbeConvModel(t *testing.T) {
+	dir := t.TempDir()
+	train := writeLabelledIDX(t, dir, "train", 200, 1)
+	test := writeLabelledIDX(t, dir, "test", 100, 2)
+	model := filepath.Join(dir, "conv.safetensors")
+	mustRun(t, "train", "--task", "reconstruct", "--data", train, "--encoder", "conv:2:3:s2,relu", "--decoder", "convt:1:3:s2,sigmoid",
+		"--patch", "8", "--epochs", "1", "--steps", "5", "--batch", "16", "-o", model, "-q", "--no-plot")
+	out := mustRun(t, "probe", "-m", model, "--train", train, "--test", test, "--json", "--baselines=false")
+	var pr ProbeResult
+	if err := json.Unmarshal([]byte(out), &pr); err != nil {
+		t.Fatalf("probe --json: %v\n%s", err, out)
+	}
+	if pr.Arch != "conv" || pr.Code.Features != 2*4*4 || pr.Accuracy <= 0 {
+		t.Errorf("probe of a conv model = %+v; want arch conv, 32 code features", pr)
+	}
+}

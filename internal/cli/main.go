@@ -103,6 +103,9 @@ embedded in the binary and writes pictures of what it learned.`,
 		newInspectCommand(g),
 		newDemoCommand(g),
 		newBenchCommand(g),
+		newDenoiseCommand(g),
+		newUpscaleCommand(g),
+		newColorizeCommand(g),
 	)
 	root.AddCommand(latentCommands(g)...) // probe, generate, interpolate, latent-map, models
 	return root

@@ -10,24 +10,61 @@ import "golang.org/x/sys/cpu"
 // kernel.fn with pointers; the Go wrappers below check the bounds.
 
 //go:noescape
-func kernAVX512Asm(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha float32, load bool)
+func kernAVX512Asm(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha float32, load bool, bias *float32)
 
 //go:noescape
-func kernAVX2Asm(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha float32, load bool)
+func kernAVX2Asm(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha float32, load bool, bias *float32)
+
+//go:noescape
+func packBT16AVX512(dst, b *float32, ldb, kb, nr int)
+
+// useTransposeAsm selects the AVX-512 16×16 transpose for packing a
+// transposed B; tests turn it off to compare.
+var useTransposeAsm = hasAVX512
+
+//go:noescape
+func copyRowsAVX512(dst, src *float32, lds, rows, w int, m1, m2 uint32)
+
+// copyRows copies rows rows of w floats from src (row stride lds) to dst
+// (row stride w) and reports whether it could (w ≤ 32, AVX-512).
+func copyRows(dst, src []float32, lds, rows, w int) bool {
+	if !useTransposeAsm || w > 32 || rows == 0 {
+		return false
+	}
+	_, _ = dst[rows*w-1], src[(rows-1)*lds+w-1]
+	m1, m2 := uint32(1)<<min(w, 16)-1, uint32(1)<<max(w-16, 0)-1
+	copyRowsAVX512(&dst[0], &src[0], lds, rows, w, m1, m2)
+	return true
+}
+
+// packBT16 stores the transpose of the 16×(16·kb) block of b (row stride
+// ldb) into dst (row stride nr); the caller has checked the bounds.
+func packBT16(dst, b []float32, ldb, kb, nr int) {
+	packBT16AVX512(&dst[0], &b[0], ldb, kb, nr)
+}
 
 var (
 	avx512Kernel = kernel{name: "avx512", mr: 14, nr: 32, fn: kernAVX512}
 	avx2Kernel   = kernel{name: "avx2", mr: 6, nr: 16, fn: kernAVX2}
 )
 
-func kernAVX512(kc int, a []float32, rsa, csa int, b, c []float32, ldc int, alpha float32, load bool) {
+func kernAVX512(kc int, a []float32, rsa, csa int, b, c []float32, ldc int, alpha float32, load bool, bias []float32) {
 	_, _, _ = a[13*rsa+(kc-1)*csa], b[kc*32-1], c[13*ldc+31]
-	kernAVX512Asm(kc, &a[0], rsa, csa, &b[0], &c[0], ldc, alpha, load)
+	kernAVX512Asm(kc, &a[0], rsa, csa, &b[0], &c[0], ldc, alpha, load, biasPtr(bias, 32))
 }
 
-func kernAVX2(kc int, a []float32, rsa, csa int, b, c []float32, ldc int, alpha float32, load bool) {
+func kernAVX2(kc int, a []float32, rsa, csa int, b, c []float32, ldc int, alpha float32, load bool, bias []float32) {
 	_, _, _ = a[5*rsa+(kc-1)*csa], b[kc*16-1], c[5*ldc+15]
-	kernAVX2Asm(kc, &a[0], rsa, csa, &b[0], &c[0], ldc, alpha, load)
+	kernAVX2Asm(kc, &a[0], rsa, csa, &b[0], &c[0], ldc, alpha, load, biasPtr(bias, 16))
+}
+
+// biasPtr is nil for no bias, else &bias[0] after checking nr values.
+func biasPtr(bias []float32, nr int) *float32 {
+	if bias == nil {
+		return nil
+	}
+	_ = bias[nr-1]
+	return &bias[0]
 }
 
 var hasAVX512, hasAVX2 = cpu.X86.HasAVX512F, cpu.X86.HasAVX2 && cpu.X86.HasFMA

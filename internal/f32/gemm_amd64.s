@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func kernAVX512Asm(kc int, a *float32, rsa int, csa int, b *float32, c *float32, ldc int, alpha float32, load bool)
+// func kernAVX512Asm(kc int, a *float32, rsa int, csa int, b *float32, c *float32, ldc int, alpha float32, load bool, bias *float32)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·kernAVX512Asm(SB), NOSPLIT, $0-61
+TEXT ·kernAVX512Asm(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ rsa+16(FP), SI
@@ -297,8 +297,87 @@ store:
 	MOVBQZX      load+60(FP), DI
 	TESTB        DI, DI
 	JNZ          add
+	MOVQ         bias+64(FP), SI
+	TESTQ        SI, SI
+	JNZ          bias
 
 	// c = alpha*acc
+	VMOVUPS Z0, (R12)
+	VMOVUPS Z1, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z2, (R12)
+	VMOVUPS Z3, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z4, (R12)
+	VMOVUPS Z5, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z6, (R12)
+	VMOVUPS Z7, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z8, (R12)
+	VMOVUPS Z9, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z10, (R12)
+	VMOVUPS Z11, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z12, (R12)
+	VMOVUPS Z13, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z14, (R12)
+	VMOVUPS Z15, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z16, (R12)
+	VMOVUPS Z17, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z18, (R12)
+	VMOVUPS Z19, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z20, (R12)
+	VMOVUPS Z21, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z22, (R12)
+	VMOVUPS Z23, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z24, (R12)
+	VMOVUPS Z25, 64(R12)
+	ADDQ    R13, R12
+	VMOVUPS Z26, (R12)
+	VMOVUPS Z27, 64(R12)
+	VZEROUPPER
+	RET
+
+bias:
+	// c = alpha*acc + bias
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
+	VADDPS  Z28, Z0, Z0
+	VADDPS  Z29, Z1, Z1
+	VADDPS  Z28, Z2, Z2
+	VADDPS  Z29, Z3, Z3
+	VADDPS  Z28, Z4, Z4
+	VADDPS  Z29, Z5, Z5
+	VADDPS  Z28, Z6, Z6
+	VADDPS  Z29, Z7, Z7
+	VADDPS  Z28, Z8, Z8
+	VADDPS  Z29, Z9, Z9
+	VADDPS  Z28, Z10, Z10
+	VADDPS  Z29, Z11, Z11
+	VADDPS  Z28, Z12, Z12
+	VADDPS  Z29, Z13, Z13
+	VADDPS  Z28, Z14, Z14
+	VADDPS  Z29, Z15, Z15
+	VADDPS  Z28, Z16, Z16
+	VADDPS  Z29, Z17, Z17
+	VADDPS  Z28, Z18, Z18
+	VADDPS  Z29, Z19, Z19
+	VADDPS  Z28, Z20, Z20
+	VADDPS  Z29, Z21, Z21
+	VADDPS  Z28, Z22, Z22
+	VADDPS  Z29, Z23, Z23
+	VADDPS  Z28, Z24, Z24
+	VADDPS  Z29, Z25, Z25
+	VADDPS  Z28, Z26, Z26
+	VADDPS  Z29, Z27, Z27
 	VMOVUPS Z0, (R12)
 	VMOVUPS Z1, 64(R12)
 	ADDQ    R13, R12
@@ -417,9 +496,9 @@ add:
 	VZEROUPPER
 	RET
 
-// func kernAVX2Asm(kc int, a *float32, rsa int, csa int, b *float32, c *float32, ldc int, alpha float32, load bool)
+// func kernAVX2Asm(kc int, a *float32, rsa int, csa int, b *float32, c *float32, ldc int, alpha float32, load bool, bias *float32)
 // Requires: AVX, FMA3, MMX+
-TEXT ·kernAVX2Asm(SB), NOSPLIT, $0-61
+TEXT ·kernAVX2Asm(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ rsa+16(FP), SI
@@ -561,8 +640,47 @@ store:
 	MOVBQZX      load+60(FP), DI
 	TESTB        DI, DI
 	JNZ          add
+	MOVQ         bias+64(FP), SI
+	TESTQ        SI, SI
+	JNZ          bias
 
 	// c = alpha*acc
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y1, 32(R12)
+	ADDQ    R13, R12
+	VMOVUPS Y2, (R12)
+	VMOVUPS Y3, 32(R12)
+	ADDQ    R13, R12
+	VMOVUPS Y4, (R12)
+	VMOVUPS Y5, 32(R12)
+	ADDQ    R13, R12
+	VMOVUPS Y6, (R12)
+	VMOVUPS Y7, 32(R12)
+	ADDQ    R13, R12
+	VMOVUPS Y8, (R12)
+	VMOVUPS Y9, 32(R12)
+	ADDQ    R13, R12
+	VMOVUPS Y10, (R12)
+	VMOVUPS Y11, 32(R12)
+	VZEROUPPER
+	RET
+
+bias:
+	// c = alpha*acc + bias
+	VMOVUPS (SI), Y12
+	VMOVUPS 32(SI), Y13
+	VADDPS  Y12, Y0, Y0
+	VADDPS  Y13, Y1, Y1
+	VADDPS  Y12, Y2, Y2
+	VADDPS  Y13, Y3, Y3
+	VADDPS  Y12, Y4, Y4
+	VADDPS  Y13, Y5, Y5
+	VADDPS  Y12, Y6, Y6
+	VADDPS  Y13, Y7, Y7
+	VADDPS  Y12, Y8, Y8
+	VADDPS  Y13, Y9, Y9
+	VADDPS  Y12, Y10, Y10
+	VADDPS  Y13, Y11, Y11
 	VMOVUPS Y0, (R12)
 	VMOVUPS Y1, 32(R12)
 	ADDQ    R13, R12
@@ -732,4 +850,585 @@ loop1:
 done:
 	VZEROUPPER
 	MOVSS X0, ret+48(FP)
+	RET
+
+// func expAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX512F
+TEXT ·expAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_len+8(FP), CX
+	MOVQ dst_base+0(FP), SI
+	MOVQ x_base+24(FP), DI
+
+	// exp constants
+	MOVL         $0xc2d00000, AX
+	VPBROADCASTD AX, Z16
+	MOVL         $0x42b20000, AX
+	VPBROADCASTD AX, Z17
+	MOVL         $0x3fb8aa3b, AX
+	VPBROADCASTD AX, Z18
+	MOVL         $0x4b400000, AX
+	VPBROADCASTD AX, Z19
+	MOVL         $0x3f318000, AX
+	VPBROADCASTD AX, Z20
+	MOVL         $0xb95e8083, AX
+	VPBROADCASTD AX, Z21
+	MOVL         $0x39506967, AX
+	VPBROADCASTD AX, Z22
+	MOVL         $0x3ab743ce, AX
+	VPBROADCASTD AX, Z23
+	MOVL         $0x3c088908, AX
+	VPBROADCASTD AX, Z24
+	MOVL         $0x3d2aa9c1, AX
+	VPBROADCASTD AX, Z25
+	MOVL         $0x3e2aaaaa, AX
+	VPBROADCASTD AX, Z26
+	MOVL         $0x3f000000, AX
+	VPBROADCASTD AX, Z27
+	MOVL         $0x3f800000, AX
+	VPBROADCASTD AX, Z28
+	MOVL         $0x0000007f, AX
+	VPBROADCASTD AX, Z29
+	MOVL         $0x7fffffff, AX
+	VPBROADCASTD AX, Z30
+	VPXORD       Z31, Z31, Z31
+	XORQ         DX, DX
+	SHRQ         $0x04, CX
+	JZ           done
+
+loop:
+	VMOVUPS (DI)(DX*1), Z0
+	VMAXPS  Z0, Z16, Z0
+	VMINPS  Z0, Z17, Z0
+	VMULPS  Z18, Z0, Z2
+	VADDPS  Z19, Z2, Z2
+	VSUBPS  Z19, Z2, Z3
+	VPSUBD  Z19, Z2, Z2
+	VMULPS  Z20, Z3, Z4
+	VSUBPS  Z4, Z0, Z0
+	VMULPS  Z21, Z3, Z4
+	VSUBPS  Z4, Z0, Z0
+	VMULPS  Z0, Z0, Z3
+	VMOVAPS Z22, Z1
+	VMULPS  Z0, Z1, Z1
+	VADDPS  Z23, Z1, Z1
+	VMULPS  Z0, Z1, Z1
+	VADDPS  Z24, Z1, Z1
+	VMULPS  Z0, Z1, Z1
+	VADDPS  Z25, Z1, Z1
+	VMULPS  Z0, Z1, Z1
+	VADDPS  Z26, Z1, Z1
+	VMULPS  Z0, Z1, Z1
+	VADDPS  Z27, Z1, Z1
+	VMULPS  Z3, Z1, Z1
+	VADDPS  Z0, Z1, Z1
+	VADDPS  Z28, Z1, Z1
+	VPSRAD  $0x01, Z2, Z4
+	VPSUBD  Z4, Z2, Z2
+	VPADDD  Z29, Z4, Z4
+	VPSLLD  $0x17, Z4, Z4
+	VPADDD  Z29, Z2, Z2
+	VPSLLD  $0x17, Z2, Z2
+	VMULPS  Z4, Z1, Z1
+	VMULPS  Z2, Z1, Z1
+	VMOVUPS Z1, (SI)(DX*1)
+	ADDQ    $0x40, DX
+	DECQ    CX
+	JNZ     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func sigmoidAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX512F
+TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_len+8(FP), CX
+	MOVQ dst_base+0(FP), SI
+	MOVQ x_base+24(FP), DI
+
+	// exp constants
+	MOVL         $0xc2d00000, AX
+	VPBROADCASTD AX, Z16
+	MOVL         $0x42b20000, AX
+	VPBROADCASTD AX, Z17
+	MOVL         $0x3fb8aa3b, AX
+	VPBROADCASTD AX, Z18
+	MOVL         $0x4b400000, AX
+	VPBROADCASTD AX, Z19
+	MOVL         $0x3f318000, AX
+	VPBROADCASTD AX, Z20
+	MOVL         $0xb95e8083, AX
+	VPBROADCASTD AX, Z21
+	MOVL         $0x39506967, AX
+	VPBROADCASTD AX, Z22
+	MOVL         $0x3ab743ce, AX
+	VPBROADCASTD AX, Z23
+	MOVL         $0x3c088908, AX
+	VPBROADCASTD AX, Z24
+	MOVL         $0x3d2aa9c1, AX
+	VPBROADCASTD AX, Z25
+	MOVL         $0x3e2aaaaa, AX
+	VPBROADCASTD AX, Z26
+	MOVL         $0x3f000000, AX
+	VPBROADCASTD AX, Z27
+	MOVL         $0x3f800000, AX
+	VPBROADCASTD AX, Z28
+	MOVL         $0x0000007f, AX
+	VPBROADCASTD AX, Z29
+	MOVL         $0x7fffffff, AX
+	VPBROADCASTD AX, Z30
+	VPXORD       Z31, Z31, Z31
+	XORQ         DX, DX
+	SHRQ         $0x04, CX
+	JZ           done
+
+loop:
+	VMOVUPS   (DI)(DX*1), Z6
+	VPANDD    Z30, Z6, Z0
+	VSUBPS    Z0, Z31, Z0
+	VMAXPS    Z0, Z16, Z0
+	VMINPS    Z0, Z17, Z0
+	VMULPS    Z18, Z0, Z2
+	VADDPS    Z19, Z2, Z2
+	VSUBPS    Z19, Z2, Z3
+	VPSUBD    Z19, Z2, Z2
+	VMULPS    Z20, Z3, Z4
+	VSUBPS    Z4, Z0, Z0
+	VMULPS    Z21, Z3, Z4
+	VSUBPS    Z4, Z0, Z0
+	VMULPS    Z0, Z0, Z3
+	VMOVAPS   Z22, Z1
+	VMULPS    Z0, Z1, Z1
+	VADDPS    Z23, Z1, Z1
+	VMULPS    Z0, Z1, Z1
+	VADDPS    Z24, Z1, Z1
+	VMULPS    Z0, Z1, Z1
+	VADDPS    Z25, Z1, Z1
+	VMULPS    Z0, Z1, Z1
+	VADDPS    Z26, Z1, Z1
+	VMULPS    Z0, Z1, Z1
+	VADDPS    Z27, Z1, Z1
+	VMULPS    Z3, Z1, Z1
+	VADDPS    Z0, Z1, Z1
+	VADDPS    Z28, Z1, Z1
+	VPSRAD    $0x01, Z2, Z4
+	VPSUBD    Z4, Z2, Z2
+	VPADDD    Z29, Z4, Z4
+	VPSLLD    $0x17, Z4, Z4
+	VPADDD    Z29, Z2, Z2
+	VPSLLD    $0x17, Z2, Z2
+	VMULPS    Z4, Z1, Z1
+	VMULPS    Z2, Z1, Z1
+	VADDPS    Z28, Z1, Z2
+	VCMPPS    $0x0d, Z31, Z6, K1
+	VBLENDMPS Z28, Z1, K1, Z1
+	VDIVPS    Z2, Z1, Z1
+	VMOVUPS   Z1, (SI)(DX*1)
+	ADDQ      $0x40, DX
+	DECQ      CX
+	JNZ       loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func sigmoidBwdAVX512(dx []float32, dy []float32, y []float32)
+// Requires: AVX, AVX512F
+TEXT ·sigmoidBwdAVX512(SB), NOSPLIT, $0-72
+	MOVQ         dx_len+8(FP), CX
+	MOVQ         dx_base+0(FP), SI
+	MOVQ         dy_base+24(FP), DI
+	MOVQ         y_base+48(FP), R8
+	MOVL         $0x3f800000, AX
+	VPBROADCASTD AX, Z28
+	XORQ         DX, DX
+	SHRQ         $0x04, CX
+	JZ           done
+
+loop:
+	VMOVUPS (R8)(DX*1), Z0
+	VMULPS  (DI)(DX*1), Z0, Z1
+	VSUBPS  Z0, Z28, Z2
+	VMULPS  Z2, Z1, Z1
+	VMOVUPS Z1, (SI)(DX*1)
+	ADDQ    $0x40, DX
+	DECQ    CX
+	JNZ     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func reluAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX512F
+TEXT ·reluAVX512(SB), NOSPLIT, $0-48
+	MOVQ   dst_len+8(FP), CX
+	MOVQ   dst_base+0(FP), SI
+	MOVQ   x_base+24(FP), DI
+	VPXORD Z31, Z31, Z31
+	XORQ   DX, DX
+	SHRQ   $0x04, CX
+	JZ     done
+
+loop:
+	VMAXPS  (DI)(DX*1), Z31, Z0
+	VMOVUPS Z0, (SI)(DX*1)
+	ADDQ    $0x40, DX
+	DECQ    CX
+	JNZ     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func reluBwdAVX512(dx []float32, dy []float32, y []float32)
+// Requires: AVX, AVX512F
+TEXT ·reluBwdAVX512(SB), NOSPLIT, $0-72
+	MOVQ   dx_len+8(FP), CX
+	MOVQ   dx_base+0(FP), SI
+	MOVQ   dy_base+24(FP), DI
+	MOVQ   y_base+48(FP), R8
+	VPXORD Z31, Z31, Z31
+	XORQ   DX, DX
+	SHRQ   $0x04, CX
+	JZ     done
+
+loop:
+	VCMPPS    $0x01, (R8)(DX*1), Z31, K1
+	VMOVUPS.Z (DI)(DX*1), K1, Z0
+	VMOVUPS   Z0, (SI)(DX*1)
+	ADDQ      $0x40, DX
+	DECQ      CX
+	JNZ       loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func mseGradAVX512(dst []float32, pred []float32, target []float32, scale float32)
+// Requires: AVX, AVX512F
+TEXT ·mseGradAVX512(SB), NOSPLIT, $0-76
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         dst_base+0(FP), SI
+	MOVQ         pred_base+24(FP), DI
+	MOVQ         target_base+48(FP), R8
+	VBROADCASTSS scale+72(FP), Z7
+	XORQ         DX, DX
+	SHRQ         $0x04, CX
+	JZ           done
+
+loop:
+	VMOVUPS (DI)(DX*1), Z0
+	VSUBPS  (R8)(DX*1), Z0, Z0
+	VMULPS  Z0, Z7, Z0
+	VMOVUPS Z0, (SI)(DX*1)
+	ADDQ    $0x40, DX
+	DECQ    CX
+	JNZ     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func sqDiffSumAVX512(pred []float32, target []float32, acc *[16]float64)
+// Requires: AVX, AVX512F
+TEXT ·sqDiffSumAVX512(SB), NOSPLIT, $0-56
+	MOVQ    pred_len+8(FP), CX
+	MOVQ    pred_base+0(FP), SI
+	MOVQ    target_base+24(FP), DI
+	MOVQ    acc+48(FP), AX
+	VMOVUPD (AX), Z8
+	VMOVUPD 64(AX), Z9
+	XORQ    DX, DX
+	SHRQ    $0x04, CX
+	JZ      done
+
+loop:
+	VMOVUPS       (SI)(DX*1), Z0
+	VSUBPS        (DI)(DX*1), Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VCVTPS2PD     Y0, Z2
+	VCVTPS2PD     Y1, Z3
+	VMULPD        Z2, Z2, Z2
+	VMULPD        Z3, Z3, Z3
+	VADDPD        Z2, Z8, Z8
+	VADDPD        Z3, Z9, Z9
+	ADDQ          $0x40, DX
+	DECQ          CX
+	JNZ           loop
+
+done:
+	VMOVUPD Z8, (AX)
+	VMOVUPD Z9, 64(AX)
+	VZEROUPPER
+	RET
+
+// func colSumAVX512(dst []float32, x []float32, rows int)
+// Requires: AVX, AVX512F
+TEXT ·colSumAVX512(SB), NOSPLIT, $0-56
+	MOVQ dst_len+8(FP), CX
+	MOVQ dst_base+0(FP), SI
+	MOVQ x_base+24(FP), DI
+	MOVQ rows+48(FP), R8
+	MOVQ CX, R9
+	SHLQ $0x02, R9
+	SHRQ $0x04, CX
+	JZ   done
+
+col:
+	VMOVUPS (SI), Z0
+	MOVQ    DI, R10
+	MOVQ    R8, R11
+	TESTQ   R11, R11
+	JZ      store
+
+row:
+	VADDPS (R10), Z0, Z0
+	ADDQ   R9, R10
+	DECQ   R11
+	JNZ    row
+
+store:
+	VMOVUPS Z0, (SI)
+	ADDQ    $0x40, SI
+	ADDQ    $0x40, DI
+	DECQ    CX
+	JNZ     col
+
+done:
+	VZEROUPPER
+	RET
+
+// func adamAVX512(p []float32, g []float32, m []float32, v []float32, h *[9]float32)
+// Requires: AVX, AVX512F
+TEXT ·adamAVX512(SB), NOSPLIT, $0-104
+	MOVQ         p_len+8(FP), CX
+	MOVQ         p_base+0(FP), SI
+	MOVQ         g_base+24(FP), DI
+	MOVQ         m_base+48(FP), R8
+	MOVQ         v_base+72(FP), R9
+	MOVQ         h+96(FP), AX
+	VBROADCASTSS (AX), Z16
+	VBROADCASTSS 4(AX), Z17
+	VBROADCASTSS 8(AX), Z18
+	VBROADCASTSS 12(AX), Z19
+	VBROADCASTSS 16(AX), Z20
+	VBROADCASTSS 20(AX), Z21
+	VBROADCASTSS 24(AX), Z22
+	VBROADCASTSS 28(AX), Z23
+	VBROADCASTSS 32(AX), Z24
+	XORQ         DX, DX
+	SHRQ         $0x04, CX
+	JZ           done
+
+loop:
+	VMULPS  (SI)(DX*1), Z16, Z0
+	VMULPS  Z0, Z17, Z1
+	VADDPS  (DI)(DX*1), Z1, Z1
+	VMULPS  (R8)(DX*1), Z18, Z2
+	VMULPS  Z1, Z19, Z3
+	VADDPS  Z3, Z2, Z2
+	VMULPS  (R9)(DX*1), Z20, Z4
+	VMULPS  Z1, Z21, Z5
+	VMULPS  Z1, Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS Z2, (R8)(DX*1)
+	VMOVUPS Z4, (R9)(DX*1)
+	VSQRTPS Z4, Z4
+	VDIVPS  Z22, Z4, Z4
+	VADDPS  Z23, Z4, Z4
+	VMULPS  Z2, Z24, Z2
+	VDIVPS  Z4, Z2, Z2
+	VADDPS  Z2, Z0, Z0
+	VMOVUPS Z0, (SI)(DX*1)
+	ADDQ    $0x40, DX
+	DECQ    CX
+	JNZ     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func packBT16AVX512(dst *float32, b *float32, ldb int, kb int, nr int)
+// Requires: AVX, AVX512F
+TEXT ·packBT16AVX512(SB), NOSPLIT, $0-40
+	MOVQ  dst+0(FP), DI
+	MOVQ  b+8(FP), SI
+	MOVQ  ldb+16(FP), DX
+	MOVQ  kb+24(FP), CX
+	MOVQ  nr+32(FP), R8
+	SHLQ  $0x02, DX
+	SHLQ  $0x02, R8
+	TESTQ CX, CX
+	JZ    done
+
+block:
+	MOVQ       SI, R9
+	VMOVUPS    (R9), Z0
+	ADDQ       DX, R9
+	VMOVUPS    (R9), Z1
+	ADDQ       DX, R9
+	VMOVUPS    (R9), Z2
+	ADDQ       DX, R9
+	VMOVUPS    (R9), Z3
+	ADDQ       DX, R9
+	VMOVUPS    (R9), Z4
+	ADDQ       DX, R9
+	VMOVUPS    (R9), Z5
+	ADDQ       DX, R9
+	VMOVUPS    (R9), Z6
+	ADDQ       DX, R9
+	VMOVUPS    (R9), Z7
+	ADDQ       DX, R9
+	VMOVUPS    (R9), Z8
+	ADDQ       DX, R9
+	VMOVUPS    (R9), Z9
+	ADDQ       DX, R9
+	VMOVUPS    (R9), Z10
+	ADDQ       DX, R9
+	VMOVUPS    (R9), Z11
+	ADDQ       DX, R9
+	VMOVUPS    (R9), Z12
+	ADDQ       DX, R9
+	VMOVUPS    (R9), Z13
+	ADDQ       DX, R9
+	VMOVUPS    (R9), Z14
+	ADDQ       DX, R9
+	VMOVUPS    (R9), Z15
+	VUNPCKLPS  Z1, Z0, Z16
+	VUNPCKHPS  Z1, Z0, Z17
+	VUNPCKLPS  Z3, Z2, Z18
+	VUNPCKHPS  Z3, Z2, Z19
+	VUNPCKLPS  Z5, Z4, Z20
+	VUNPCKHPS  Z5, Z4, Z21
+	VUNPCKLPS  Z7, Z6, Z22
+	VUNPCKHPS  Z7, Z6, Z23
+	VUNPCKLPS  Z9, Z8, Z24
+	VUNPCKHPS  Z9, Z8, Z25
+	VUNPCKLPS  Z11, Z10, Z26
+	VUNPCKHPS  Z11, Z10, Z27
+	VUNPCKLPS  Z13, Z12, Z28
+	VUNPCKHPS  Z13, Z12, Z29
+	VUNPCKLPS  Z15, Z14, Z30
+	VUNPCKHPS  Z15, Z14, Z31
+	VSHUFPS    $0x44, Z18, Z16, Z0
+	VSHUFPS    $0xee, Z18, Z16, Z1
+	VSHUFPS    $0x44, Z19, Z17, Z2
+	VSHUFPS    $0xee, Z19, Z17, Z3
+	VSHUFPS    $0x44, Z22, Z20, Z4
+	VSHUFPS    $0xee, Z22, Z20, Z5
+	VSHUFPS    $0x44, Z23, Z21, Z6
+	VSHUFPS    $0xee, Z23, Z21, Z7
+	VSHUFPS    $0x44, Z26, Z24, Z8
+	VSHUFPS    $0xee, Z26, Z24, Z9
+	VSHUFPS    $0x44, Z27, Z25, Z10
+	VSHUFPS    $0xee, Z27, Z25, Z11
+	VSHUFPS    $0x44, Z30, Z28, Z12
+	VSHUFPS    $0xee, Z30, Z28, Z13
+	VSHUFPS    $0x44, Z31, Z29, Z14
+	VSHUFPS    $0xee, Z31, Z29, Z15
+	VSHUFF32X4 $0x88, Z4, Z0, Z16
+	VSHUFF32X4 $0xdd, Z4, Z0, Z20
+	VSHUFF32X4 $0x88, Z5, Z1, Z17
+	VSHUFF32X4 $0xdd, Z5, Z1, Z21
+	VSHUFF32X4 $0x88, Z6, Z2, Z18
+	VSHUFF32X4 $0xdd, Z6, Z2, Z22
+	VSHUFF32X4 $0x88, Z7, Z3, Z19
+	VSHUFF32X4 $0xdd, Z7, Z3, Z23
+	VSHUFF32X4 $0x88, Z12, Z8, Z24
+	VSHUFF32X4 $0xdd, Z12, Z8, Z28
+	VSHUFF32X4 $0x88, Z13, Z9, Z25
+	VSHUFF32X4 $0xdd, Z13, Z9, Z29
+	VSHUFF32X4 $0x88, Z14, Z10, Z26
+	VSHUFF32X4 $0xdd, Z14, Z10, Z30
+	VSHUFF32X4 $0x88, Z15, Z11, Z27
+	VSHUFF32X4 $0xdd, Z15, Z11, Z31
+	VSHUFF32X4 $0x88, Z24, Z16, Z0
+	VSHUFF32X4 $0xdd, Z24, Z16, Z8
+	VSHUFF32X4 $0x88, Z25, Z17, Z1
+	VSHUFF32X4 $0xdd, Z25, Z17, Z9
+	VSHUFF32X4 $0x88, Z26, Z18, Z2
+	VSHUFF32X4 $0xdd, Z26, Z18, Z10
+	VSHUFF32X4 $0x88, Z27, Z19, Z3
+	VSHUFF32X4 $0xdd, Z27, Z19, Z11
+	VSHUFF32X4 $0x88, Z28, Z20, Z4
+	VSHUFF32X4 $0xdd, Z28, Z20, Z12
+	VSHUFF32X4 $0x88, Z29, Z21, Z5
+	VSHUFF32X4 $0xdd, Z29, Z21, Z13
+	VSHUFF32X4 $0x88, Z30, Z22, Z6
+	VSHUFF32X4 $0xdd, Z30, Z22, Z14
+	VSHUFF32X4 $0x88, Z31, Z23, Z7
+	VSHUFF32X4 $0xdd, Z31, Z23, Z15
+	MOVQ       DI, R9
+	VMOVUPS    Z0, (R9)
+	ADDQ       R8, R9
+	VMOVUPS    Z1, (R9)
+	ADDQ       R8, R9
+	VMOVUPS    Z2, (R9)
+	ADDQ       R8, R9
+	VMOVUPS    Z3, (R9)
+	ADDQ       R8, R9
+	VMOVUPS    Z4, (R9)
+	ADDQ       R8, R9
+	VMOVUPS    Z5, (R9)
+	ADDQ       R8, R9
+	VMOVUPS    Z6, (R9)
+	ADDQ       R8, R9
+	VMOVUPS    Z7, (R9)
+	ADDQ       R8, R9
+	VMOVUPS    Z8, (R9)
+	ADDQ       R8, R9
+	VMOVUPS    Z9, (R9)
+	ADDQ       R8, R9
+	VMOVUPS    Z10, (R9)
+	ADDQ       R8, R9
+	VMOVUPS    Z11, (R9)
+	ADDQ       R8, R9
+	VMOVUPS    Z12, (R9)
+	ADDQ       R8, R9
+	VMOVUPS    Z13, (R9)
+	ADDQ       R8, R9
+	VMOVUPS    Z14, (R9)
+	ADDQ       R8, R9
+	VMOVUPS    Z15, (R9)
+	ADDQ       $0x40, SI
+	MOVQ       R8, R9
+	SHLQ       $0x04, R9
+	ADDQ       R9, DI
+	DECQ       CX
+	JNZ        block
+
+done:
+	VZEROUPPER
+	RET
+
+// func copyRowsAVX512(dst *float32, src *float32, lds int, rows int, w int, m1 uint32, m2 uint32)
+// Requires: AVX, AVX512F
+TEXT ·copyRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  lds+16(FP), DX
+	MOVQ  rows+24(FP), CX
+	MOVQ  w+32(FP), R8
+	MOVL  m1+40(FP), AX
+	KMOVW AX, K1
+	MOVL  m2+44(FP), AX
+	KMOVW AX, K2
+	SHLQ  $0x02, DX
+	SHLQ  $0x02, R8
+	TESTQ CX, CX
+	JZ    done
+
+loop:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVUPS   Z0, K1, (DI)
+	VMOVUPS   Z1, K2, 64(DI)
+	ADDQ      DX, SI
+	ADDQ      R8, DI
+	DECQ      CX
+	JNZ       loop
+
+done:
+	VZEROUPPER
 	RET

@@ -16,6 +16,11 @@ const (
 	kcMax = 256
 	mcMax = 336
 	bMax  = 1 << 20
+
+	// parMinMACs is the smallest product (m·n·k multiply-adds) that is
+	// split across the workers: about 10 µs of one core, a few times what
+	// waking a parked worker costs. The split never changes the result.
+	parMinMACs = 1 << 21
 )
 
 // A kernel is a microkernel with its register tile size. fn computes the
@@ -29,7 +34,7 @@ const (
 type kernel struct {
 	name   string
 	mr, nr int
-	fn     func(kc int, a []float32, rsa, csa int, b, c []float32, ldc int, alpha float32, load bool)
+	fn     func(kc int, a []float32, rsa, csa int, b, c []float32, ldc int, alpha float32, load bool, bias []float32)
 }
 
 // gemmCtx holds the state of one Gemm call and its packing buffers. Contexts
@@ -41,6 +46,7 @@ type gemmCtx struct {
 	alpha, beta    float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
+	bias           []float32 // GemmBias: added to every row instead of beta·C
 
 	mc, nblocks int  // row blocks of C
 	splitN      bool // workers split the B micro-panels, not the row blocks
@@ -78,7 +84,7 @@ func getCtx() *gemmCtx {
 }
 
 func putCtx(g *gemmCtx) {
-	g.a, g.b, g.c = nil, nil, nil
+	g.a, g.b, g.c, g.bias = nil, nil, nil, nil
 	select {
 	case ctxFree <- g:
 	default:
@@ -93,16 +99,26 @@ func grow(s []float32, n int) []float32 {
 }
 
 // gemmBlocked is Gemm after the argument checks, with the given microkernel.
-func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// With bias not nil (GemmBias), beta must be 0 and C = alpha·op(A)·op(B) +
+// bias, the bias added to each row.
+func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
 	if m == 0 || n == 0 {
 		return
 	}
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, beta, c, ldc)
+		if bias != nil {
+			for i := 0; i < m; i++ {
+				copy(c[i*ldc:i*ldc+n], bias[:n])
+			}
+		}
 		return
 	}
 	mr, nr := kern.mr, kern.nr
 	threads := parallel.Threads()
+	if m*n*k < parMinMACs {
+		threads = 1 // handing work to a worker costs more than it saves
+	}
 
 	// The workers split either the rows of C (sharing the packed B) or its
 	// columns (each packing its own B panels and reading all of A), which
@@ -142,6 +158,7 @@ func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, 
 	g.alpha, g.beta = alpha, beta
 	g.a, g.b, g.c = a, b, c
 	g.lda, g.ldb, g.ldc = lda, ldb, ldc
+	g.bias = bias
 	g.mc, g.nblocks, g.kcStep, g.splitN = mc, nblocks, kcStep, splitN
 	g.bp = grow(g.bp, kPad*ncStep)
 	if len(g.ready) < ncStep/nr {
@@ -242,19 +259,28 @@ func (t *gemmTask) Do(w, lo, hi int) {
 					if !g.transA && mb == mr {
 						a, rsa, csa = g.a[i0*g.lda+pc:], g.lda, 1
 					}
+					var bias []float32
+					if !load && g.bias != nil {
+						bias = g.bias[j0 : j0+nb]
+					}
 					if mb == mr && nb == nr {
-						fn(kc, a, rsa, csa, bp, g.c[i0*g.ldc+j0:], g.ldc, g.alpha, load)
+						fn(kc, a, rsa, csa, bp, g.c[i0*g.ldc+j0:], g.ldc, g.alpha, load, bias)
 						continue
 					}
-					fn(kc, a, rsa, csa, bp, tmp, nr, g.alpha, false)
+					fn(kc, a, rsa, csa, bp, tmp, nr, g.alpha, false, nil)
 					for i := 0; i < mb; i++ {
 						crow := g.c[(i0+i)*g.ldc+j0 : (i0+i)*g.ldc+j0+nb]
 						trow := tmp[i*nr : i*nr+nb]
-						if load {
+						switch {
+						case load:
 							for j, v := range trow {
 								crow[j] += v
 							}
-						} else {
+						case bias != nil:
+							for j, v := range trow {
+								crow[j] = v + bias[j]
+							}
+						default:
 							copy(crow, trow)
 						}
 					}
@@ -297,6 +323,9 @@ func packA(dst []float32, trans bool, a []float32, lda, i0, mb, p0, kc, mr int) 
 	dst = dst[:kc*mr]
 	if trans {
 		// op(A)[i][p] = a[p*lda+i]: each group is contiguous in a.
+		if mb == mr && copyRows(dst, a[p0*lda+i0:], lda, kc, mr) {
+			return
+		}
 		for p := 0; p < kc; p++ {
 			d := dst[p*mr : p*mr+mr]
 			copy(d, a[(p0+p)*lda+i0:(p0+p)*lda+i0+mb])
@@ -322,6 +351,9 @@ func packA(dst []float32, trans bool, a []float32, lda, i0, mb, p0, kc, mr int) 
 func packB(dst []float32, trans bool, b []float32, ldb, p0, kc, j0, nb, nr int) {
 	dst = dst[:kc*nr]
 	if !trans {
+		if nb == nr && copyRows(dst, b[p0*ldb+j0:], ldb, kc, nr) {
+			return
+		}
 		for p := 0; p < kc; p++ {
 			d := dst[p*nr : p*nr+nr]
 			copy(d, b[(p0+p)*ldb+j0:(p0+p)*ldb+j0+nb])
@@ -329,7 +361,24 @@ func packB(dst []float32, trans bool, b []float32, ldb, p0, kc, j0, nb, nr int) 
 		}
 		return
 	}
-	// op(B)[p][j] = b[j*ldb+p].
+	// op(B)[p][j] = b[j*ldb+p]. Full panels go through the 16×16
+	// register transpose where there is one, for the first kc/16*16 rows.
+	if p16 := kc &^ 15; nb == nr && p16 > 0 && nr%16 == 0 && useTransposeAsm {
+		for h := 0; h < nr; h += 16 {
+			_, _ = b[(j0+h+15)*ldb+p0+p16-1], dst[(p16-1)*nr+h+15]
+			packBT16(dst[h:], b[(j0+h)*ldb+p0:], ldb, p16/16, nr)
+		}
+		if p16 == kc {
+			return
+		}
+		for j := 0; j < nb; j++ {
+			col := b[(j0+j)*ldb+p0+p16 : (j0+j)*ldb+p0+kc]
+			for p, v := range col {
+				dst[(p16+p)*nr+j] = v
+			}
+		}
+		return
+	}
 	for j := 0; j < nb; j++ {
 		col := b[(j0+j)*ldb+p0 : (j0+j)*ldb+p0+kc]
 		for p, v := range col {

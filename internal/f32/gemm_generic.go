@@ -5,7 +5,7 @@ package f32
 // assembly kernels are tested against.
 var genericKernel = kernel{name: "generic", mr: 4, nr: 4, fn: kernGeneric}
 
-func kernGeneric(kc int, a []float32, rsa, csa int, b, c []float32, ldc int, alpha float32, load bool) {
+func kernGeneric(kc int, a []float32, rsa, csa int, b, c []float32, ldc int, alpha float32, load bool, bias []float32) {
 	a0s := a[:(kc-1)*csa+1]
 	a1s := a[rsa : rsa+(kc-1)*csa+1]
 	a2s := a[2*rsa : 2*rsa+(kc-1)*csa+1]
@@ -35,13 +35,13 @@ func kernGeneric(kc int, a []float32, rsa, csa int, b, c []float32, ldc int, alp
 		c32 += a3 * b2
 		c33 += a3 * b3
 	}
-	store4(c[0*ldc:0*ldc+4], alpha, load, c00, c01, c02, c03)
-	store4(c[1*ldc:1*ldc+4], alpha, load, c10, c11, c12, c13)
-	store4(c[2*ldc:2*ldc+4], alpha, load, c20, c21, c22, c23)
-	store4(c[3*ldc:3*ldc+4], alpha, load, c30, c31, c32, c33)
+	store4(c[0*ldc:0*ldc+4], alpha, load, bias, c00, c01, c02, c03)
+	store4(c[1*ldc:1*ldc+4], alpha, load, bias, c10, c11, c12, c13)
+	store4(c[2*ldc:2*ldc+4], alpha, load, bias, c20, c21, c22, c23)
+	store4(c[3*ldc:3*ldc+4], alpha, load, bias, c30, c31, c32, c33)
 }
 
-func store4(c []float32, alpha float32, load bool, s0, s1, s2, s3 float32) {
+func store4(c []float32, alpha float32, load bool, bias []float32, s0, s1, s2, s3 float32) {
 	c = c[:4]
 	// The explicit conversions round alpha*s before the addition, as the
 	// edge-tile path does, so that no fused multiply-add can differ.
@@ -52,6 +52,10 @@ func store4(c []float32, alpha float32, load bool, s0, s1, s2, s3 float32) {
 		c[2] += t2
 		c[3] += t3
 		return
+	}
+	if bias != nil {
+		bias = bias[:4]
+		t0, t1, t2, t3 = t0+bias[0], t1+bias[1], t2+bias[2], t3+bias[3]
 	}
 	c[0], c[1], c[2], c[3] = t0, t1, t2, t3
 }

@@ -7,6 +7,8 @@
 //	go run ./scripts/anomaly-bench -suite adbench
 //	go run ./scripts/anomaly-bench -suite nslkdd
 //	go run ./scripts/anomaly-bench -suite mnist
+//	go run ./scripts/anomaly-bench -suite skab  [-window 10]
+//	go run ./scripts/anomaly-bench -suite kdd99
 //
 // ODDS .mat files are converted to .npz (X, y) in a temporary folder first
 // (dataset.ReadMAT); the command lines print that folder as $TMP.
@@ -38,6 +40,8 @@ var (
 	extra  = flag.String("args", "", "extra train flags, space-separated")
 	only   = flag.String("only", "", "comma-separated dataset names to run (default all)")
 	keys   = flag.String("keys", "roc_auc", "comma-separated eval JSON keys to report")
+	window = flag.Int("window", 10, "skab: window length (--window)")
+	trainN = flag.Int("train-rows", 400, "skab: leading rows of each experiment trained on")
 	tmpDir string
 )
 
@@ -67,6 +71,12 @@ func main() {
 		jobs = nslkddJobs()
 	case "mnist":
 		jobs = mnistJobs()
+	case "skab":
+		skab()
+		return
+	case "kdd99":
+		kdd99()
+		return
 	default:
 		check(fmt.Errorf("unknown suite %q", *suite))
 	}

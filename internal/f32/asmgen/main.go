@@ -30,6 +30,9 @@ func main() {
 	microkernel("kernAVX2Asm", 6, 2, 8, ymm, 2)
 	axpy()
 	dot()
+	elementwise()
+	transpose()
+	copyRows()
 	Generate()
 }
 
@@ -46,8 +49,8 @@ func ymm(i int) VecPhysical {
 // micro-panel is at a[i*rsa+p*csa]: rsa = 1, csa = mr for a packed panel, rsa
 // = lda, csa = 1 for rows of an untransposed A read in place.
 func microkernel(name string, mr, nv, w int, v func(int) VecPhysical, unroll int) {
-	TEXT(name, NOSPLIT, "func(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha float32, load bool)")
-	Doc(fmt.Sprintf("%s computes a %d×%d tile: c = alpha*A·B, or c += alpha*A·B when load is set.", name, mr, nv*w))
+	TEXT(name, NOSPLIT, "func(kc int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha float32, load bool, bias *float32)")
+	Doc(fmt.Sprintf("%s computes a %d×%d tile: c = alpha*A·B, or c += alpha*A·B when load is set, or c = alpha*A·B + bias (bias broadcast over the rows) when bias is not nil.", name, mr, nv*w))
 	acc := func(i, j int) VecPhysical { return v(i*nv + j) }
 	bReg := func(j int) VecPhysical { return v(mr*nv + j) }
 	aReg := v(mr*nv + nv)
@@ -153,7 +156,26 @@ func microkernel(name string, mr, nv, w int, v func(int) VecPhysical, unroll int
 	TESTB(ld.As8(), ld.As8())
 	JNZ(LabelRef("add"))
 
+	pbias := RSI
+	Load(Param("bias"), pbias)
+	TESTQ(pbias, pbias)
+	JNZ(LabelRef("bias"))
+
 	Comment("c = alpha*acc")
+	storeRows(mr, nv, w, acc, pc, ldc, false)
+	VZEROUPPER()
+	RET()
+
+	Label("bias")
+	Comment("c = alpha*acc + bias")
+	for j := 0; j < nv; j++ {
+		VMOVUPS(Mem{Base: pbias, Disp: j * w * fs}, bReg(j))
+	}
+	for i := 0; i < mr; i++ {
+		for j := 0; j < nv; j++ {
+			VADDPS(bReg(j), acc(i, j), acc(i, j))
+		}
+	}
 	storeRows(mr, nv, w, acc, pc, ldc, false)
 	VZEROUPPER()
 	RET()

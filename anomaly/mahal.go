@@ -1,0 +1,298 @@
+package anomaly
+
+import (
+	"math"
+	"slices"
+
+	"github.com/bottleneck-ml/bottleneck/tensor"
+)
+
+// MetricMahal scores a row by how unusual both its code and its
+// reconstruction error are, relative to the training rows:
+//
+//	score = (Dz − median Dz)/MAD Dz + (De − median De)/MAD De
+//
+// where Dz is the squared Mahalanobis distance of the row's code from the
+// training codes and De that of its signed residual x̂ − x from the
+// training residuals (medians and MADs over the training rows). A linear
+// autoencoder scored this way is PCA's full Mahalanobis score; the MSE
+// score is De with an identity covariance and no code term. It was the
+// best of the scores tried on the ODDS sets (docs/RESULTS.md, "Choosing
+// the defaults").
+const MetricMahal = "mahal"
+
+// MaxFullCov is the widest input whose residual gets a full covariance;
+// wider inputs use its diagonal (a per-feature variance), which keeps the
+// model file small (d² numbers) and the fit cheap.
+const MaxFullCov = 300
+
+// maxMahalRows bounds the rows the statistics are fitted on (an even
+// stride through the training rows).
+const maxMahalRows = 20000
+
+// MahalStats are the training statistics of MetricMahal.
+type MahalStats struct {
+	CodeMean []float64 `json:"code_mean"`
+	CodeInv  []float32 `json:"code_inv"` // k×k inverse covariance (ridged)
+	ErrMean  []float64 `json:"err_mean"`
+	ErrInv   []float32 `json:"err_inv,omitempty"` // d×d inverse covariance, d ≤ MaxFullCov
+	ErrVar   []float64 `json:"err_var,omitempty"` // per-feature variance, d > MaxFullCov
+	CodeMed  float64   `json:"code_median"`
+	CodeMAD  float64   `json:"code_mad"`
+	ErrMed   float64   `json:"err_median"`
+	ErrMAD   float64   `json:"err_mad"`
+}
+
+// combine turns the two squared distances into the score.
+func (m *MahalStats) combine(dz, de float64) float64 {
+	return (dz-m.CodeMed)/m.CodeMAD + (de-m.ErrMed)/m.ErrMAD
+}
+
+// distances returns the squared Mahalanobis distances of a code and a
+// residual; tmp needs max(len(code), len(resid)) values.
+func (m *MahalStats) distances(code, resid []float32, tmp []float64) (dz, de float64) {
+	dz = quad(code, m.CodeMean, m.CodeInv, tmp)
+	if m.ErrInv != nil {
+		de = quad(resid, m.ErrMean, m.ErrInv, tmp)
+	} else {
+		for j, v := range resid {
+			c := float64(v) - m.ErrMean[j]
+			de += c * c / m.ErrVar[j]
+		}
+	}
+	return dz, de
+}
+
+// quad is (v−mu)ᵀ inv (v−mu).
+func quad(v []float32, mu []float64, inv []float32, tmp []float64) float64 {
+	k := len(v)
+	c := tmp[:k]
+	for j := range c {
+		c[j] = float64(v[j]) - mu[j]
+	}
+	var s float64
+	for a := 0; a < k; a++ {
+		row := inv[a*k : (a+1)*k]
+		var r float64
+		for b, w := range row {
+			r += float64(w) * c[b]
+		}
+		s += c[a] * r
+	}
+	return s
+}
+
+// FitMahal fits the MetricMahal statistics on x (the training rows) and
+// sets the scorer to use them.
+func (s *Scorer) FitMahal(x *tensor.Tensor) {
+	n := x.Rows()
+	stride := max(1, (n+maxMahalRows-1)/maxMahalRows)
+	idx := make([]int, 0, n/stride+1)
+	for i := 0; i < n; i += stride {
+		idx = append(idx, i)
+	}
+	d := tensor.Size(x.Shape[1:])
+	sub := tensor.New(len(idx), d)
+	for r, i := range idx {
+		copy(sub.Row(r), x.Data[i*d:(i+1)*d])
+	}
+	k := s.Model.Config.Code
+	full := d <= MaxFullCov
+	zs := newMoments(k, true)
+	es := newMoments(d, full)
+	s.forward(sub, func(_ int, code, resid []float32) {
+		zs.add(code)
+		es.add(resid)
+	})
+	st := &MahalStats{}
+	st.CodeMean, st.CodeInv = zs.inverse()
+	if full {
+		st.ErrMean, st.ErrInv = es.inverse()
+	} else {
+		st.ErrMean, st.ErrVar = es.variances()
+	}
+	// Robust location and scale of both distances on the same rows.
+	dz := make([]float64, 0, len(idx))
+	de := make([]float64, 0, len(idx))
+	tmp := make([]float64, max(k, d))
+	s.forward(sub, func(_ int, code, resid []float32) {
+		a, b := st.distances(code, resid, tmp)
+		dz = append(dz, a)
+		de = append(de, b)
+	})
+	st.CodeMed, st.CodeMAD = medMAD(dz)
+	st.ErrMed, st.ErrMAD = medMAD(de)
+	s.Metric, s.Mahal = MetricMahal, st
+}
+
+// medMAD returns the median and the median absolute deviation (floored so
+// that a constant distance cannot divide by zero).
+func medMAD(v []float64) (float64, float64) {
+	st := Summarize(v)
+	mad := st.MAD
+	if !(mad > 1e-12*max(1, math.Abs(st.Median))) {
+		mad = max(st.Std, 1e-12*max(1, math.Abs(st.Median)), 1e-12)
+	}
+	return st.Median, mad
+}
+
+// moments accumulates the mean and (full or diagonal) covariance of
+// vectors, shifted by the first vector for numerical stability.
+type moments struct {
+	d     int
+	full  bool
+	n     float64
+	shift []float64
+	sum   []float64
+	cross []float64 // d×d (full) or d (diagonal)
+	c     []float64
+}
+
+func newMoments(d int, full bool) *moments {
+	m := &moments{d: d, full: full, sum: make([]float64, d), c: make([]float64, d)}
+	if full {
+		m.cross = make([]float64, d*d)
+	} else {
+		m.cross = make([]float64, d)
+	}
+	return m
+}
+
+func (m *moments) add(v []float32) {
+	if m.shift == nil {
+		m.shift = make([]float64, m.d)
+		for j, x := range v {
+			m.shift[j] = float64(x)
+		}
+	}
+	m.n++
+	c := m.c
+	for j, x := range v {
+		c[j] = float64(x) - m.shift[j]
+		m.sum[j] += c[j]
+	}
+	if !m.full {
+		for j, x := range c {
+			m.cross[j] += x * x
+		}
+		return
+	}
+	for a, ca := range c {
+		if ca == 0 {
+			continue
+		}
+		row := m.cross[a*m.d : (a+1)*m.d]
+		for b, cb := range c {
+			row[b] += ca * cb
+		}
+	}
+}
+
+func (m *moments) mean() ([]float64, []float64) {
+	mu := make([]float64, m.d)
+	cm := make([]float64, m.d) // mean of the shifted values
+	for j := range mu {
+		cm[j] = m.sum[j] / max(m.n, 1)
+		mu[j] = cm[j] + m.shift[j]
+	}
+	return mu, cm
+}
+
+// variances returns the mean and per-feature variances (floored).
+func (m *moments) variances() ([]float64, []float64) {
+	mu, cm := m.mean()
+	v := make([]float64, m.d)
+	var tr float64
+	for j := range v {
+		v[j] = max(m.cross[j]/max(m.n, 1)-cm[j]*cm[j], 0)
+		tr += v[j]
+	}
+	floor := max(1e-3*tr/float64(max(m.d, 1)), 1e-12)
+	for j := range v {
+		v[j] = max(v[j], floor)
+	}
+	return mu, v
+}
+
+// inverse returns the mean and the inverse of the covariance with a ridge
+// of 1e-3 of its mean variance added to the diagonal.
+func (m *moments) inverse() ([]float64, []float32) {
+	mu, cm := m.mean()
+	d := m.d
+	cov := make([]float64, d*d)
+	var tr float64
+	for a := 0; a < d; a++ {
+		for b := 0; b < d; b++ {
+			cov[a*d+b] = m.cross[a*d+b]/max(m.n, 1) - cm[a]*cm[b]
+		}
+		tr += cov[a*d+a]
+	}
+	ridge := max(1e-3*tr/float64(max(d, 1)), 1e-12)
+	for a := 0; a < d; a++ {
+		cov[a*d+a] += ridge
+	}
+	inv := invertSPD(cov, d)
+	out := make([]float32, d*d)
+	for i, v := range inv {
+		out[i] = float32(v)
+	}
+	return mu, out
+}
+
+// invertSPD inverts a symmetric positive-definite d×d matrix by Gauss-Jordan
+// elimination with partial pivoting.
+func invertSPD(a []float64, d int) []float64 {
+	w := 2 * d
+	m := make([]float64, d*w)
+	for i := 0; i < d; i++ {
+		copy(m[i*w:i*w+d], a[i*d:(i+1)*d])
+		m[i*w+d+i] = 1
+	}
+	for c := 0; c < d; c++ {
+		p := c
+		for r := c + 1; r < d; r++ {
+			if math.Abs(m[r*w+c]) > math.Abs(m[p*w+c]) {
+				p = r
+			}
+		}
+		if p != c {
+			rc, rp := m[c*w:(c+1)*w], m[p*w:(p+1)*w]
+			for j := range rc {
+				rc[j], rp[j] = rp[j], rc[j]
+			}
+		}
+		rc := m[c*w : (c+1)*w]
+		pv := rc[c]
+		if pv == 0 {
+			pv = 1e-300
+		}
+		for j := range rc {
+			rc[j] /= pv
+		}
+		for r := 0; r < d; r++ {
+			if r == c {
+				continue
+			}
+			rr := m[r*w : (r+1)*w]
+			f := rr[c]
+			if f == 0 {
+				continue
+			}
+			for j := c; j < w; j++ {
+				rr[j] -= f * rc[j]
+			}
+		}
+	}
+	out := make([]float64, d*d)
+	for i := 0; i < d; i++ {
+		copy(out[i*d:(i+1)*d], m[i*w+d:(i+1)*w])
+	}
+	// Symmetrise away rounding.
+	for a := 0; a < d; a++ {
+		for b := a + 1; b < d; b++ {
+			v := (out[a*d+b] + out[b*d+a]) / 2
+			out[a*d+b], out[b*d+a] = v, v
+		}
+	}
+	return slices.Clip(out)
+}

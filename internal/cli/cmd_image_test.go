@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"encoding/json"
+	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bottleneck-ml/bottleneck/imageio"
+)
+
+// writePictures writes n small colour PNGs with smooth gradients and a
+// JPEG-free BMP-free set the image tasks can train on.
+func writePictures(t *testing.T, dir string, n, w, h int) string {
+	t.Helper()
+	d := filepath.Join(dir, "pics")
+	os.MkdirAll(d, 0o755)
+	for i := range n {
+		m := image.NewRGBA(image.Rect(0, 0, w, h))
+		for y := range h {
+			for x := range w {
+				m.Set(x, y, color.RGBA{uint8(x * 255 / w), uint8((y + 7*i) * 255 / (h + 7*n)), uint8(128 + 60*((x/5+y/7)%2)), 255})
+			}
+		}
+		if err := imageio.WriteImagePNG(filepath.Join(d, "p"+string(rune('a'+i))+".png"), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+// TestImageTasksEndToEnd trains a tiny model for each task for a few steps
+// and runs the matching command and eval on it.
+func TestImageTasksEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	pics := writePictures(t, dir, 3, 40, 36)
+	one := filepath.Join(pics, "pa.png")
+	den := filepath.Join(dir, "den.safetensors")
+	mustRun(t, "-q", "train", "--task", "denoise", "--data", pics, "--noise", "gaussian:0-50", "--preset", "restore:3:8",
+		"--patch", "16", "--steps", "5", "--epochs", "2", "-o", den, "--val-data", pics)
+	out := filepath.Join(dir, "den.png")
+	mustRun(t, "denoise", "-m", den, one, "-o", out)
+	if img, err := imageio.Read(out); err != nil || img.Bounds().Dx() != 40 || img.Bounds().Dy() != 36 {
+		t.Fatalf("denoise output: %v", err)
+	}
+	js := mustRun(t, "eval", "-m", den, "--data", pics, "--noise", "gaussian:25", "--json")
+	var res imageEvalResult
+	if err := json.Unmarshal([]byte(js), &res); err != nil || len(res.Images) != 3 || res.BasePSNR < 15 {
+		t.Fatalf("eval: %v %q", err, js)
+	}
+	mustRun(t, "reconstruct", "-m", den, "--data", one, "-o", filepath.Join(dir, "rec.png"))
+
+	sr := filepath.Join(dir, "sr.safetensors")
+	mustRun(t, "-q", "train", "--task", "upscale", "--data", pics, "--scale", "2,3", "--preset", "restore:3:8",
+		"--patch", "12", "--steps", "3", "--epochs", "1", "-o", sr)
+	up := filepath.Join(dir, "up.png")
+	mustRun(t, "upscale", "-m", sr, "--scale", "3", one, "-o", up)
+	if img, err := imageio.Read(up); err != nil || img.Bounds().Dx() != 120 || img.Bounds().Dy() != 108 {
+		t.Fatalf("upscale output: %v %v", err, img.Bounds())
+	}
+	js = mustRun(t, "eval", "-m", sr, "--data", pics, "--scale", "2", "--json")
+	if err := json.Unmarshal([]byte(js), &res); err != nil || res.Scale != 2 || res.Baseline != "bicubic" {
+		t.Fatalf("eval upscale: %v %q", err, js)
+	}
+
+	col := filepath.Join(dir, "col.safetensors")
+	mustRun(t, "-q", "train", "--task", "colorize", "--data", pics, "--preset", "colorize:4",
+		"--patch", "32", "--steps", "3", "--epochs", "1", "-o", col)
+	co := filepath.Join(dir, "col.png")
+	mustRun(t, "colorize", "-m", col, one, "-o", co)
+	if img, err := imageio.Read(co); err != nil || img.Bounds().Dx() != 40 {
+		t.Fatalf("colorize output: %v", err)
+	}
+
+	// clear errors
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"denoise", "-m", den, filepath.Join(dir, "missing.png"), "-o", out}, "no such file"},
+		{[]string{"denoise", "-m", den, one}, "-o/--output is required"},
+		{[]string{"upscale", "-m", den, "--scale", "2", one, "-o", up}, "trained for denoise"},
+		{[]string{"denoise", "-m", "no-such-model", one, "-o", out}, "no shipped model"},
+		{[]string{"train", "--task", "upscale", "--data", pics, "--scale", "5", "--patch", "12", "-o", sr}, "multiple"},
+		{[]string{"train", "--task", "denoise", "--data", pics, "--noise", "gauss:3", "-o", den}, "unknown kind"},
+		{[]string{"train", "--task", "denoise", "--data", pics, "--noise", "gaussian:3", "--patch", "64", "-o", den}, "lower --patch"},
+	} {
+		code, o, e := run(t, c.args...)
+		if code == 0 || !strings.Contains(o+e, c.want) {
+			t.Errorf("bottleneck %s: exit %d, %q; want an error containing %q", strings.Join(c.args, " "), code, o+e, c.want)
+		}
+	}
+	bad := filepath.Join(dir, "bad.png")
+	os.WriteFile(bad, []byte("garbage"), 0o644)
+	if code, _, e := run(t, "denoise", "-m", den, bad, "-o", out); code == 0 || !strings.Contains(e, "not a PNG") {
+		t.Errorf("corrupt input: exit %d, %q", code, e)
+	}
+}

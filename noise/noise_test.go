@@ -1,0 +1,101 @@
+package noise
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	good := map[string]Model{
+		"gaussian:25":         {Kind: "gaussian", Lo: 25, Hi: 25},
+		"gaussian:0-55":       {Kind: "gaussian", Lo: 0, Hi: 55},
+		"saltpepper:0.1":      {Kind: "saltpepper", Lo: 0.1, Hi: 0.1},
+		"mask:0.3":            {Kind: "mask", Lo: 0.3, Hi: 0.3},
+		"speckle:0.2":         {Kind: "speckle", Lo: 0.2, Hi: 0.2},
+		"poisson:30":          {Kind: "poisson", Lo: 30, Hi: 30},
+		"gaussian:127.5,clip": {Kind: "gaussian", Lo: 127.5, Hi: 127.5, Clip: true},
+	}
+	for s, want := range good {
+		got, err := Parse(s)
+		if err != nil || got != want {
+			t.Errorf("Parse(%q) = %+v, %v; want %+v", s, got, err, want)
+		}
+		if back, _ := Parse(got.String()); back != got {
+			t.Errorf("Parse(%q).String() = %q does not round trip", s, got.String())
+		}
+	}
+	for _, s := range []string{"", "gaussian", "gauss:25", "gaussian:x", "gaussian:30-10", "mask:2", "poisson:0", "gaussian:-1", "gaussian:NaN"} {
+		if _, err := Parse(s); err == nil {
+			t.Errorf("Parse(%q): want an error", s)
+		}
+	}
+}
+
+// TestStatistics checks each model's effect on a flat grey image.
+func TestStatistics(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 200000
+	src := make([]float32, n)
+	for i := range src {
+		src[i] = 0.5
+	}
+	dst := make([]float32, n)
+	stats := func() (mean, std float64) {
+		for _, v := range dst {
+			mean += float64(v)
+		}
+		mean /= n
+		for _, v := range dst {
+			std += (float64(v) - mean) * (float64(v) - mean)
+		}
+		return mean, math.Sqrt(std / n)
+	}
+	m, _ := Parse("gaussian:25")
+	m.Apply(dst, src, rng)
+	if mean, std := stats(); math.Abs(mean-0.5) > 0.002 || math.Abs(std-25.0/255) > 0.002 {
+		t.Errorf("gaussian:25: mean %v std %v; want 0.5, %v", mean, std, 25.0/255)
+	}
+	m, _ = Parse("mask:0.3")
+	m.Apply(dst, src, rng)
+	if mean, _ := stats(); math.Abs(mean-0.35) > 0.005 {
+		t.Errorf("mask:0.3: mean %v; want 0.35", mean)
+	}
+	m, _ = Parse("saltpepper:0.2")
+	m.Apply(dst, src, rng)
+	changed := 0
+	for _, v := range dst {
+		if v != 0.5 {
+			changed++
+			if v != 0 && v != 1 {
+				t.Fatalf("saltpepper value %v", v)
+			}
+		}
+	}
+	if f := float64(changed) / n; math.Abs(f-0.2) > 0.005 {
+		t.Errorf("saltpepper:0.2 changed %v of pixels", f)
+	}
+	m, _ = Parse("poisson:30")
+	m.Apply(dst, src, rng)
+	if mean, std := stats(); math.Abs(mean-0.5) > 0.005 || math.Abs(std-math.Sqrt(15)/30) > 0.01 {
+		t.Errorf("poisson:30: mean %v std %v; want 0.5, %v", mean, std, math.Sqrt(15)/30)
+	}
+	m, _ = Parse("speckle:0.2")
+	m.Apply(dst, src, rng)
+	if _, std := stats(); math.Abs(std-0.1) > 0.003 {
+		t.Errorf("speckle:0.2: std %v; want 0.1", std)
+	}
+	m, _ = Parse("gaussian:127.5,clip")
+	m.Apply(dst, src, rng)
+	for _, v := range dst {
+		if v < 0 || v > 1 {
+			t.Fatalf("clipped value %v", v)
+		}
+	}
+	m, _ = Parse("gaussian:0-55")
+	for range 100 {
+		if l := m.Level(rng); l < 0 || l > 55 {
+			t.Fatalf("Level = %v", l)
+		}
+	}
+}
