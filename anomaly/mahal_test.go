@@ -53,7 +53,7 @@ func TestMahalScore(t *testing.T) {
 			x.Data[j] = float32(3 * math.Pow(-1, float64(j)))
 		}
 		sc := &Scorer{Model: m}
-		sc.FitMahal(x)
+		sc.FitMahal(x, MahalTrim)
 		if (sc.Mahal.ErrInv == nil) != (d > MaxFullCov) {
 			t.Fatalf("d=%d: full covariance %v", d, sc.Mahal.ErrInv != nil)
 		}

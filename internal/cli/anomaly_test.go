@@ -118,6 +118,7 @@ func TestThresholdF1AndErrors(t *testing.T) {
 		{[]string{"train", "--data", data, "--label", "class", "-o", model, "--threshold", "banana"}, "unknown method"},
 		{[]string{"train", "--data", data, "--label", "class", "-o", model, "--threshold", "f1", "--epochs", "1"}, "--normal"},
 		{[]string{"train", "--data", data, "--label", "class", "-o", model, "--threshold", "pot:2"}, "fraction"},
+		{[]string{"train", "--data", data, "--label", "class", "-o", model, "--epochs", "1", "--score-trim", "0.95"}, "--score-trim"},
 		{[]string{"score", "-m", model, "--data", data, "--threshold", "f1"}, "value:X or contamination:P"},
 		{[]string{"score", "-m", model, "--data", data, "--top", "-1"}, "--top"},
 		{[]string{"eval", "-m", model, "--data", data, "--normal", "nobody"}, "one class"},

@@ -60,7 +60,18 @@ func fitThreshold(o *trainOptions, m *ae.Model, all, trainDS, valDS *dataset.Dat
 	case anomaly.MetricNMSE:
 		sc.FitScale(trainDS.X)
 	case anomaly.MetricMahal:
-		sc.FitMahal(trainDS.X)
+		// Rows chosen by --normal are clean; all rows may hold anomalies.
+		trim := o.scoreTrim
+		if trim < 0 {
+			trim = anomaly.MahalTrim
+			if o.data.normal != "" {
+				trim = 0
+			}
+		}
+		if trim >= 0.9 {
+			return usagef("--score-trim %v: leave out less than 0.9 of the rows", trim)
+		}
+		sc.FitMahal(trainDS.X, trim)
 	default:
 		return usagef("--score %q: want %s", metric, anomaly.Metrics)
 	}

@@ -1,5 +1,16 @@
-// Command anomaly-explore: scratch experiments for choosing the detector
-// defaults on ODDS (one training per seed, many scores). Not a product.
+// Command anomaly-explore is the experiment behind the anomaly score's
+// defaults (docs/RESULTS.md, "Choosing the defaults"): on the 17 ODDS sets
+// it trains one autoencoder per seed with its own loop (all rows, no
+// validation split, inputs prepared by -prep) and scores it many ways at
+// several epoch counts, printing each set's mean ROC-AUC over the seeds
+// and, as "ens", the AUC of the seeds' robust-z scores added.
+//
+//	go run ./scripts/anomaly-explore -seeds 3 -at 5,10,20 -scores mse,nmse,maha,mse+maha,mahaE,mahaZ+mahaE
+//	go run ./scripts/anomaly-explore -seeds 3 -at 10,20 -trim 0.2 -scores mahaZ+mahaE,trimZ+trimE
+//
+// Scores: mse; nmse (per-feature normalised); maha (code Mahalanobis);
+// mahaE (error Mahalanobis); sums of robust z-scores of those (a+b);
+// trimZ+trimE (both refitted without the -trim fraction farthest rows).
 package main
 
 import (
@@ -23,7 +34,7 @@ var (
 	data   = flag.String("data", "../shared/data/odds", "")
 	seeds  = flag.Int("seeds", 3, "")
 	prep   = flag.String("prep", "std", "std, robust, minmax")
-	arch   = flag.String("arch", "default", "default, small, tiny, wide")
+	arch   = flag.String("arch", "default", "default, small, tiny, wide, half, quarter, one, two")
 	evalAt = flag.String("at", "5,10,20", "")
 	wd     = flag.Float64("wd", 0, "")
 	drop   = flag.Float64("dropout", 0, "")
