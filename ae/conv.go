@@ -294,6 +294,7 @@ type ConvModel struct {
 	Ensemble bool
 
 	nets     map[[3]int]*convNet
+	trainKey [3]int // the input size TrainStep last used (kept by Forget)
 	template []nn.Layer // the layers the ParamSet was built from, until first use
 	loss     nn.Loss
 }
@@ -411,7 +412,9 @@ func (m *ConvModel) netFor(h, w int) (*convNet, error) {
 // releasing their activation buffers.
 func (m *ConvModel) Forget() {
 	for k := range m.nets {
-		delete(m.nets, k)
+		if k != m.trainKey {
+			delete(m.nets, k)
+		}
 	}
 }
 
@@ -467,6 +470,7 @@ func (m *ConvModel) TrainStep(x, target *tensor.Tensor) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	m.trainKey = [3]int{x.Shape[1], x.Shape[2], x.Shape[3]}
 	out := m.forward(n, x, true)
 	if len(out.Data) != len(target.Data) {
 		return 0, fmt.Errorf("ae: target %v does not match output %v", target.Shape, out.Shape)

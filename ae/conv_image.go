@@ -120,10 +120,9 @@ func (m *ConvModel) run(img *imageio.Image) (*imageio.Image, error) {
 	mult := m.Config.Multiple()
 	tile := (TileSize + mult - 1) / mult * mult
 	out, err := imageio.Tiled(img, tile, min(TileOverlap, tile/4), mult, m.Config.OutChannels, apply)
-	// keep only the nets of the last sizes used: tiles have at most four
-	if len(m.nets) > 8 {
-		m.Forget()
-	}
+	// the activation buffers of a tile-sized net are large: release them
+	// (training keeps its own net)
+	m.Forget()
 	return out, err
 }
 

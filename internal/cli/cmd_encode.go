@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bottleneck-ml/bottleneck/ae"
+
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
@@ -24,7 +26,11 @@ func newEncodeCommand(g *globalOptions) *cobra.Command {
 		Short: "Write the code (bottleneck features) of every row",
 		Long: `Run the encoder over a data file and write one code row per input row, in
 input order: a float32 .npy array (rows × code) or a .csv with columns
-z0, z1, … . Use the codes for clustering, search or a classifier.`,
+z0, z1, … . Use the codes for clustering, search or a classifier.
+
+A VAE writes the mean of its code; a convolutional image model its encoder
+output, flattened. NPY and CSV inputs are read --batch rows at a time, so
+a file larger than memory works.`,
 		Example: `  bottleneck encode -m mnist.safetensors --data t10k-images-idx3-ubyte.gz -o codes.npy
   bottleneck encode -m kdd.safetensors --data KDDTest+.txt -o codes.csv`,
 		Args: cobra.NoArgs,
@@ -46,6 +52,9 @@ func runEncode(ctx context.Context, o *encodeOptions, stdout io.Writer) error {
 	}
 	m, err := loadModel(o.model)
 	if err != nil {
+		if cm, cerr := ae.LoadConv(o.model); cerr == nil {
+			return encodeConv(cm, o, stdout) // cmd_encode_stream.go
+		}
 		return err
 	}
 	// Streamed in batches (cmd_encode_stream.go): a file larger than memory works.

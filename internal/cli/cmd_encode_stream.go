@@ -15,6 +15,7 @@ import (
 	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/internal/atomicfile"
+	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
 // encodeStream encodes the data file d in batches and writes the codes to
@@ -124,4 +125,44 @@ func encodeStream(m *ae.Model, d *dataFlags, output string, batch int) (int, err
 		return err
 	}, 0o644)
 	return rows, err
+}
+
+// encodeConv writes the codes of a convolutional image model (its encoder
+// output, flattened) for the images of o.data, scaled to [0,1] as image
+// tasks train on them.
+func encodeConv(cm *ae.ConvModel, o *encodeOptions, stdout io.Writer) error {
+	opt, err := o.data.options()
+	if err != nil {
+		return err
+	}
+	ds, err := dataset.Load(o.data.path, opt)
+	if err != nil {
+		return err
+	}
+	if len(ds.Shape) != 3 || ds.Shape[0] != cm.Config.InChannels {
+		return fmt.Errorf("%s: samples of shape %v, the conv model takes %d-channel images", o.data.path, ds.Shape, cm.Config.InChannels)
+	}
+	n, d := ds.X.Rows(), ds.X.Cols()
+	batch := max(1, o.batch)
+	var out *tensor.Tensor
+	for lo := 0; lo < n; lo += batch {
+		hi := min(lo+batch, n)
+		z, err := cm.Encode(tensor.From(ds.X.Data[lo*d:hi*d], append([]int{hi - lo}, ds.Shape...)...))
+		if err != nil {
+			return err
+		}
+		k := len(z.Data) / (hi - lo)
+		if out == nil {
+			out = tensor.New(n, k)
+		}
+		copy(out.Data[lo*k:hi*k], z.Data)
+	}
+	if out == nil {
+		return fmt.Errorf("%s: no rows to encode", o.data.path)
+	}
+	if err := writeMatrix(o.output, out, codeNames(out.Cols())); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d codes of size %d\n", o.output, out.Rows(), out.Cols())
+	return nil
 }

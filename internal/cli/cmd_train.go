@@ -39,6 +39,7 @@ type trainOptions struct {
 	noPlot     bool
 	threshold  string      // anomaly threshold spec (anomaly_train.go)
 	score      string      // anomaly score metric (anomaly_train.go)
+	scoreTrim  float64     // mahal: fraction trimmed from the covariance refit (anomaly_train.go)
 	window     windowFlags // time-series windows (anomaly_window.go)
 	fit        train.Options
 	latent     latentTrainFlags // VAE and sparsity flags (cmd_train_latent.go)
@@ -96,6 +97,7 @@ the model as MODEL.history.json and drawn as MODEL.loss.png.`,
 	f.BoolVar(&o.noPlot, "no-plot", false, "do not write the loss curve PNG")
 	o.window.add(f)
 	f.StringVar(&o.score, "score", "", "anomaly score stored with the threshold: mahal (Mahalanobis distances of code and residual), mse, nmse (per-feature normalised) or mae (default "+anomaly.DefaultMetric+" for tables, "+anomaly.DefaultImageMetric+" for images)")
+	f.Float64Var(&o.scoreTrim, "score-trim", -1, "score mahal: fraction of the training rows farthest from a first fit left out of the covariances (-1: 0.2 when training on all rows, 0 with --normal)")
 	f.StringVar(&o.threshold, "threshold", "", "anomaly threshold stored in the model: contamination:P, sigma:K, mad:K, pot:Q, f1 or value:X (default "+anomaly.DefaultSpec+", fitted on the validation rows)")
 	o.latent.add(f)
 	o.image.add(f)

@@ -249,10 +249,10 @@ func meanScores(s []imageScore) (psnr, ssim, bpsnr, bssim float64) {
 // idxResult is a conv model's score on an IDX image set.
 type idxResult struct {
 	N         int     `json:"n"`
-	MSE       float64 `json:"mse"`        // per pixel, output vs clean
-	BCE       float64 `json:"bce"`        // per pixel, output vs clean
-	PSNR      float64 `json:"psnr"`       // mean over images, output vs clean
-	NoisyPSNR float64 `json:"noisy_psnr"` // mean over images, input vs clean (denoising)
+	MSE       float64 `json:"mse"`                  // per pixel, output vs clean
+	BCE       float64 `json:"bce"`                  // per pixel, output vs clean
+	PSNR      float64 `json:"psnr"`                 // mean over images, output vs clean
+	NoisyPSNR float64 `json:"noisy_psnr,omitempty"` // mean over images, input vs clean (denoising)
 	Noise     string  `json:"noise,omitempty"`
 }
 
@@ -313,5 +313,8 @@ func idxScore(m *ae.ConvModel, ds *dataset.Dataset, nm *noise.Model, seed uint64
 	r.BCE /= float64(r.N * px)
 	r.PSNR /= float64(r.N)
 	r.NoisyPSNR /= float64(r.N)
+	if nm == nil {
+		r.NoisyPSNR = 0
+	}
 	return r, nil
 }

@@ -29,6 +29,7 @@ type Entry struct {
 	Description string            `json:"description"`
 	Results     map[string]string `json:"results,omitempty"` // recorded results, each with the command in docs/RESULTS.md
 	Command     string            `json:"command,omitempty"` // how it was trained
+	Kind        string            `json:"kind,omitempty"`    // e.g. "vae", "conv"; commands may pick models by it
 	Size        int64             `json:"size"`              // bytes, filled in from the file
 }
 

@@ -27,7 +27,9 @@ func TestShippedModelsLoad(t *testing.T) {
 			t.Errorf("%s is %d bytes; keep shipped models to a few MB", e.Name, e.Size)
 		}
 		if _, err := ae.Decode(b); err != nil {
-			t.Errorf("%s: %v", e.Name, err)
+			if _, cerr := ae.DecodeConv(b); cerr != nil {
+				t.Errorf("%s: neither an autoencoder (%v) nor a conv image model (%v)", e.Name, err, cerr)
+			}
 		}
 	}
 	if _, _, ok := Lookup("no-such-model"); ok {
