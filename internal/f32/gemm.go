@@ -104,7 +104,7 @@
 // scaling by two powers of two so that subnormal results are right): within
 // 1 ulp of math.Exp on the test sweep; Sigmoid within 2 ulp. Large arrays
 // are split across the worker pool at multiples of 16 elements (Adam from
-// 16 Ki elements, the activations from 64 Ki to 256 Ki); reductions
+// 128 Ki elements, the activations from 64 Ki to 256 Ki); reductions
 // (ColSum, SqDiffSum) never are, so no result depends on the thread count.
 //
 // go test -run '^$' -bench Elem ./internal/f32/ (1 thread, 256×784
