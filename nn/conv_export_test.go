@@ -16,3 +16,12 @@ func SetConvTaps(on bool) bool {
 	convTapsOff = !on
 	return old
 }
+
+// SetConvBatchCols sets the output size from which samples get GEMMs of
+// their own (0: always) for layers set up afterwards, and returns the
+// previous value.
+func SetConvBatchCols(n int) int {
+	old := convBatchCols
+	convBatchCols = n
+	return old
+}

@@ -15,6 +15,8 @@ var budgets = []struct {
 	n    int
 }{{"per-sample", 0}, {"group", 2 * 27 * 35}, {"batch", 1 << 30}}
 
+// withBudgets runs f with every budget, then with the per-sample GEMMs
+// that large images get (no batched groups, im2col without index tables).
 func withBudgets(t *testing.T, f func(t *testing.T)) {
 	for _, b := range budgets {
 		t.Run(b.name, func(t *testing.T) {
@@ -23,6 +25,11 @@ func withBudgets(t *testing.T, f func(t *testing.T)) {
 			f(t)
 		})
 	}
+	t.Run("unbatched", func(t *testing.T) {
+		old := nn.SetConvBatchCols(0)
+		defer nn.SetConvBatchCols(old)
+		f(t)
+	})
 }
 
 func TestConv2DGrad(t *testing.T) {
