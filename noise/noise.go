@@ -5,6 +5,8 @@
 //	gaussian:0-55      σ drawn uniformly from [0, 55] per image (blind models)
 //	saltpepper:0.1     a fraction of pixels set to 0 or 1
 //	mask:0.3           a fraction of pixels dropped to 0 (masking noise)
+//	block:0.5          a square 0.5 × the image side dropped to 0 at a random
+//	                   place (cutout; the slice is one square grey image or C of them)
 //	speckle:0.2        multiplicative: x + x·n, n ~ N(0, 0.2²)
 //	poisson:30         shot noise with peak 30 (photons at white)
 //
@@ -23,7 +25,7 @@ import (
 
 // Model is one kind of corruption.
 type Model struct {
-	Kind   string  // gaussian, saltpepper, mask, speckle, poisson
+	Kind   string  // gaussian, saltpepper, mask, block, speckle, poisson
 	Lo, Hi float64 // parameter range (equal for a fixed level)
 	Clip   bool    // clamp the result to [0, 1]
 }
@@ -43,11 +45,11 @@ func Parse(s string) (Model, error) {
 	}
 	m.Kind = strings.ToLower(kind)
 	switch m.Kind {
-	case "gaussian", "saltpepper", "mask", "speckle", "poisson":
+	case "gaussian", "saltpepper", "mask", "block", "speckle", "poisson":
 	case "sp", "salt-and-pepper", "salt_pepper":
 		m.Kind = "saltpepper"
 	default:
-		return m, fmt.Errorf("noise: %q: unknown kind %q; use gaussian, saltpepper, mask, speckle or poisson", s, kind)
+		return m, fmt.Errorf("noise: %q: unknown kind %q; use gaussian, saltpepper, mask, block, speckle or poisson", s, kind)
 	}
 	lo, hi, isRange := strings.Cut(arg, "-")
 	var err error
@@ -65,6 +67,9 @@ func Parse(s string) (Model, error) {
 	}
 	if (m.Kind == "saltpepper" || m.Kind == "mask") && m.Hi > 1 {
 		return m, fmt.Errorf("noise: %q: %s takes a fraction of pixels in [0, 1]", s, m.Kind)
+	}
+	if m.Kind == "block" && m.Hi > 1 {
+		return m, fmt.Errorf("noise: %q: block takes a fraction of the image side in [0, 1]", s)
 	}
 	if m.Kind == "poisson" && m.Lo <= 0 {
 		return m, fmt.Errorf("noise: %q: poisson takes a peak > 0", s)
@@ -120,6 +125,9 @@ func (m Model) ApplyLevel(dst, src []float32, level float64, rng *rand.Rand) {
 			}
 			dst[i] = v
 		}
+	case "block":
+		copy(dst, src)
+		block(dst, level, rng)
 	case "speckle":
 		for i, v := range src {
 			dst[i] = v + v*float32(level*rng.NormFloat64())
@@ -134,6 +142,31 @@ func (m Model) ApplyLevel(dst, src []float32, level float64, rng *rand.Rand) {
 	if m.Clip {
 		for i, v := range dst {
 			dst[i] = min(max(v, 0), 1)
+		}
+	}
+}
+
+// block zeroes a square of side level·S at one random place in every
+// channel of x, taken as C square S×S images (C = 1 or 3).
+func block(x []float32, level float64, rng *rand.Rand) {
+	c := 1
+	side := int(math.Round(math.Sqrt(float64(len(x)))))
+	if side*side != len(x) {
+		c = 3
+		side = int(math.Round(math.Sqrt(float64(len(x) / 3))))
+		if 3*side*side != len(x) {
+			return // not square images: left as they are
+		}
+	}
+	b := min(int(math.Round(level*float64(side))), side)
+	if b <= 0 {
+		return
+	}
+	y0, x0 := rng.IntN(side-b+1), rng.IntN(side-b+1)
+	for ch := range c {
+		img := x[ch*side*side : (ch+1)*side*side]
+		for y := y0; y < y0+b; y++ {
+			clear(img[y*side+x0 : y*side+x0+b])
 		}
 	}
 }

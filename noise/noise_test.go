@@ -99,3 +99,32 @@ func TestStatistics(t *testing.T) {
 		}
 	}
 }
+
+// TestBlock checks that block:0.5 zeroes one 14×14 square of a 28×28
+// image and leaves the rest.
+func TestBlock(t *testing.T) {
+	m, err := Parse("block:0.5")
+	if err != nil || m.Kind != "block" {
+		t.Fatalf("Parse(block:0.5) = %+v, %v", m, err)
+	}
+	if _, err := Parse("block:1.5"); err == nil {
+		t.Error("block:1.5 parsed; want an error")
+	}
+	src := make([]float32, 28*28)
+	for i := range src {
+		src[i] = 1
+	}
+	dst := make([]float32, len(src))
+	m.Apply(dst, src, rand.New(rand.NewPCG(1, 2)))
+	zeros, minY, minX, maxY, maxX := 0, 28, 28, -1, -1
+	for i, v := range dst {
+		if v == 0 {
+			zeros++
+			y, x := i/28, i%28
+			minY, minX, maxY, maxX = min(minY, y), min(minX, x), max(maxY, y), max(maxX, x)
+		}
+	}
+	if zeros != 14*14 || maxY-minY != 13 || maxX-minX != 13 {
+		t.Errorf("%d zeros in rows %d–%d, columns %d–%d; want one 14×14 square", zeros, minY, maxY, minX, maxX)
+	}
+}

@@ -64,6 +64,16 @@ func runInspect(ctx context.Context, path string, o *inspectOptions, stdout io.W
 		fmt.Fprintf(stdout, "  dropout    %g\n", c.Dropout)
 	}
 	fmt.Fprintf(stdout, "  loss       %s\n", c.Loss)
+	if c.Arch == ae.ArchVAE {
+		beta := c.Beta
+		if beta == 0 {
+			beta = 1
+		}
+		fmt.Fprintf(stdout, "  vae        likelihood %s, β %g, binarised inputs %v\n", c.Likelihood, beta, c.Binarize)
+	}
+	if c.Sparsity != "" {
+		fmt.Fprintf(stdout, "  sparsity   %s\n", c.Sparsity)
+	}
 	fmt.Fprintf(stdout, "parameters   %d\n", m.NumParams())
 	for _, p := range m.Params.Params {
 		fmt.Fprintf(stdout, "  %-22s %v\n", p.Name, p.Shape)

@@ -70,8 +70,8 @@ func TestLatentWorkflow(t *testing.T) {
 		t.Fatalf("train --arch vae: %s", out)
 	}
 	out = mustRun(t, "inspect", vae)
-	if !strings.Contains(out, "vae") {
-		t.Errorf("inspect does not say vae:\n%s", out)
+	if !strings.Contains(out, "vae") || !strings.Contains(out, "likelihood bernoulli, β 1, binarised inputs true") {
+		t.Errorf("inspect does not show the VAE settings:\n%s", out)
 	}
 
 	// encode: the mean code, streamed.
