@@ -72,8 +72,12 @@ func (c *ConvConfig) Validate() error {
 	}
 	switch c.Loss {
 	case "mse", "l1":
+	case "bce":
+		if last := append(slices.Clone(c.Encoder), c.Decoder...); last[len(last)-1] != "sigmoid" {
+			return fmt.Errorf("ae: conv config: loss bce needs a sigmoid output layer")
+		}
 	default:
-		return fmt.Errorf("ae: conv config: loss %q; want mse or l1", c.Loss)
+		return fmt.Errorf("ae: conv config: loss %q; want mse, l1 or bce (with a sigmoid output)", c.Loss)
 	}
 	shape := c.InputShape
 	if shape == nil {
@@ -294,7 +298,7 @@ type ConvModel struct {
 	Ensemble bool
 
 	nets     map[[3]int]*convNet
-	trainKey [3]int // the input size TrainStep last used (kept by Forget)
+	trainKey [3]int     // the input size TrainStep last used (kept by Forget)
 	template []nn.Layer // the layers the ParamSet was built from, until first use
 	loss     nn.Loss
 }
@@ -321,7 +325,13 @@ func buildConv(cfg ConvConfig) (*ConvModel, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	loss, err := nn.NewLoss(cfg.Loss)
+	lossName := cfg.Loss
+	if lossName == "bce" {
+		// computed from the logits before the sigmoid: exact, and its
+		// gradient σ(z) − y does not vanish where the sigmoid saturates
+		lossName = nn.LossBCEWithLogits
+	}
+	loss, err := nn.NewLoss(lossName)
 	if err != nil {
 		return nil, err
 	}
@@ -471,7 +481,17 @@ func (m *ConvModel) TrainStep(x, target *tensor.Tensor) (float64, error) {
 		return 0, err
 	}
 	m.trainKey = [3]int{x.Shape[1], x.Shape[2], x.Shape[3]}
-	out := m.forward(n, x, true)
+	layers := n.net.Layers
+	var out *tensor.Tensor
+	if m.Config.Loss == "bce" { // logits: every layer but the sigmoid
+		layers = layers[:len(layers)-1]
+		out = x
+		for _, l := range layers {
+			out = l.Forward(out, true)
+		}
+	} else {
+		out = m.forward(n, x, true)
+	}
 	if len(out.Data) != len(target.Data) {
 		return 0, fmt.Errorf("ae: target %v does not match output %v", target.Shape, out.Shape)
 	}
@@ -482,12 +502,25 @@ func (m *ConvModel) TrainStep(x, target *tensor.Tensor) (float64, error) {
 	n.dOut.Data = n.dOut.Data[:len(out.Data)]
 	n.dOut.Shape = append(n.dOut.Shape[:0], out.Shape...)
 	m.loss.Backward(n.dOut, out, target)
-	n.net.Backward(n.dOut)
+	g := n.dOut
+	for i := len(layers) - 1; i >= 0; i-- {
+		g = layers[i].Backward(g)
+	}
 	return loss, nil
 }
 
 // Loss is the loss of a batch in inference mode.
 func (m *ConvModel) Loss(x, target *tensor.Tensor) (float64, error) {
+	if m.Config.Loss == "bce" {
+		n, err := m.netOf(x)
+		if err != nil {
+			return 0, err
+		}
+		for _, l := range n.net.Layers[:len(n.net.Layers)-1] {
+			x = l.Forward(x, false)
+		}
+		return m.loss.Forward(x, target), nil
+	}
 	out, err := m.Apply(x)
 	if err != nil {
 		return 0, err

@@ -19,12 +19,13 @@ var ErrConvModel = errors.New("the file holds a convolutional image model")
 
 // heInit redraws every convolution weight from N(0, 2/fan_in) (He et al.
 // 2015), which deep ReLU stacks such as DnCNN train better from than
-// PyTorch's default; biases stay as drawn.
+// PyTorch's default, except a convolution feeding a sigmoid or tanh; biases
+// stay as drawn.
 func (m *ConvModel) heInit(seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x6865))
 	n := m.anyNet()
 	var last *nn.Param
-	for _, l := range n.net.Layers {
+	for i, l := range n.net.Layers {
 		var w *nn.Param
 		fan := 0
 		switch c := l.(type) {
@@ -33,6 +34,14 @@ func (m *ConvModel) heInit(seed uint64) {
 			fan = w.Size() / w.Shape[0]
 		default:
 			continue
+		}
+		if i+1 < len(n.net.Layers) {
+			switch n.net.Layers[i+1].(type) {
+			case *nn.Sigmoid, *nn.Tanh:
+				// a saturating output keeps PyTorch's smaller default
+				// draw: He's would start it saturated
+				continue
+			}
 		}
 		s := math.Sqrt(2 / float64(fan))
 		for i := range w.W {

@@ -244,3 +244,39 @@ func TestDihedralInverse(t *testing.T) {
 		t.Fatalf("ensemble Run: %v", err)
 	}
 }
+
+// TestConvGradBCE checks the gradients of a sigmoid model trained with BCE
+// on its logits.
+func TestConvGradBCE(t *testing.T) {
+	cfg := ConvConfig{Arch: ArchConv, InChannels: 1, OutChannels: 1, Encoder: []string{"conv:3:3", "relu", "maxpool:2"},
+		Decoder: []string{"upsample:2", "conv:1:3", "sigmoid"}, Loss: "bce"}
+	m, err := NewConv(cfg, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := randTensor(rng, 2, 1, 6, 6)
+	y := randTensor(rng, 2, 1, 6, 6)
+	m.Params.ZeroGrad()
+	if _, err := m.TrainStep(x, y); err != nil {
+		t.Fatal(err)
+	}
+	g := slices.Clone(m.Params.G)
+	const eps = 1e-2
+	for i := range g {
+		w := m.Params.W[i]
+		m.Params.W[i] = w + eps
+		lp, _ := m.Loss(x, y)
+		m.Params.W[i] = w - eps
+		lm, _ := m.Loss(x, y)
+		m.Params.W[i] = w
+		num := (lp - lm) / (2 * eps)
+		if d := math.Abs(num - float64(g[i])); d > 1e-2*math.Max(math.Abs(num), 1e-3)+1e-5 {
+			t.Errorf("grad[%d] = %v; numeric %v", i, g[i], num)
+		}
+	}
+	cfg.Decoder[2] = "relu"
+	if _, err := NewConv(cfg, 1); err == nil {
+		t.Error("bce without a sigmoid output: want an error")
+	}
+}

@@ -6,9 +6,9 @@ out=${1:-docs/images}
 data=${DATA:-../shared/data}
 bn=${BOTTLENECK:-go run ./cmd/bottleneck}
 mkdir -p "$out"
-# noisy (σ = 25) → denoised, Set12 "Lena" crop-free 512×512 and "house"
-$bn denoise --add-noise gaussian:25 --seed 1 --noisy-out "$out/denoise-house-noisy.png" \
-  "$data/denoise/set12/05.png" -o "$out/denoise-house-denoised.png"
+# noisy (σ = 25) → denoised, Set12 image 05 (Monarch)
+$bn denoise --add-noise gaussian:25 --seed 1 --noisy-out "$out/denoise-monarch-noisy.png" \
+  "$data/denoise/set12/05.png" -o "$out/denoise-monarch-denoised.png"
 # bicubic vs ours, ×3 from Set5's LR butterfly
 $bn upscale --scale 3 --bicubic-out "$out/upscale-butterfly-bicubic.png" \
   "$data/sr/set5/image_SRF_3/img_003_SRF_3_LR.png" -o "$out/upscale-butterfly-x3.png"

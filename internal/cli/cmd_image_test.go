@@ -99,3 +99,28 @@ func TestImageTasksEndToEnd(t *testing.T) {
 		t.Errorf("corrupt input: exit %d, %q", code, e)
 	}
 }
+
+// TestShippedImageModels runs each command with its default shipped model
+// on a small picture, and checks the output size.
+func TestShippedImageModels(t *testing.T) {
+	dir := t.TempDir()
+	pics := writePictures(t, dir, 1, 30, 20)
+	in := filepath.Join(pics, "pa.png")
+	for _, c := range []struct {
+		args []string
+		w, h int
+	}{
+		{[]string{"denoise", in}, 30, 20},
+		{[]string{"upscale", "--scale", "2", in}, 60, 40},
+		{[]string{"upscale", "--scale", "3", in}, 90, 60},
+		{[]string{"upscale", "--scale", "4", in}, 120, 80},
+		{[]string{"colorize", in}, 30, 20},
+	} {
+		out := filepath.Join(dir, c.args[0]+".png")
+		mustRun(t, append(c.args, "-o", out)...)
+		img, err := imageio.Read(out)
+		if err != nil || img.Bounds().Dx() != c.w || img.Bounds().Dy() != c.h {
+			t.Errorf("%v: output %v, %v; want %d×%d", c.args, err, img.Bounds(), c.w, c.h)
+		}
+	}
+}

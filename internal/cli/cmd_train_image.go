@@ -41,7 +41,7 @@ type imageTrainFlags struct {
 func (o *imageTrainFlags) add(f *pflag.FlagSet) {
 	o.flags = f
 	f.StringVar(&o.task, "task", "", "image task: reconstruct, denoise, upscale or colorize (trains a convolutional model on patches of --data, a folder of images, several joined by commas, or an IDX file)")
-	f.StringVar(&o.noise, "noise", "", "corruption for denoising: gaussian:SIGMA, gaussian:LO-HI (blind), saltpepper:P, mask:P, speckle:S, poisson:PEAK; σ on the 0-255 scale; ',clip' clamps to [0,1]")
+	f.StringVar(&o.noise, "noise", "", "corruption for denoising: gaussian:SIGMA, gaussian:LO-HI (blind), saltpepper:P, mask:P, block:F (a square F × the side zeroed), speckle:S, poisson:PEAK; σ on the 0-255 scale; ',clip' clamps to [0,1]")
 	f.IntVar(&o.patch, "patch", 48, "image tasks: training patch side in pixels")
 	f.StringVar(&o.preset, "preset", "", "image tasks: architecture preset: restore[:DEPTH[:WIDTH]], colorize[:WIDTH], mnist-conv[:CODE] (default by task)")
 	f.StringVar(&o.encoder, "encoder", "", "image tasks: encoder layer specs, e.g. conv:32:3:s2,relu,conv:64:3:s2,relu (overrides --preset; see ae.ConvConfig)")
@@ -173,8 +173,12 @@ func runImageTrain(ctx context.Context, o *trainOptions, g *globalOptions, stder
 	if cfg.InputShape != nil && (cfg.InputShape[1] != task.Patch || cfg.InputShape[2] != task.Patch) {
 		return usagef("the architecture takes %d×%d inputs; pass --patch %d", cfg.InputShape[1], cfg.InputShape[2], cfg.InputShape[1])
 	}
-	if o.loss == "l1" {
-		cfg.Loss = "l1"
+	switch o.loss {
+	case "":
+	case "l1", "mse", "bce":
+		cfg.Loss = o.loss
+	default:
+		return usagef("--loss %q: image models take mse, l1 or bce (with a sigmoid output)", o.loss)
 	}
 	cfg.Task = it.task
 	if task.Noise != nil {
