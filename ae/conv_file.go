@@ -136,12 +136,8 @@ func DecodeConv(data []byte) (*ConvModel, error) {
 }
 
 func convFromParts(ts []safetensors.Tensor, meta map[string]string) (*ConvModel, *Extra, error) {
-	if meta[metaFormat] != FormatName {
-		return nil, nil, fmt.Errorf("%w: metadata has format %q, want %q", ErrNotModel, meta[metaFormat], FormatName)
-	}
-	v, err := strconv.Atoi(meta[metaVersion])
-	if err != nil || v < 1 || v > FormatVersion {
-		return nil, nil, fmt.Errorf("format version %q, this build reads 1 to %d; upgrade bottleneck or check the file", meta[metaVersion], FormatVersion)
+	if err := checkFormat(meta); err != nil {
+		return nil, nil, err
 	}
 	var cfg ConvConfig
 	if err := json.Unmarshal([]byte(meta[metaConfig]), &cfg); err != nil {
@@ -155,24 +151,35 @@ func convFromParts(ts []safetensors.Tensor, meta map[string]string) (*ConvModel,
 			return nil, nil, fmt.Errorf("config input shape %v is out of range; the file is damaged", cfg.InputShape)
 		}
 	}
+	// A damaged or hostile config must not make us allocate more weights
+	// than the file holds.
+	layers, err := cfg.layers()
+	if err != nil {
+		return nil, nil, err
+	}
+	var need, held float64
+	for _, l := range layers {
+		for _, p := range l.Params() {
+			n := 1.0
+			for _, d := range p.Shape {
+				n *= float64(d)
+			}
+			need += n
+		}
+	}
+	for _, t := range ts {
+		held += float64(len(t.Data))
+	}
+	if need > held {
+		return nil, nil, fmt.Errorf("config needs %.0f weights but the file holds %.0f; the file does not match its config", need, held)
+	}
 	m, err := buildConv(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	byName := make(map[string]safetensors.Tensor, len(ts))
-	for _, t := range ts {
-		byName[t.Name] = t
-	}
-	for _, p := range append(slices.Clone(m.Params.Params), m.Buffers...) {
-		t, ok := byName[p.Name]
-		if !ok {
-			return nil, nil, fmt.Errorf("tensor %q is missing; the file does not match its config", p.Name)
-		}
-		if !slices.Equal(t.Shape, p.Shape) || len(t.Data) != len(p.W) {
-			return nil, nil, fmt.Errorf("tensor %q has shape %v, config needs %v; the file does not match its config", p.Name, t.Shape, p.Shape)
-		}
-		copy(p.W, t.Data)
-		delete(byName, p.Name)
+	used, err := bindTensors(ts, append(slices.Clone(m.Params.Params), m.Buffers...))
+	if err != nil {
+		return nil, nil, err
 	}
 	if r := meta[metaTraining]; r != "" {
 		if !json.Valid([]byte(r)) {
@@ -180,18 +187,5 @@ func convFromParts(ts []safetensors.Tensor, meta map[string]string) (*ConvModel,
 		}
 		m.Training = []byte(r)
 	}
-	extra := &Extra{Meta: map[string]string{}}
-	for k, val := range meta {
-		switch k {
-		case metaFormat, metaVersion, metaConfig, metaTraining:
-		default:
-			extra.Meta[k] = val
-		}
-	}
-	for _, t := range ts {
-		if _, ok := byName[t.Name]; ok {
-			extra.Tensors = append(extra.Tensors, t)
-		}
-	}
-	return m, extra, nil
+	return m, collectExtra(ts, used, meta, metaTraining), nil
 }

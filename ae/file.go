@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/bottleneck-ml/bottleneck/internal/safetensors"
+	"github.com/bottleneck-ml/bottleneck/nn"
 )
 
 // FormatName and FormatVersion identify bottleneck model files. A file with
@@ -117,15 +118,8 @@ func Decode(data []byte) (*Model, error) {
 }
 
 func fromParts(ts []safetensors.Tensor, meta map[string]string) (*Model, *Extra, error) {
-	if meta[metaFormat] != FormatName {
-		return nil, nil, fmt.Errorf("%w: metadata has format %q, want %q; pass a file written by 'bottleneck train'", ErrNotModel, meta[metaFormat], FormatName)
-	}
-	v, err := strconv.Atoi(meta[metaVersion])
-	if err != nil {
-		return nil, nil, fmt.Errorf("format version %q is not a number; the file is damaged", meta[metaVersion])
-	}
-	if v > FormatVersion || v < 1 {
-		return nil, nil, fmt.Errorf("format version %d, this build reads up to %d; upgrade bottleneck to read it", v, FormatVersion)
+	if err := checkFormat(meta); err != nil {
+		return nil, nil, err
 	}
 	var cfg Config
 	if err := json.Unmarshal([]byte(meta[metaConfig]), &cfg); err != nil {
@@ -153,20 +147,9 @@ func fromParts(ts []safetensors.Tensor, meta map[string]string) (*Model, *Extra,
 	if err != nil {
 		return nil, nil, err
 	}
-	byName := make(map[string]safetensors.Tensor, len(ts))
-	for _, t := range ts {
-		byName[t.Name] = t
-	}
-	for _, p := range m.Params.Params {
-		t, ok := byName[p.Name]
-		if !ok {
-			return nil, nil, fmt.Errorf("tensor %q is missing; the file does not match its config", p.Name)
-		}
-		if !slices.Equal(t.Shape, p.Shape) {
-			return nil, nil, fmt.Errorf("tensor %q has shape %v, config needs %v; the file does not match its config", p.Name, t.Shape, p.Shape)
-		}
-		copy(p.W, t.Data)
-		delete(byName, p.Name)
+	used, err := bindTensors(ts, m.Params.Params)
+	if err != nil {
+		return nil, nil, err
 	}
 	m.Preprocess = rawOrNil(meta[metaPreprocess])
 	m.Training = rawOrNil(meta[metaTraining])
@@ -176,20 +159,63 @@ func fromParts(ts []safetensors.Tensor, meta map[string]string) (*Model, *Extra,
 			return nil, nil, fmt.Errorf("%s metadata is not valid JSON; the file is damaged", k)
 		}
 	}
+	return m, collectExtra(ts, used, meta, metaPreprocess, metaTraining, metaThreshold), nil
+}
+
+// checkFormat refuses metadata that is not a bottleneck model of a format
+// version this build reads.
+func checkFormat(meta map[string]string) error {
+	if meta[metaFormat] != FormatName {
+		return fmt.Errorf("%w: metadata has format %q, want %q; pass a file written by 'bottleneck train'", ErrNotModel, meta[metaFormat], FormatName)
+	}
+	v, err := strconv.Atoi(meta[metaVersion])
+	if err != nil {
+		return fmt.Errorf("format version %q is not a number; the file is damaged", meta[metaVersion])
+	}
+	if v > FormatVersion || v < 1 {
+		return fmt.Errorf("format version %d, this build reads up to %d; upgrade bottleneck to read it", v, FormatVersion)
+	}
+	return nil
+}
+
+// bindTensors copies the file's tensors into params by name, checking that
+// each is present with the expected shape. It returns the names it used.
+func bindTensors(ts []safetensors.Tensor, params []*nn.Param) (map[string]bool, error) {
+	byName := make(map[string]safetensors.Tensor, len(ts))
+	for _, t := range ts {
+		byName[t.Name] = t
+	}
+	used := make(map[string]bool, len(params))
+	for _, p := range params {
+		t, ok := byName[p.Name]
+		if !ok {
+			return nil, fmt.Errorf("tensor %q is missing; the file does not match its config", p.Name)
+		}
+		if !slices.Equal(t.Shape, p.Shape) || len(t.Data) != len(p.W) {
+			return nil, fmt.Errorf("tensor %q has shape %v, config needs %v; the file does not match its config", p.Name, t.Shape, p.Shape)
+		}
+		copy(p.W, t.Data)
+		used[p.Name] = true
+	}
+	return used, nil
+}
+
+// collectExtra gathers what a file holds besides the model: tensors not
+// used, and metadata other than the format keys and the model's own keys.
+func collectExtra(ts []safetensors.Tensor, used map[string]bool, meta map[string]string, modelKeys ...string) *Extra {
 	extra := &Extra{Meta: map[string]string{}}
 	for k, v := range meta {
-		switch k {
-		case metaFormat, metaVersion, metaConfig, metaPreprocess, metaTraining, metaThreshold:
-		default:
-			extra.Meta[k] = v
+		if k == metaFormat || k == metaVersion || k == metaConfig || slices.Contains(modelKeys, k) {
+			continue
 		}
+		extra.Meta[k] = v
 	}
 	for _, t := range ts {
-		if _, ok := byName[t.Name]; ok {
+		if !used[t.Name] {
 			extra.Tensors = append(extra.Tensors, t)
 		}
 	}
-	return m, extra, nil
+	return extra
 }
 
 func (m *Model) rawField(k string) json.RawMessage {

@@ -84,15 +84,7 @@ func build(cfg Config) (*Model, error) {
 		return nil, fmt.Errorf("ae: decoder: %w", err)
 	}
 	decNet.NeedInputGrad()
-	var params []*nn.Param
-	for _, p := range encNet.Params() {
-		p.Name = "encoder." + p.Name
-		params = append(params, p)
-	}
-	for _, p := range decNet.Params() {
-		p.Name = "decoder." + p.Name
-		params = append(params, p)
-	}
+	params := namedParams(encNet, decNet)
 	m := &Model{Config: cfg, Enc: encNet, Dec: decNet, Params: nn.NewParamSet(params)}
 	m.fusedBCE = cfg.Loss == nn.LossBCE && cfg.Output == nn.ActSigmoid
 	m.sparse, _ = parseSparsity(cfg.Sparsity) // validated above
@@ -193,4 +185,19 @@ func (m *Model) dOutBuf(like *tensor.Tensor) *tensor.Tensor {
 	m.dOut.Data = m.dOut.Data[:len(like.Data)]
 	m.dOut.Shape = append(m.dOut.Shape[:0], like.Shape...)
 	return m.dOut
+}
+
+// namedParams returns the encoder's then the decoder's parameters, named
+// "encoder.<i>.<name>" and "decoder.<i>.<name>" as in the model file.
+func namedParams(enc, dec *nn.Net) []*nn.Param {
+	var params []*nn.Param
+	for _, p := range enc.Params() {
+		p.Name = "encoder." + p.Name
+		params = append(params, p)
+	}
+	for _, p := range dec.Params() {
+		p.Name = "decoder." + p.Name
+		params = append(params, p)
+	}
+	return params
 }

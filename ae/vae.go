@@ -166,15 +166,7 @@ func buildVAE(cfg Config) (*Model, error) {
 		return nil, fmt.Errorf("ae: decoder: %w", err)
 	}
 	decNet.NeedInputGrad()
-	var params []*nn.Param
-	for _, p := range encNet.Params() {
-		p.Name = "encoder." + p.Name
-		params = append(params, p)
-	}
-	for _, p := range decNet.Params() {
-		p.Name = "decoder." + p.Name
-		params = append(params, p)
-	}
+	params := namedParams(encNet, decNet)
 	v := &vae{code: cfg.Code, klWeight: cfg.Beta, pcg: rand.NewPCG(1, 0)}
 	v.rng = rand.New(v.pcg)
 	if cfg.Likelihood == LikelihoodGaussian {
