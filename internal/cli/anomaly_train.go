@@ -34,6 +34,10 @@ func autoArch(o *trainOptions, hidden []int, d int) ([]int, int) {
 	return hidden, code
 }
 
+// minThresholdRows is the fewest rows a threshold is fitted on without a
+// warning: a median and MAD of fewer scores say little.
+const minThresholdRows = 30
+
 // fitThreshold scores the held-out validation rows (the training rows when
 // there are none) and stores the threshold asked for by --threshold in the
 // model. For f1 the labelled anomalies come from the training file's rows
@@ -46,6 +50,9 @@ func fitThreshold(o *trainOptions, m *ae.Model, all, trainDS, valDS *dataset.Dat
 	rows, fittedOn := valDS, "validation rows"
 	if rows == nil || rows.Len() == 0 {
 		rows, fittedOn = trainDS, "training rows"
+	}
+	if rows.Len() < minThresholdRows {
+		logf("warning: the threshold is fitted on only %d %s; it will be unreliable. Train on more rows or raise --val\n", rows.Len(), fittedOn)
 	}
 	metric := o.score
 	if metric == "" {
