@@ -48,7 +48,16 @@ type ConvConfig struct {
 	Encoder     []string `json:"encoder"`
 	Decoder     []string `json:"decoder"`
 	Residual    bool     `json:"residual,omitempty"`
-	Loss        string   `json:"loss"` // mse or l1
+	Loss        string   `json:"loss"` // mse, l1 or bce
+	// Variational makes the model a convolutional VAE (see conv_vae.go):
+	// the encoder ends in 2×code features (μ, log σ²), an nn.Reparam layer
+	// samples the code, and training minimises the negative ELBO with a
+	// Bernoulli likelihood (Loss "bce") and KL weight Beta. Binarize
+	// trains on Bernoulli samples of the [0,1] pixels (dynamic
+	// binarisation, the standard MNIST likelihood protocol).
+	Variational bool    `json:"variational,omitempty"`
+	Beta        float64 `json:"beta,omitempty"`
+	Binarize    bool    `json:"binarize,omitempty"`
 	// Task details: the noise the denoiser was trained on, the scales an
 	// upscaler was trained for, the colour space of the data.
 	Noise  string `json:"noise,omitempty"`
@@ -78,6 +87,9 @@ func (c *ConvConfig) Validate() error {
 		}
 	default:
 		return fmt.Errorf("ae: conv config: loss %q; want mse, l1 or bce (with a sigmoid output)", c.Loss)
+	}
+	if err := c.validateVariational(); err != nil {
+		return err
 	}
 	shape := c.InputShape
 	if shape == nil {
@@ -130,7 +142,8 @@ func (c *ConvConfig) Multiple() int {
 }
 
 // layers builds fresh layers for the encoder followed by the decoder; the
-// first len(Encoder) are the encoder.
+// first len(Encoder) are the encoder. A variational model has its
+// nn.Reparam layer between the two, at index len(Encoder).
 func (c *ConvConfig) layers() ([]nn.Layer, error) {
 	ch := c.InChannels
 	flat := 0 // features once flattened
@@ -140,7 +153,16 @@ func (c *ConvConfig) layers() ([]nn.Layer, error) {
 		cur = slices.Clone(c.InputShape)
 	}
 	var out []nn.Layer
+	var err error
 	for i, s := range append(slices.Clone(c.Encoder), c.Decoder...) {
+		if c.Variational && i == len(c.Encoder) {
+			r := nn.NewReparam()
+			if cur, err = r.Setup(cur); err != nil {
+				return nil, fmt.Errorf("ae: the encoder's output: %w", err)
+			}
+			flat = tensor.Size(cur)
+			out = append(out, r)
+		}
 		l, err := parseSpec(s, &ch, &flat)
 		if err != nil {
 			return nil, fmt.Errorf("ae: layer %d %q: %w", i, s, err)
@@ -301,6 +323,7 @@ type ConvModel struct {
 	trainKey [3]int     // the input size TrainStep last used (kept by Forget)
 	template []nn.Layer // the layers the ParamSet was built from, until first use
 	loss     nn.Loss
+	vae      *convVAE // set for Config.Variational
 }
 
 type convNet struct {
@@ -355,6 +378,10 @@ func buildConv(cfg ConvConfig) (*ConvModel, error) {
 	}
 	m.Params = nn.NewParamSet(ps)
 	m.template = layers
+	if cfg.Variational {
+		m.vae = &convVAE{klWeight: cfg.Beta, pcg: rand.NewPCG(1, 0)}
+		m.vae.rng = rand.New(m.vae.pcg)
+	}
 	return m, nil
 }
 
@@ -461,7 +488,8 @@ func (m *ConvModel) Apply(x *tensor.Tensor) (*tensor.Tensor, error) {
 	return m.forward(n, x, false), nil
 }
 
-// Encode returns the code: the output of the encoder layers.
+// Encode returns the code: the output of the encoder layers (for a VAE,
+// the mean μ of q(z|x)), in a buffer valid until the next call.
 func (m *ConvModel) Encode(x *tensor.Tensor) (*tensor.Tensor, error) {
 	n, err := m.netOf(x)
 	if err != nil {
@@ -469,6 +497,9 @@ func (m *ConvModel) Encode(x *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	for _, l := range n.net.Layers[:n.nEnc] {
 		x = l.Forward(x, false)
+	}
+	if m.vae != nil {
+		return m.encodeMean(x), nil
 	}
 	return x, nil
 }
@@ -481,6 +512,9 @@ func (m *ConvModel) TrainStep(x, target *tensor.Tensor) (float64, error) {
 		return 0, err
 	}
 	m.trainKey = [3]int{x.Shape[1], x.Shape[2], x.Shape[3]}
+	if m.vae != nil {
+		return m.vaeStep(n, x, target, true)
+	}
 	layers := n.net.Layers
 	var out *tensor.Tensor
 	if m.Config.Loss == "bce" { // logits: every layer but the sigmoid
@@ -511,6 +545,13 @@ func (m *ConvModel) TrainStep(x, target *tensor.Tensor) (float64, error) {
 
 // Loss is the loss of a batch in inference mode.
 func (m *ConvModel) Loss(x, target *tensor.Tensor) (float64, error) {
+	if m.vae != nil {
+		n, err := m.netOf(x)
+		if err != nil {
+			return 0, err
+		}
+		return m.vaeStep(n, x, target, false)
+	}
 	if m.Config.Loss == "bce" {
 		n, err := m.netOf(x)
 		if err != nil {

@@ -17,6 +17,8 @@ import (
 //	                         dilated convolutions (receptive field ≈ 250 px)
 //	mnist-conv[:CODE]        28×28 conv autoencoder: two stride-2 convolutions,
 //	                         a dense code, two transposed convolutions
+//	mnist-vae-conv[:CODE]    the same layers as a VAE: the encoder gives μ and
+//	                         log σ² (2×CODE), Bernoulli likelihood, β = 1
 func ConvPreset(name string, channels int) (ConvConfig, error) {
 	f := strings.Split(name, ":")
 	arg := func(i, def int) (int, error) {
@@ -73,6 +75,15 @@ func ConvPreset(name string, channels int) (ConvConfig, error) {
 		enc := []string{"conv:32:3:s2", "relu", "conv:64:3:s2", "relu", "flatten", fmt.Sprintf("dense:%d", code)}
 		dec := []string{"dense:3136", "relu", "reshape:64:7:7", "convt:32:3:s2", "relu", "convt:1:3:s2", "sigmoid"}
 		return ConvConfig{Arch: ArchConv, InChannels: 1, OutChannels: 1, InputShape: []int{1, 28, 28}, Encoder: enc, Decoder: dec, Loss: "mse", Color: "grey"}, nil
+	case "mnist-vae-conv":
+		code, err := arg(1, 32)
+		if err != nil {
+			return ConvConfig{}, err
+		}
+		enc := []string{"conv:32:3:s2", "relu", "conv:64:3:s2", "relu", "flatten", "dense:512", "relu", fmt.Sprintf("dense:%d", 2*code)}
+		dec := []string{"dense:512", "relu", "dense:3136", "relu", "reshape:64:7:7", "convt:32:3:s2", "relu", "convt:1:3:s2", "sigmoid"}
+		return ConvConfig{Arch: ArchConv, InChannels: 1, OutChannels: 1, InputShape: []int{1, 28, 28}, Encoder: enc, Decoder: dec, Loss: "bce", Color: "grey",
+			Variational: true, Beta: 1}, nil
 	}
-	return ConvConfig{}, fmt.Errorf("ae: unknown preset %q; want restore[:DEPTH[:WIDTH]], colorize[:WIDTH] or mnist-conv[:CODE]", name)
+	return ConvConfig{}, fmt.Errorf("ae: unknown preset %q; want restore[:DEPTH[:WIDTH]], colorize[:WIDTH], mnist-conv[:CODE] or mnist-vae-conv[:CODE]", name)
 }

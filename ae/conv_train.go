@@ -37,7 +37,10 @@ type ConvFitOptions struct {
 	// average, the checkpoint keeps both. It smooths the noise of a high
 	// learning rate.
 	EMA float64
-	Log io.Writer
+	// KLWarmup, for a VAE, raises the KL weight linearly from 0 to β over
+	// this many epochs (0: β from the start).
+	KLWarmup float64
+	Log      io.Writer
 	// Fill makes one batch: x [N, in, P, P], y [N, out, P, P].
 	Fill func(x, y *tensor.Tensor, rng *rand.Rand)
 	// Validate, when set, is called after every epoch and returns a line
@@ -56,6 +59,7 @@ type ConvRecord struct {
 	Schedule  string    `json:"schedule"`
 	Seed      uint64    `json:"seed"`
 	EMA       float64   `json:"ema,omitempty"`
+	KLWarmup  float64   `json:"kl_warmup,omitempty"`
 	TrainLoss []float64 `json:"train_loss"`
 	Val       []string  `json:"val,omitempty"`
 	Seconds   float64   `json:"seconds"`
@@ -92,9 +96,12 @@ func FitConv(ctx context.Context, m *ConvModel, opt ConvFitOptions, command stri
 	}
 	o := optim.NewAdam(opt.LR, 0.9, 0.999, 1e-8, 0)
 	names, state := o.StateTensors(m.Params.Len())
-	rec := &ConvRecord{MaxEpochs: opt.Epochs, Steps: opt.Steps, Batch: opt.Batch, Patch: opt.Patch, LR: opt.LR, Schedule: opt.Schedule, Seed: opt.Seed, EMA: opt.EMA, Command: command}
+	rec := &ConvRecord{MaxEpochs: opt.Epochs, Steps: opt.Steps, Batch: opt.Batch, Patch: opt.Patch, LR: opt.LR, Schedule: opt.Schedule, Seed: opt.Seed, EMA: opt.EMA, KLWarmup: opt.KLWarmup, Command: command}
 	ckpt := opt.Output + ".ckpt"
 	var ema []float32
+	if m.vae != nil {
+		defer m.SetKLWeight(m.Config.Beta)
+	}
 	if opt.EMA > 0 && opt.EMA < 1 {
 		names, state = slices.Clone(names), slices.Clone(state)
 		names = append(names, "ema")
@@ -131,6 +138,15 @@ func FitConv(ctx context.Context, m *ConvModel, opt ConvFitOptions, command stri
 				return rec, fmt.Errorf("ae: training interrupted at epoch %d (resume with --resume): %w", ep+1, err)
 			}
 			opt.Fill(x, y, rng)
+			step := ep*opt.Steps + s
+			if m.vae != nil {
+				m.SeedNoise(opt.Seed, uint64(step)) // ε of this step, whatever was resumed
+				w := m.Config.Beta
+				if opt.KLWarmup > 0 {
+					w *= min(1, float64(step+1)/(opt.KLWarmup*float64(opt.Steps)))
+				}
+				m.SetKLWeight(w)
+			}
 			m.Params.ZeroGrad()
 			loss, err := m.TrainStep(x, y)
 			if err != nil {
@@ -143,7 +159,6 @@ func FitConv(ctx context.Context, m *ConvModel, opt ConvFitOptions, command stri
 			if opt.ClipNorm > 0 {
 				optim.ClipGradNorm(m.Params.G, opt.ClipNorm)
 			}
-			step := ep*opt.Steps + s
 			o.SetLR(opt.LR * sched.LR(step, total))
 			o.Step(m.Params.W, m.Params.G)
 			if ema != nil {

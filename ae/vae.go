@@ -43,9 +43,9 @@ type vae struct {
 	logvar   *nn.Param
 	pcg      *rand.PCG
 	rng      *rand.Rand
+	sampler  *nn.Reparam // z from [μ, log σ²], and the KL term
 
-	h, dh, z, mean, eps *tensor.Tensor
-	xb, tb, dOut        *tensor.Tensor
+	mean, xb, tb, dOut *tensor.Tensor
 }
 
 func (c *Config) vaeDefaults(unitRange bool) {
@@ -167,7 +167,10 @@ func buildVAE(cfg Config) (*Model, error) {
 	}
 	decNet.NeedInputGrad()
 	params := namedParams(encNet, decNet)
-	v := &vae{code: cfg.Code, klWeight: cfg.Beta, pcg: rand.NewPCG(1, 0)}
+	v := &vae{code: cfg.Code, klWeight: cfg.Beta, pcg: rand.NewPCG(1, 0), sampler: nn.NewReparam()}
+	if _, err := v.sampler.Setup([]int{2 * cfg.Code}); err != nil {
+		return nil, fmt.Errorf("ae: %w", err)
+	}
 	v.rng = rand.New(v.pcg)
 	if cfg.Likelihood == LikelihoodGaussian {
 		v.logvar = &nn.Param{Name: "likelihood.logvar", Shape: []int{cfg.Input()}}
@@ -254,7 +257,7 @@ func binarize(dst, src []float32, rng *rand.Rand) {
 // losses are reproducible.
 func (m *Model) vaeStep(x, target *tensor.Tensor, train bool) float64 {
 	v := m.vae
-	n, d, k := x.Rows(), m.Config.Input(), v.code
+	n, d := x.Rows(), m.Config.Input()
 	rng := v.rng
 	w := v.klWeight
 	if !train {
@@ -274,19 +277,10 @@ func (m *Model) vaeStep(x, target *tensor.Tensor, train bool) float64 {
 		target = tb
 	}
 	h := m.Enc.Forward(x, train)
-	z := buf(&v.z, n, k)
-	eps := buf(&v.eps, n, k)
-	var kl float64
-	for i := 0; i < n; i++ {
-		hr := h.Data[i*2*k : (i+1)*2*k]
-		for j := 0; j < k; j++ {
-			mu, lv := float64(hr[j]), float64(hr[k+j])
-			e := rng.NormFloat64()
-			eps.Data[i*k+j] = float32(e)
-			z.Data[i*k+j] = float32(mu + math.Exp(0.5*lv)*e)
-			kl += 0.5 * (mu*mu + math.Exp(lv) - 1 - lv)
-		}
-	}
+	v.sampler.Rand = rng
+	v.sampler.Weight = w / float64(n)
+	z := v.sampler.Forward(h, true) // the ELBO samples z in validation too (fixed seed)
+	kl := v.sampler.KL
 	out := m.decForward(z, train)
 	var dOut *tensor.Tensor
 	if train {
@@ -305,19 +299,7 @@ func (m *Model) vaeStep(x, target *tensor.Tensor, train bool) float64 {
 	for i := len(layers) - 1; i >= 0; i-- {
 		g = layers[i].Backward(g)
 	}
-	dh := buf(&v.dh, n, 2*k)
-	inv := 1 / float64(n)
-	for i := 0; i < n; i++ {
-		hr := h.Data[i*2*k : (i+1)*2*k]
-		dr := dh.Data[i*2*k : (i+1)*2*k]
-		for j := 0; j < k; j++ {
-			mu, lv := float64(hr[j]), float64(hr[k+j])
-			dz := float64(g.Data[i*k+j])
-			sd := math.Exp(0.5 * lv)
-			dr[j] = float32(dz + w*mu*inv)
-			dr[k+j] = float32(dz*float64(eps.Data[i*k+j])*0.5*sd + w*0.5*(sd*sd-1)*inv)
-		}
-	}
+	dh := v.sampler.Backward(g)
 	m.Enc.Backward(dh)
 	return loss
 }
@@ -382,50 +364,60 @@ func (m *Model) LogLikelihood(x *tensor.Tensor, k, chunk int, rng *rand.Rand) (l
 	}
 	logp = make([]float64, n)
 	elbo = make([]float64, n)
-	z := tensor.New(chunk, c)
-	logw := make([]float64, k)
-	const log2pi = 1.8378770664093453
 	for r := 0; r < n; r++ {
 		h := m.Enc.Forward(tensor.From(x.Data[r*d:(r+1)*d], 1, d), false)
-		mu := slices.Clone(h.Data[:c])
-		lv := slices.Clone(h.Data[c : 2*c])
 		row := x.Data[r*d : (r+1)*d]
-		for lo := 0; lo < k; lo += chunk {
-			hi := min(lo+chunk, k)
-			b := hi - lo
-			zt := tensor.From(z.Data[:b*c], b, c)
-			for s := 0; s < b; s++ {
-				var lq, lpz float64
-				for j := 0; j < c; j++ {
-					e := rng.NormFloat64()
-					zv := float64(mu[j]) + math.Exp(0.5*float64(lv[j]))*e
-					zt.Data[s*c+j] = float32(zv)
-					lq -= 0.5 * (log2pi + float64(lv[j]) + e*e)
-					lpz -= 0.5 * (log2pi + zv*zv)
-				}
-				logw[lo+s] = lpz - lq
+		logp[r], elbo[r] = importanceSample(h.Data[:c], h.Data[c:2*c], k, chunk, rng, func(z *tensor.Tensor, ll []float64) {
+			out := m.decForward(z, false)
+			for s := range ll {
+				ll[s] = m.logLikGrad(tensor.From(out.Data[s*d:(s+1)*d], 1, d), row, nil, 0)
 			}
-			out := m.decForward(zt, false)
-			// log p(x|z) per sample
-			for s := 0; s < b; s++ {
-				o := tensor.From(out.Data[s*d:(s+1)*d], 1, d)
-				logw[lo+s] += m.logLikGrad(o, row, nil, 0)
-			}
-		}
-		mx := math.Inf(-1)
-		var mean float64
-		for _, v := range logw {
-			mx = max(mx, v)
-			mean += v
-		}
-		var s float64
-		for _, v := range logw {
-			s += math.Exp(v - mx)
-		}
-		logp[r] = mx + math.Log(s/float64(k))
-		elbo[r] = mean / float64(k)
+		})
 	}
 	return logp, elbo, nil
+}
+
+// importanceSample estimates log p(x) and the ELBO of one input whose
+// posterior is q(z|x) = N(mu, exp(logvar)), with k samples drawn in chunks
+// of at most chunk rows. logLik fills ll[s] = log p(x|z_s) for the rows
+// of z. It is the body of LogLikelihood for the dense and conv VAEs.
+func importanceSample(mu, logvar []float32, k, chunk int, rng *rand.Rand, logLik func(z *tensor.Tensor, ll []float64)) (logp, elbo float64) {
+	c := len(mu)
+	mu, logvar = slices.Clone(mu), slices.Clone(logvar) // logLik may reuse the encoder's buffers
+	z := tensor.New(chunk, c)
+	logw := make([]float64, k)
+	ll := make([]float64, chunk)
+	const log2pi = 1.8378770664093453
+	for lo := 0; lo < k; lo += chunk {
+		b := min(lo+chunk, k) - lo
+		zt := tensor.From(z.Data[:b*c], b, c)
+		for s := 0; s < b; s++ {
+			var lq, lpz float64
+			for j := 0; j < c; j++ {
+				e := rng.NormFloat64()
+				zv := float64(mu[j]) + math.Exp(0.5*float64(logvar[j]))*e
+				zt.Data[s*c+j] = float32(zv)
+				lq -= 0.5 * (log2pi + float64(logvar[j]) + e*e)
+				lpz -= 0.5 * (log2pi + zv*zv)
+			}
+			logw[lo+s] = lpz - lq
+		}
+		logLik(zt, ll[:b])
+		for s := 0; s < b; s++ {
+			logw[lo+s] += ll[s]
+		}
+	}
+	mx := math.Inf(-1)
+	var mean float64
+	for _, v := range logw {
+		mx = max(mx, v)
+		mean += v
+	}
+	var sum float64
+	for _, v := range logw {
+		sum += math.Exp(v - mx)
+	}
+	return mx + math.Log(sum/float64(k)), mean / float64(k)
 }
 
 // Sample draws n samples from the model: z ~ N(0, I), decoded to the

@@ -313,3 +313,47 @@ func TestNetReusesBuffers(t *testing.T) {
 		t.Errorf("alternating batches 5 and 8: %v allocations; want 0", n)
 	}
 }
+
+func TestReparamGrad(t *testing.T) {
+	// The path through z, with ε held fixed, and at inference (z = μ).
+	for _, train := range []bool{true, false} {
+		l := nn.NewReparam()
+		l.KeepNoise = true
+		nntest.CheckLayer(t, l, []int{6}, 4, nntest.Options{Train: train, Input: normal})
+	}
+	// The KL term: Backward with dL/dz = 0 must give Weight·∂KL/∂input.
+	l := nn.NewReparam()
+	if _, err := l.Setup([]int{6}); err != nil {
+		t.Fatal(err)
+	}
+	l.Init(rand.New(rand.NewPCG(3, 3)))
+	l.Weight = 0.7
+	x := tensor.New(4, 6)
+	normal(rand.New(rand.NewPCG(5, 5)), x.Data)
+	l.Forward(x, true)
+	dx := l.Backward(tensor.New(4, 3)).Data
+	for i := range x.Data {
+		orig := x.Data[i]
+		x.Data[i] = orig + 1e-3
+		l.Forward(x, false)
+		hi := l.KL
+		x.Data[i] = orig - 1e-3
+		l.Forward(x, false)
+		lo := l.KL
+		x.Data[i] = orig
+		want := 0.7 * (hi - lo) / 2e-3
+		if d := math.Abs(float64(dx[i]) - want); d > 1e-3+1e-2*math.Abs(want) {
+			t.Errorf("∂KL/∂x[%d] = %g, finite differences %g", i, dx[i], want)
+		}
+	}
+	// KL of N(μ, σ²) against N(0, 1) for one unit: ½(μ² + σ² − 1 − log σ²).
+	one := nn.NewReparam()
+	one.Setup([]int{2})
+	one.Forward(tensor.From([]float32{1, float32(math.Log(4))}, 1, 2), false)
+	if want := 0.5 * (1 + 4 - 1 - math.Log(4)); math.Abs(one.KL-want) > 1e-6 {
+		t.Errorf("KL = %g, want %g", one.KL, want)
+	}
+	if _, err := nn.NewReparam().Setup([]int{5}); err == nil {
+		t.Error("Setup([5]): no error for an odd width")
+	}
+}

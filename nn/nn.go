@@ -118,6 +118,10 @@ func NewNet(in []int, layers ...Layer) (*Net, error) {
 	return n, nil
 }
 
+// Shape is the per-sample shape that enters layer i (Shape(len(Layers))
+// is OutShape).
+func (n *Net) Shape(i int) []int { return slices.Clone(n.shapes[i]) }
+
 // NeedInputGrad makes the first layer compute dL/dx again (for nets that sit
 // behind another net, such as a decoder behind an encoder).
 func (n *Net) NeedInputGrad() {

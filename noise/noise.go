@@ -9,6 +9,11 @@
 //	                   place (cutout; the slice is one square grey image or C of them)
 //	speckle:0.2        multiplicative: x + x·n, n ~ N(0, 0.2²)
 //	poisson:30         shot noise with peak 30 (photons at white)
+//	shift:2            the image translated by up to 2 pixels in x and y
+//	                   (zero-filled); with a clean, unshifted target the
+//	                   model learns to undo it, so its code ignores position
+//
+// Kinds chain with "+", applied left to right: "shift:2+block:0.5".
 //
 // Samples are in [0, 1]; σ values are given on the 8-bit scale because
 // that is how the denoising literature quotes them. Noise is not clipped
@@ -28,12 +33,25 @@ type Model struct {
 	Kind   string  // gaussian, saltpepper, mask, block, speckle, poisson
 	Lo, Hi float64 // parameter range (equal for a fixed level)
 	Clip   bool    // clamp the result to [0, 1]
+	Then   *Model  // applied after this one ("a+b"), or nil
 }
 
 // Parse reads a noise flag value ("gaussian:25", "gaussian:0-55",
 // "saltpepper:0.1", "mask:0.3", "speckle:0.2", "poisson:30"); a ",clip"
 // suffix clamps results to [0, 1].
 func Parse(s string) (Model, error) {
+	if first, rest, ok := strings.Cut(s, "+"); ok {
+		m, err := Parse(first)
+		if err != nil {
+			return m, err
+		}
+		next, err := Parse(rest)
+		if err != nil {
+			return m, err
+		}
+		m.Then = &next
+		return m, nil
+	}
 	var m Model
 	spec := strings.TrimSpace(s)
 	if t, ok := strings.CutSuffix(spec, ",clip"); ok {
@@ -45,11 +63,11 @@ func Parse(s string) (Model, error) {
 	}
 	m.Kind = strings.ToLower(kind)
 	switch m.Kind {
-	case "gaussian", "saltpepper", "mask", "block", "speckle", "poisson":
+	case "gaussian", "saltpepper", "mask", "block", "speckle", "poisson", "shift":
 	case "sp", "salt-and-pepper", "salt_pepper":
 		m.Kind = "saltpepper"
 	default:
-		return m, fmt.Errorf("noise: %q: unknown kind %q; use gaussian, saltpepper, mask, block, speckle or poisson", s, kind)
+		return m, fmt.Errorf("noise: %q: unknown kind %q; use gaussian, saltpepper, mask, block, speckle, poisson or shift", s, kind)
 	}
 	lo, hi, isRange := strings.Cut(arg, "-")
 	var err error
@@ -71,6 +89,9 @@ func Parse(s string) (Model, error) {
 	if m.Kind == "block" && m.Hi > 1 {
 		return m, fmt.Errorf("noise: %q: block takes a fraction of the image side in [0, 1]", s)
 	}
+	if m.Kind == "shift" && m.Hi > 64 {
+		return m, fmt.Errorf("noise: %q: shift takes a number of pixels up to 64", s)
+	}
 	if m.Kind == "poisson" && m.Lo <= 0 {
 		return m, fmt.Errorf("noise: %q: poisson takes a peak > 0", s)
 	}
@@ -85,6 +106,9 @@ func (m Model) String() string {
 	}
 	if m.Clip {
 		s += ",clip"
+	}
+	if m.Then != nil {
+		s += "+" + m.Then.String()
 	}
 	return s
 }
@@ -128,6 +152,8 @@ func (m Model) ApplyLevel(dst, src []float32, level float64, rng *rand.Rand) {
 	case "block":
 		copy(dst, src)
 		block(dst, level, rng)
+	case "shift":
+		shift(dst, src, int(math.Round(level)), rng)
 	case "speckle":
 		for i, v := range src {
 			dst[i] = v + v*float32(level*rng.NormFloat64())
@@ -144,6 +170,37 @@ func (m Model) ApplyLevel(dst, src []float32, level float64, rng *rand.Rand) {
 			dst[i] = min(max(v, 0), 1)
 		}
 	}
+	if m.Then != nil {
+		m.Then.Apply(dst, dst, rng)
+	}
+}
+
+// shift writes src translated by (dy, dx), each uniform in [−k, k], to
+// dst, zero-filling what comes in from outside; src is taken as C square
+// images as in block (other lengths are copied unchanged).
+func shift(dst, src []float32, k int, rng *rand.Rand) {
+	c := 1
+	side := int(math.Round(math.Sqrt(float64(len(src)))))
+	if side*side != len(src) {
+		c = 3
+		side = int(math.Round(math.Sqrt(float64(len(src) / 3))))
+		if 3*side*side != len(src) {
+			copy(dst, src)
+			return
+		}
+	}
+	dy, dx := rng.IntN(2*k+1)-k, rng.IntN(2*k+1)-k
+	tmp := make([]float32, len(src)) // dst and src may be the same slice
+	for ch := range c {
+		in := src[ch*side*side : (ch+1)*side*side]
+		out := tmp[ch*side*side : (ch+1)*side*side]
+		for y := max(0, dy); y < min(side, side+dy); y++ {
+			for x := max(0, dx); x < min(side, side+dx); x++ {
+				out[y*side+x] = in[(y-dy)*side+x-dx]
+			}
+		}
+	}
+	copy(dst, tmp)
 }
 
 // block zeroes a square of side level·S at one random place in every

@@ -128,3 +128,56 @@ func TestBlock(t *testing.T) {
 		t.Errorf("%d zeros in rows %d–%d, columns %d–%d; want one 14×14 square", zeros, minY, maxY, minX, maxX)
 	}
 }
+
+func TestShiftAndChain(t *testing.T) {
+	m, err := Parse("shift:2+block:0.5")
+	if err != nil || m.Kind != "shift" || m.Then == nil || m.Then.Kind != "block" {
+		t.Fatalf("Parse(shift:2+block:0.5) = %+v, %v", m, err)
+	}
+	if s := m.String(); s != "shift:2+block:0.5" {
+		t.Errorf("String() = %q", s)
+	}
+	for _, bad := range []string{"shift:100", "shift:2+", "+block:0.5", "shift:2+mask:3"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q): want an error", bad)
+		}
+	}
+	// One bright pixel in the middle of an 8×8 image moves by at most 2
+	// in each direction, and every offset in [−2, 2]² turns up.
+	shift, _ := Parse("shift:2")
+	rng := rand.New(rand.NewPCG(3, 4))
+	seen := map[[2]int]bool{}
+	src := make([]float32, 64)
+	src[4*8+4] = 1
+	for range 400 {
+		dst := make([]float32, 64)
+		shift.Apply(dst, src, rng)
+		n, at := 0, -1
+		for i, v := range dst {
+			if v != 0 {
+				n, at = n+1, i
+			}
+		}
+		if n != 1 || dst[at] != 1 {
+			t.Fatalf("shifted image has %d lit pixels; want the one, moved", n)
+		}
+		dy, dx := at/8-4, at%8-4
+		if dy < -2 || dy > 2 || dx < -2 || dx > 2 {
+			t.Fatalf("moved by (%d, %d); want at most 2", dy, dx)
+		}
+		seen[[2]int{dy, dx}] = true
+	}
+	if len(seen) != 25 {
+		t.Errorf("%d of the 25 offsets seen", len(seen))
+	}
+	// In place (dst == src) gives the same as a separate buffer.
+	a := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	b := make([]float32, 9)
+	shift.Apply(b, a, rand.New(rand.NewPCG(5, 5)))
+	shift.Apply(a, a, rand.New(rand.NewPCG(5, 5)))
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("in place %v, copied %v", a, b)
+		}
+	}
+}

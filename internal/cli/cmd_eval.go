@@ -76,7 +76,7 @@ type EvalResult struct {
 
 func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
 	if isConvModel(o.model) {
-		return runImageEval(o, stdout)
+		return runImageEval(ctx, o, stdout)
 	}
 	m, err := loadModel(o.model)
 	if err != nil {

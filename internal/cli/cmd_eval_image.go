@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -62,10 +63,16 @@ type imageEvalResult struct {
 	Seconds  float64      `json:"seconds"`
 }
 
-func runImageEval(o *evalOptions, stdout io.Writer) error {
+func runImageEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
 	m, err := loadConvModel(o.model)
 	if err != nil {
 		return err
+	}
+	if o.nll.on {
+		if o.data.path == "" {
+			return usagef("--data is required: the IDX file of images to score")
+		}
+		return runConvNLL(ctx, o, m, stdout)
 	}
 	m.Ensemble = o.image.ensemble
 	start := time.Now()

@@ -46,25 +46,70 @@ type NLLResult struct {
 	Seconds   float64 `json:"seconds"`
 }
 
+// vaeScorer is a VAE, dense or convolutional, as eval --nll uses it.
+type vaeScorer interface {
+	LogLikelihood(x *tensor.Tensor, k, chunk int, rng *rand.Rand) (logp, elbo []float64, err error)
+}
+
+// nllModel is what runNLL scores with: copies of the model for the worker
+// threads, the per-row input shape it takes, and whether it was trained
+// on binarised data.
+type nllModel struct {
+	copyFor  func(worker int) vaeScorer // worker 0 may get the model itself
+	rowShape []int
+	binarize bool
+}
+
 func runNLL(ctx context.Context, o *evalOptions, m *ae.Model, ds *dataset.Dataset, stdout io.Writer) error {
-	f := o.nll
 	if !m.IsVAE() {
 		return usagef("--nll needs a VAE (train one with --arch vae); %s is a %s autoencoder", o.model, m.Config.Arch)
 	}
+	nm := nllModel{rowShape: []int{m.Config.Input()}, binarize: m.Config.Binarize, copyFor: func(w int) vaeScorer {
+		if w == 0 {
+			return m
+		}
+		return m.Clone()
+	}}
+	return scoreNLL(ctx, o, nm, ds.X, stdout)
+}
+
+// runConvNLL is eval --nll for a convolutional VAE on an IDX file.
+func runConvNLL(ctx context.Context, o *evalOptions, m *ae.ConvModel, stdout io.Writer) error {
+	if !m.IsVAE() {
+		return usagef("--nll needs a VAE (train one with --arch vae or --preset mnist-vae-conv); %s is a convolutional autoencoder", o.model)
+	}
+	ds, err := dataset.Load(o.data.path, dataset.LoadOptions{})
+	if err != nil {
+		return err
+	}
+	shape := m.Config.InputShape
+	if tensor.Size(ds.Shape) != tensor.Size(shape) {
+		return usagef("--data %s: samples of shape %v; the model takes %v", o.data.path, ds.Shape, shape)
+	}
+	nm := nllModel{rowShape: shape, binarize: m.Config.Binarize, copyFor: func(w int) vaeScorer {
+		if w == 0 {
+			return m
+		}
+		return m.Clone()
+	}}
+	return scoreNLL(ctx, o, nm, tensor.From(ds.X.Data, ds.Len(), tensor.Size(shape)), stdout)
+}
+
+func scoreNLL(ctx context.Context, o *evalOptions, m nllModel, x *tensor.Tensor, stdout io.Writer) error {
+	f := o.nll
 	if f.samples < 1 {
 		return usagef("--samples %d must be at least 1", f.samples)
 	}
 	var bin bool
 	switch f.binarize {
 	case "auto":
-		bin = m.Config.Binarize
+		bin = m.binarize
 	case "yes", "true":
 		bin = true
 	case "no", "false":
 	default:
 		return usagef("--binarize %q: want auto, yes or no", f.binarize)
 	}
-	x := ds.X
 	n, d := x.Rows(), x.Cols()
 	if n == 0 {
 		return fmt.Errorf("%s: no rows to score", o.data.path)
@@ -95,10 +140,7 @@ func runNLL(ctx context.Context, o *evalOptions, m *ae.Model, ds *dataset.Datase
 	var firstErr atomic.Pointer[error]
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
-		mw := m
-		if w > 0 {
-			mw = m.Clone()
-		}
+		mw := m.copyFor(w)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -109,7 +151,7 @@ func runNLL(ctx context.Context, o *evalOptions, m *ae.Model, ds *dataset.Datase
 				}
 				lo, hi := b*block, min((b+1)*block, n)
 				r := rand.New(rand.NewPCG(f.seed, uint64(b)))
-				lp, el, err := mw.LogLikelihood(tensor.From(x.Data[lo*d:hi*d], hi-lo, d), f.samples, 1000, r)
+				lp, el, err := mw.LogLikelihood(tensor.From(x.Data[lo*d:hi*d], append([]int{hi - lo}, m.rowShape...)...), f.samples, 1000, r)
 				if err != nil {
 					firstErr.CompareAndSwap(nil, &err)
 					return

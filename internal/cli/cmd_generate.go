@@ -75,6 +75,13 @@ func runGenerate(ctx context.Context, o *generateOptions, stdout io.Writer) erro
 	if o.n < 1 || o.n > 1<<20 {
 		return usagef("-n %d: want 1 to %d samples", o.n, 1<<20)
 	}
+	if isConvModel(o.model) {
+		cm, err := loadConvModel(o.model)
+		if err != nil {
+			return err
+		}
+		return generateConv(o, cm, stdout) // latent_conv.go
+	}
 	m, err := loadModel(o.model)
 	if err != nil {
 		return err
@@ -144,6 +151,11 @@ func writeSamples(path string, m *ae.Model, x *tensor.Tensor, cols int) error {
 	if err != nil {
 		return err
 	}
+	return writeGrid(path, shape, x, cols)
+}
+
+// writeGrid draws rows of pictures of shape [C H W] as a PNG grid.
+func writeGrid(path string, shape []int, x *tensor.Tensor, cols int) error {
 	n := x.Rows()
 	if cols <= 0 {
 		cols = int(math.Ceil(math.Sqrt(float64(n))))

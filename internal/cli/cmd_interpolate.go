@@ -67,6 +67,13 @@ func runInterpolate(ctx context.Context, o *interpolateOptions, stdout io.Writer
 	if o.steps < 2 || o.steps > 1000 {
 		return usagef("--steps %d: want 2 to 1000", o.steps)
 	}
+	if isConvModel(o.model) {
+		cm, err := loadConvModel(o.model)
+		if err != nil {
+			return err
+		}
+		return interpolateConv(o, cm, stdout) // latent_conv.go
+	}
 	m, err := loadModel(o.model)
 	if err != nil {
 		return err
@@ -140,6 +147,11 @@ func readImageInput(path string, m *ae.Model) ([]float32, error) {
 	if pre, err := preprocessor(m); err == nil && (pre.Kind != dataset.KindImage || pre.Scale != dataset.ScaleUnit) {
 		return nil, usagef("%s: the model was not trained on images scaled to [0,1]; pass row indices of --data instead", path)
 	}
+	return readPicture(path, shape)
+}
+
+// readPicture reads an image file of exactly shape [C H W] as pixels/255.
+func readPicture(path string, shape []int) ([]float32, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w; pass an image file or a row index of --data", path, err)

@@ -41,7 +41,7 @@ type imageTrainFlags struct {
 func (o *imageTrainFlags) add(f *pflag.FlagSet) {
 	o.flags = f
 	f.StringVar(&o.task, "task", "", "image task: reconstruct, denoise, upscale or colorize (trains a convolutional model on patches of --data, a folder of images, several joined by commas, or an IDX file)")
-	f.StringVar(&o.noise, "noise", "", "corruption for denoising: gaussian:SIGMA, gaussian:LO-HI (blind), saltpepper:P, mask:P, block:F (a square F × the side zeroed), speckle:S, poisson:PEAK; σ on the 0-255 scale; ',clip' clamps to [0,1]")
+	f.StringVar(&o.noise, "noise", "", "corruption for denoising: gaussian:SIGMA, gaussian:LO-HI (blind), saltpepper:P, mask:P, block:F (a square F × the side zeroed), speckle:S, poisson:PEAK, shift:PIXELS; chain kinds with + (shift:2+block:0.5); σ on the 0-255 scale; ',clip' clamps to [0,1]")
 	f.IntVar(&o.patch, "patch", 48, "image tasks: training patch side in pixels")
 	f.StringVar(&o.preset, "preset", "", "image tasks: architecture preset: restore[:DEPTH[:WIDTH]], colorize[:WIDTH], mnist-conv[:CODE] (default by task)")
 	f.StringVar(&o.encoder, "encoder", "", "image tasks: encoder layer specs, e.g. conv:32:3:s2,relu,conv:64:3:s2,relu (overrides --preset; see ae.ConvConfig)")
@@ -180,6 +180,9 @@ func runImageTrain(ctx context.Context, o *trainOptions, g *globalOptions, stder
 	default:
 		return usagef("--loss %q: image models take mse, l1 or bce (with a sigmoid output)", o.loss)
 	}
+	if err := o.latent.applyConv(&cfg, o.arch, it.task, o.loss); err != nil {
+		return err
+	}
 	cfg.Task = it.task
 	if task.Noise != nil {
 		cfg.Noise = task.Noise.String()
@@ -215,7 +218,7 @@ func runImageTrain(ctx context.Context, o *trainOptions, g *globalOptions, stder
 	rec, err := ae.FitConv(ctx, m, ae.ConvFitOptions{
 		Epochs: o.fit.Epochs, Steps: it.steps, Batch: batch, Patch: task.Patch, LR: o.fit.LR,
 		Schedule: o.fit.Schedule, ClipNorm: o.fit.ClipNorm, Seed: o.fit.Seed,
-		Output: o.output, Resume: o.resume, Log: log, EMA: it.ema,
+		Output: o.output, Resume: o.resume, Log: log, EMA: it.ema, KLWarmup: o.latent.klWarmup,
 		Fill:     func(x, y *tensor.Tensor, rng *rand.Rand) { task.Fill(x, y, rng) },
 		Validate: validate,
 	}, "bottleneck "+strings.Join(os.Args[1:], " "))

@@ -57,6 +57,44 @@ func (l *latentTrainFlags) apply(cfg *ae.Config) error {
 	return nil
 }
 
+// applyConv makes an image model variational for --arch vae (or a VAE
+// preset such as mnist-vae-conv) and copies the VAE flags into it.
+func (l *latentTrainFlags) applyConv(cfg *ae.ConvConfig, arch, task, loss string) error {
+	if arch == ae.ArchVAE {
+		cfg.Variational = true
+		if loss == "" {
+			cfg.Loss = "bce"
+		}
+	}
+	if !cfg.Variational {
+		if l.likelihood != "" || l.beta != 1 || l.klWarmup != 0 || l.binarize {
+			return usagef("--likelihood, --beta, --kl-warmup and --binarize are for VAEs (--arch vae or --preset mnist-vae-conv)")
+		}
+		if l.sparsity != "" || l.codeAct != "" {
+			return usagef("--sparsity and --code-activation are for dense models; write the code layer's activation into --encoder")
+		}
+		return nil
+	}
+	if task != ae.TaskReconstruct {
+		return usagef("a convolutional VAE trains with --task reconstruct (have --task %s)", task)
+	}
+	if l.likelihood != "" && l.likelihood != ae.LikelihoodBernoulli {
+		return usagef("--likelihood %s: a convolutional VAE has a Bernoulli likelihood (images in [0,1], sigmoid output)", l.likelihood)
+	}
+	if l.sparsity != "" {
+		return usagef("--sparsity is for plain autoencoders; a VAE's KL term already regularises its code")
+	}
+	if l.beta <= 0 || math.IsNaN(l.beta) || math.IsInf(l.beta, 0) {
+		return usagef("--beta %v must be a positive number", l.beta)
+	}
+	if l.klWarmup < 0 || math.IsNaN(l.klWarmup) || math.IsInf(l.klWarmup, 0) {
+		return usagef("--kl-warmup %v must be 0 (off) or a positive number of epochs", l.klWarmup)
+	}
+	cfg.Beta = l.beta
+	cfg.Binarize = l.binarize
+	return nil
+}
+
 // schedule returns the per-step hook of a VAE: the noise is reseeded from
 // (seed, step), so a resumed run draws the same ε, and the KL weight
 // follows the warm-up.

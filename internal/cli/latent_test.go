@@ -233,3 +233,56 @@ func TestProbeConvModel(t *testing.T) {
 		t.Errorf("encode of a conv model: %s", out)
 	}
 }
+
+// TestConvVAEWorkflow trains a small convolutional VAE and runs every
+// latent command on it: encode (μ), probe, generate, interpolate and
+// eval --nll; and checks the flags that make no sense for it are refused.
+func TestConvVAEWorkflow(t *testing.T) {
+	dir := t.TempDir()
+	train := writeLabelledIDX(t, dir, "train", 200, 1)
+	test := writeLabelledIDX(t, dir, "test", 60, 2)
+	model := filepath.Join(dir, "cvae.safetensors")
+	mustRun(t, "train", "--task", "reconstruct", "--arch", "vae", "--data", train,
+		"--encoder", "conv:4:3:s2,relu,flatten,dense:8", "--decoder", "dense:64,relu,reshape:4:4:4,convt:1:3:s2,sigmoid",
+		"--binarize", "--kl-warmup", "1", "--patch", "8", "--epochs", "2", "--steps", "10", "--batch", "16", "-o", model, "-q", "--no-plot")
+	out := mustRun(t, "encode", "-m", model, "--data", test, "-o", filepath.Join(dir, "codes.npy"))
+	if !strings.Contains(out, "60 codes of size 4") {
+		t.Errorf("encode of a conv VAE writes μ (4 values): %s", out)
+	}
+	grid := filepath.Join(dir, "grid.png")
+	out = mustRun(t, "generate", "-m", model, "-n", "9", "-o", grid)
+	if !strings.Contains(out, "prior N(0, I)") {
+		t.Errorf("generate: %s", out)
+	}
+	checkPNG(t, grid)
+	strip := filepath.Join(dir, "strip.png")
+	out = mustRun(t, "interpolate", "-m", model, "--data", test, "--from", "0", "--to", "5", "--steps", "4", "-o", strip)
+	if !strings.Contains(out, "spherical") {
+		t.Errorf("interpolate: %s", out)
+	}
+	checkPNG(t, strip)
+	out = mustRun(t, "eval", "-m", model, "--data", test, "--nll", "--samples", "30", "--json")
+	var r NLLResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("eval --nll --json: %v\n%s", err, out)
+	}
+	if r.Rows != 60 || !r.Binarized || !(r.NLL > 0 && r.NLL <= r.NegELBO) {
+		t.Errorf("eval --nll = %+v; want 60 binarised rows, 0 < NLL ≤ −ELBO", r)
+	}
+	// The same estimate at 1 and 2 threads.
+	one := mustRun(t, "--threads", "1", "eval", "-m", model, "--data", test, "--nll", "--samples", "30", "--json")
+	var r1 NLLResult
+	json.Unmarshal([]byte(one), &r1)
+	if r1.NLL != r.NLL {
+		t.Errorf("NLL %v at 1 thread, %v at the default", r1.NLL, r.NLL)
+	}
+	for _, args := range [][]string{
+		{"train", "--task", "denoise", "--noise", "gaussian:25", "--arch", "vae", "--data", train, "--preset", "mnist-vae-conv", "-o", model + "2"},
+		{"train", "--task", "reconstruct", "--data", train, "--encoder", "conv:2:3:s2,relu", "--decoder", "convt:1:3:s2,sigmoid", "--patch", "8", "--beta", "2", "-o", model + "3"},
+		{"train", "--task", "reconstruct", "--arch", "vae", "--data", train, "--encoder", "conv:2:3:s2,relu,flatten,dense:7", "--decoder", "dense:64,relu,reshape:4:4:4,convt:1:3:s2,sigmoid", "--patch", "8", "-o", model + "4"},
+	} {
+		if code, _, errs := run(t, args...); code == 0 || errs == "" {
+			t.Errorf("bottleneck %s: exit %d, stderr %q; want a usage error", strings.Join(args, " "), code, errs)
+		}
+	}
+}
