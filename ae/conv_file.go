@@ -109,31 +109,11 @@ func LoadConv(path string) (*ConvModel, error) {
 
 // LoadConvWith is LoadConv that also returns the extra tensors and
 // metadata (a checkpoint's optimiser state).
-func LoadConvWith(path string) (*ConvModel, *Extra, error) {
-	ts, meta, err := safetensors.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ae: load %s: %w", path, err)
-	}
-	m, extra, err := convFromParts(ts, meta)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ae: load %s: %w", path, err)
-	}
-	return m, extra, nil
-}
+func LoadConvWith(path string) (*ConvModel, *Extra, error) { return loadFile(path, convFromParts) }
 
 // DecodeConv builds a conv model from the bytes of a model file (models
 // embedded in the binary).
-func DecodeConv(data []byte) (*ConvModel, error) {
-	ts, meta, err := safetensors.Read(data)
-	if err != nil {
-		return nil, fmt.Errorf("ae: %w", err)
-	}
-	m, _, err := convFromParts(ts, meta)
-	if err != nil {
-		return nil, fmt.Errorf("ae: %w", err)
-	}
-	return m, nil
-}
+func DecodeConv(data []byte) (*ConvModel, error) { return decodeBytes(data, convFromParts) }
 
 func convFromParts(ts []safetensors.Tensor, meta map[string]string) (*ConvModel, *Extra, error) {
 	if err := checkFormat(meta); err != nil {

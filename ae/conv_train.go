@@ -35,7 +35,7 @@ type ConvFitOptions struct {
 	// EMA, when in (0, 1), keeps an exponential moving average of the
 	// weights (decay EMA per step); validation and the model file use the
 	// average, the checkpoint keeps both. It smooths the noise of a high
-	// learning rate.
+	// learning rate. The decay used at step t is min(EMA, (1+t)/(10+t)).
 	EMA float64
 	// KLWarmup, for a VAE, raises the KL weight linearly from 0 to β over
 	// this many epochs (0: β from the start).
@@ -162,7 +162,10 @@ func FitConv(ctx context.Context, m *ConvModel, opt ConvFitOptions, command stri
 			o.SetLR(opt.LR * sched.LR(step, total))
 			o.Step(m.Params.W, m.Params.G)
 			if ema != nil {
-				d := float32(opt.EMA)
+				// the decay warms up as (1+t)/(10+t) (TensorFlow's
+				// num_updates rule), so early averages are not dominated
+				// by the random initial weights
+				d := float32(min(opt.EMA, float64(1+step)/float64(10+step)))
 				for i, w := range m.Params.W {
 					ema[i] = d*ema[i] + (1-d)*w
 				}

@@ -91,31 +91,40 @@ func Load(path string) (*Model, error) {
 
 // LoadWith reads a model file and returns, besides the model, the tensors
 // and metadata that are not part of it (a checkpoint's optimiser state).
-func LoadWith(path string) (*Model, *Extra, error) {
+func LoadWith(path string) (*Model, *Extra, error) { return loadFile(path, fromParts) }
+
+// loadFile reads a model file of either kind with its parts function
+// (fromParts or convFromParts), naming the file in errors.
+func loadFile[M any](path string, parts func([]safetensors.Tensor, map[string]string) (M, *Extra, error)) (M, *Extra, error) {
+	var zero M
 	ts, meta, err := safetensors.ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ae: load %s: %w", path, err)
+		return zero, nil, fmt.Errorf("ae: load %s: %w", path, err)
 	}
-	m, extra, err := fromParts(ts, meta)
+	m, extra, err := parts(ts, meta)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ae: load %s: %w", path, err)
+		return zero, nil, fmt.Errorf("ae: load %s: %w", path, err)
 	}
 	return m, extra, nil
 }
 
-// Decode builds a model from the bytes of a model file (used for models
-// embedded in the binary).
-func Decode(data []byte) (*Model, error) {
+// decodeBytes builds a model of either kind from the bytes of a file.
+func decodeBytes[M any](data []byte, parts func([]safetensors.Tensor, map[string]string) (M, *Extra, error)) (M, error) {
+	var zero M
 	ts, meta, err := safetensors.Read(data)
 	if err != nil {
-		return nil, fmt.Errorf("ae: %w", err)
+		return zero, fmt.Errorf("ae: %w", err)
 	}
-	m, _, err := fromParts(ts, meta)
+	m, _, err := parts(ts, meta)
 	if err != nil {
-		return nil, fmt.Errorf("ae: %w", err)
+		return zero, fmt.Errorf("ae: %w", err)
 	}
 	return m, nil
 }
+
+// Decode builds a model from the bytes of a model file (used for models
+// embedded in the binary).
+func Decode(data []byte) (*Model, error) { return decodeBytes(data, fromParts) }
 
 func fromParts(ts []safetensors.Tensor, meta map[string]string) (*Model, *Extra, error) {
 	if err := checkFormat(meta); err != nil {

@@ -179,15 +179,10 @@ func (m Model) ApplyLevel(dst, src []float32, level float64, rng *rand.Rand) {
 // dst, zero-filling what comes in from outside; src is taken as C square
 // images as in block (other lengths are copied unchanged).
 func shift(dst, src []float32, k int, rng *rand.Rand) {
-	c := 1
-	side := int(math.Round(math.Sqrt(float64(len(src)))))
-	if side*side != len(src) {
-		c = 3
-		side = int(math.Round(math.Sqrt(float64(len(src) / 3))))
-		if 3*side*side != len(src) {
-			copy(dst, src)
-			return
-		}
+	c, side, ok := squares(len(src))
+	if !ok {
+		copy(dst, src)
+		return
 	}
 	dy, dx := rng.IntN(2*k+1)-k, rng.IntN(2*k+1)-k
 	tmp := make([]float32, len(src)) // dst and src may be the same slice
@@ -203,17 +198,23 @@ func shift(dst, src []float32, k int, rng *rand.Rand) {
 	copy(dst, tmp)
 }
 
+// squares reads n values as c square side×side images, c = 1 or 3.
+func squares(n int) (c, side int, ok bool) {
+	for _, c := range []int{1, 3} {
+		side := int(math.Round(math.Sqrt(float64(n / c))))
+		if c*side*side == n {
+			return c, side, true
+		}
+	}
+	return 0, 0, false
+}
+
 // block zeroes a square of side level·S at one random place in every
 // channel of x, taken as C square S×S images (C = 1 or 3).
 func block(x []float32, level float64, rng *rand.Rand) {
-	c := 1
-	side := int(math.Round(math.Sqrt(float64(len(x)))))
-	if side*side != len(x) {
-		c = 3
-		side = int(math.Round(math.Sqrt(float64(len(x) / 3))))
-		if 3*side*side != len(x) {
-			return // not square images: left as they are
-		}
+	c, side, ok := squares(len(x))
+	if !ok {
+		return // not square images: left as they are
 	}
 	b := min(int(math.Round(level*float64(side))), side)
 	if b <= 0 {

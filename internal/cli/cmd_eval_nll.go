@@ -78,7 +78,7 @@ func runConvNLL(ctx context.Context, o *evalOptions, m *ae.ConvModel, stdout io.
 	if !m.IsVAE() {
 		return usagef("--nll needs a VAE (train one with --arch vae or --preset mnist-vae-conv); %s is a convolutional autoencoder", o.model)
 	}
-	ds, err := dataset.Load(o.data.path, dataset.LoadOptions{})
+	ds, err := dataset.Load(o.data.path, dataset.LoadOptions{MaxRows: o.data.maxRows, Format: dataset.Format(o.data.format)})
 	if err != nil {
 		return err
 	}

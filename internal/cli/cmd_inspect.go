@@ -35,7 +35,10 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
 }
 
 func runInspect(ctx context.Context, path string, o *inspectOptions, stdout io.Writer) error {
-	m, err := ae.Load(path)
+	if isConvModel(path) {
+		return inspectConv(path, o, stdout)
+	}
+	m, err := loadModelOrZoo(path)
 	if err != nil {
 		return err
 	}
@@ -52,9 +55,8 @@ func runInspect(ctx context.Context, path string, o *inspectOptions, stdout io.W
 		fmt.Fprintln(stdout, string(b))
 		return nil
 	}
-	st, _ := os.Stat(path)
 	c := m.Config
-	fmt.Fprintf(stdout, "model        %s (%d bytes, format %s v%d)\n", path, st.Size(), ae.FormatName, ae.FormatVersion)
+	fmt.Fprintf(stdout, "model        %s (%s, format %s v%d)\n", path, modelSize(path), ae.FormatName, ae.FormatVersion)
 	fmt.Fprintf(stdout, "architecture %s autoencoder\n", c.Arch)
 	fmt.Fprintf(stdout, "  encoder    %s\n", widths(c.Input(), c.Hidden, c.Code))
 	fmt.Fprintf(stdout, "  decoder    %s\n", widths(c.Code, c.Decoder(), c.Input()))
@@ -119,4 +121,76 @@ func widths(in int, mid []int, out int) string {
 func archLine(c ae.Config) string {
 	mid := append(append(append([]int(nil), c.Hidden...), c.Code), c.Decoder()...)
 	return widths(c.Input(), mid, c.Input())
+}
+
+// modelSize is the size of a model file, or "shipped" for a built-in name.
+func modelSize(path string) string {
+	if st, err := os.Stat(path); err == nil {
+		return fmt.Sprintf("%d bytes", st.Size())
+	}
+	return "shipped in the binary"
+}
+
+// inspectConv describes a convolutional image model.
+func inspectConv(path string, o *inspectOptions, stdout io.Writer) error {
+	m, err := loadConvModel(path)
+	if err != nil {
+		return err
+	}
+	c := m.Config
+	var rec ae.ConvRecord
+	hasRec := len(m.Training) > 0 && json.Unmarshal(m.Training, &rec) == nil
+	if o.json {
+		out := map[string]any{"format_version": ae.FormatVersion, "config": c, "parameters": m.NumParams()}
+		if hasRec {
+			out["training"] = rec
+		}
+		b, _ := json.MarshalIndent(out, "", "  ")
+		fmt.Fprintln(stdout, string(b))
+		return nil
+	}
+	kind := "convolutional"
+	if c.Variational {
+		kind = "convolutional VAE"
+	}
+	fmt.Fprintf(stdout, "model        %s (%s, format %s v%d)\n", path, modelSize(path), ae.FormatName, ae.FormatVersion)
+	fmt.Fprintf(stdout, "architecture %s model, task %s\n", kind, c.Task)
+	fmt.Fprintf(stdout, "  encoder    %s\n", strings.Join(c.Encoder, ","))
+	fmt.Fprintf(stdout, "  decoder    %s\n", strings.Join(c.Decoder, ","))
+	if c.InputShape != nil {
+		fmt.Fprintf(stdout, "  input      %v (code %d)\n", c.InputShape, m.CodeSize())
+	} else {
+		fmt.Fprintf(stdout, "  input      %d channels, any size that is a multiple of %d\n", c.InChannels, c.Multiple())
+	}
+	fmt.Fprintf(stdout, "  output     %d channels (%s)", c.OutChannels, c.Color)
+	if c.Residual {
+		fmt.Fprint(stdout, ", residual: input + network")
+	}
+	fmt.Fprintln(stdout)
+	fmt.Fprintf(stdout, "  loss       %s\n", c.Loss)
+	if c.Variational {
+		fmt.Fprintf(stdout, "  vae        likelihood bernoulli, β %g, binarised inputs %v\n", c.Beta, c.Binarize)
+	}
+	if c.Noise != "" {
+		fmt.Fprintf(stdout, "  noise      %s\n", c.Noise)
+	}
+	if len(c.Scales) > 0 {
+		fmt.Fprintf(stdout, "  scales     %v\n", c.Scales)
+	}
+	fmt.Fprintf(stdout, "parameters   %d in %d tensors\n", m.NumParams(), len(m.Params.Params))
+	if hasRec {
+		fmt.Fprintf(stdout, "training     %d/%d epochs (%s) of %d steps, batch %d, patch %d, lr %g (%s), seed %d\n",
+			rec.Epochs, rec.MaxEpochs, rec.Stopped, rec.Steps, rec.Batch, rec.Patch, rec.LR, rec.Schedule, rec.Seed)
+		if n := len(rec.TrainLoss); n > 0 {
+			fmt.Fprintf(stdout, "  loss       %.6f (last epoch)\n", rec.TrainLoss[n-1])
+		}
+		if n := len(rec.Val); n > 0 {
+			fmt.Fprintf(stdout, "  val        %s\n", rec.Val[n-1])
+		}
+		fmt.Fprintf(stdout, "  time       %.0fs, finished %s\n", rec.Seconds, rec.Finished.Format("2006-01-02 15:04 UTC"))
+		if rec.Command != "" {
+			fmt.Fprintf(stdout, "  command    %s\n", rec.Command)
+		}
+	}
+	return nil
 }

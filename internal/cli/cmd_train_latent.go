@@ -42,18 +42,26 @@ func (l *latentTrainFlags) apply(cfg *ae.Config) error {
 		}
 		return nil
 	}
-	if l.sparsity != "" {
-		return usagef("--sparsity is for plain autoencoders; a VAE's KL term already regularises its code")
-	}
-	if l.beta <= 0 || math.IsNaN(l.beta) || math.IsInf(l.beta, 0) {
-		return usagef("--beta %v must be a positive number (β=0 is a plain autoencoder: --arch dense)", l.beta)
-	}
-	if l.klWarmup < 0 || math.IsNaN(l.klWarmup) || math.IsInf(l.klWarmup, 0) {
-		return usagef("--kl-warmup %v must be 0 (off) or a positive number of epochs", l.klWarmup)
+	if err := l.checkVAE(); err != nil {
+		return err
 	}
 	cfg.Likelihood = l.likelihood
 	cfg.Beta = l.beta
 	cfg.Binarize = l.binarize
+	return nil
+}
+
+// checkVAE checks the flags every VAE takes.
+func (l *latentTrainFlags) checkVAE() error {
+	if l.sparsity != "" {
+		return usagef("--sparsity is for plain autoencoders; a VAE's KL term already regularises its code")
+	}
+	if l.beta <= 0 || math.IsNaN(l.beta) || math.IsInf(l.beta, 0) {
+		return usagef("--beta %v must be a positive number (β=0 is a plain autoencoder)", l.beta)
+	}
+	if l.klWarmup < 0 || math.IsNaN(l.klWarmup) || math.IsInf(l.klWarmup, 0) {
+		return usagef("--kl-warmup %v must be 0 (off) or a positive number of epochs", l.klWarmup)
+	}
 	return nil
 }
 
@@ -81,14 +89,8 @@ func (l *latentTrainFlags) applyConv(cfg *ae.ConvConfig, arch, task, loss string
 	if l.likelihood != "" && l.likelihood != ae.LikelihoodBernoulli {
 		return usagef("--likelihood %s: a convolutional VAE has a Bernoulli likelihood (images in [0,1], sigmoid output)", l.likelihood)
 	}
-	if l.sparsity != "" {
-		return usagef("--sparsity is for plain autoencoders; a VAE's KL term already regularises its code")
-	}
-	if l.beta <= 0 || math.IsNaN(l.beta) || math.IsInf(l.beta, 0) {
-		return usagef("--beta %v must be a positive number", l.beta)
-	}
-	if l.klWarmup < 0 || math.IsNaN(l.klWarmup) || math.IsInf(l.klWarmup, 0) {
-		return usagef("--kl-warmup %v must be 0 (off) or a positive number of epochs", l.klWarmup)
+	if err := l.checkVAE(); err != nil {
+		return err
 	}
 	cfg.Beta = l.beta
 	cfg.Binarize = l.binarize

@@ -245,7 +245,13 @@ func TestConvVAEWorkflow(t *testing.T) {
 	mustRun(t, "train", "--task", "reconstruct", "--arch", "vae", "--data", train,
 		"--encoder", "conv:4:3:s2,relu,flatten,dense:8", "--decoder", "dense:64,relu,reshape:4:4:4,convt:1:3:s2,sigmoid",
 		"--binarize", "--kl-warmup", "1", "--patch", "8", "--epochs", "2", "--steps", "10", "--batch", "16", "-o", model, "-q", "--no-plot")
-	out := mustRun(t, "encode", "-m", model, "--data", test, "-o", filepath.Join(dir, "codes.npy"))
+	out := mustRun(t, "inspect", model)
+	for _, want := range []string{"convolutional VAE", "code 4", "binarised inputs true", "training     2/2 epochs"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect of a conv VAE lacks %q:\n%s", want, out)
+		}
+	}
+	out = mustRun(t, "encode", "-m", model, "--data", test, "-o", filepath.Join(dir, "codes.npy"))
 	if !strings.Contains(out, "60 codes of size 4") {
 		t.Errorf("encode of a conv VAE writes μ (4 values): %s", out)
 	}
