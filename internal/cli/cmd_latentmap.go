@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/latent"
 	"github.com/bottleneck-ml/bottleneck/probe"
 	"github.com/bottleneck-ml/bottleneck/tensor"
@@ -20,6 +21,9 @@ type latentMapOptions struct {
 	output string
 	n      int
 	seed   uint64
+	method string
+	perp   float64
+	flagsN bool // -n given
 }
 
 func newLatentMapCommand(g *globalOptions) *cobra.Command {
@@ -29,13 +33,18 @@ func newLatentMapCommand(g *globalOptions) *cobra.Command {
 		Short: "Draw the codes of a data file in 2-D, coloured by label",
 		Long: `Encode a data file and draw every code as a point: the code itself when it
 has two units, otherwise its first two principal components (PCA fitted
-on these codes). Points are coloured by label when the data has labels
-(IDX labels file, or the model's/--label CSV column). At most --n rows,
-picked at random, are drawn.`,
-		Example: `  bottleneck latent-map -m mnist-vae --data ../shared/data/mnist/t10k-images-idx3-ubyte.gz -o map.png`,
-		Args:    cobra.NoArgs,
+on these codes), or with --method tsne a t-SNE map (exact t-SNE, van der
+Maaten & Hinton 2008: neighbourhoods kept, global distances not). Points
+are coloured by label when the data has labels (IDX labels file, or the
+model's/--label CSV column). At most --n rows, picked at random, are
+drawn (t-SNE: 2,000 unless --n says otherwise; at most 5,000). Dense and
+convolutional models with a code both work.`,
+		Example: `  bottleneck latent-map -m mnist-vae --data ../shared/data/mnist/t10k-images-idx3-ubyte.gz -o map.png
+  bottleneck latent-map -m mnist-vae --data ../shared/data/mnist/t10k-images-idx3-ubyte.gz --method tsne -o tsne.png`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.data.warn = cmd.ErrOrStderr()
+			o.flagsN = cmd.Flags().Changed("n")
 			return runLatentMap(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
@@ -44,7 +53,9 @@ picked at random, are drawn.`,
 	o.data.add(f)
 	f.StringVarP(&o.output, "output", "o", "", "output PNG (required)")
 	f.IntVarP(&o.n, "n", "n", 5000, "draw at most this many rows (0 = all)")
-	f.Uint64Var(&o.seed, "seed", 1, "seed for picking the rows")
+	f.Uint64Var(&o.seed, "seed", 1, "seed for picking the rows (and t-SNE's start)")
+	f.StringVar(&o.method, "method", "auto", "projection: auto (the code when ≤ 2-d, else PCA), pca or tsne")
+	f.Float64Var(&o.perp, "perplexity", 30, "t-SNE: effective number of neighbours")
 	return cmd
 }
 
@@ -52,30 +63,45 @@ func runLatentMap(ctx context.Context, o *latentMapOptions, stdout io.Writer) er
 	if o.output == "" || filepath.Ext(o.output) != ".png" {
 		return usagef("-o/--output is required and must be a .png file")
 	}
-	m, err := loadModel(o.model)
+	switch o.method {
+	case "auto", "pca", "tsne":
+	default:
+		return usagef("--method %q: want auto, pca or tsne", o.method)
+	}
+	if o.method == "tsne" {
+		if !o.flagsN {
+			o.n = 2000
+		}
+		if o.n <= 0 || o.n > latent.MaxTSNEPoints {
+			return usagef("-n %d: t-SNE draws 1 to %d points", o.n, latent.MaxTSNEPoints)
+		}
+	}
+	codes, labels, what, err := mapCodes(o)
 	if err != nil {
 		return err
 	}
-	ds, err := loadForModel(m, &o.data)
-	if err != nil {
-		return err
-	}
-	if o.n > 0 && ds.Len() > o.n {
-		perm := rand.New(rand.NewPCG(o.seed, 0x6d6170)).Perm(ds.Len())[:o.n]
-		ds = ds.Subset(perm)
-	}
-	k := m.Config.Code
-	codes := mapRows(m.Encode, ds.X, k, 256)
+	k := codes.Cols()
 	xName, yName, how := "z0", "z1", "the 2-d code"
 	xy := codes
 	switch {
+	case o.method == "tsne":
+		y, err := latent.TSNE(codes.Data, codes.Rows(), k, latent.TSNEOptions{Perplexity: o.perp, Seed: o.seed})
+		if err != nil {
+			return err
+		}
+		xy = tensor.New(codes.Rows(), 2)
+		for i, v := range y {
+			xy.Data[i] = float32(v)
+		}
+		xName, yName = "t-SNE 1", "t-SNE 2"
+		how = fmt.Sprintf("t-SNE of the %d-d codes (perplexity %g)", k, o.perp)
 	case k == 1:
 		xy = tensor.New(codes.Rows(), 2)
 		for i := 0; i < codes.Rows(); i++ {
 			xy.Data[2*i] = codes.Data[i]
 		}
 		how = "the 1-d code"
-	case k > 2:
+	case k > 2 || o.method == "pca":
 		pca, err := probe.FitPCA(codes, 2)
 		if err != nil {
 			return err
@@ -90,14 +116,64 @@ func runLatentMap(ctx context.Context, o *latentMapOptions, stdout io.Writer) er
 	for i := range xs {
 		xs[i], ys[i] = float64(xy.Data[2*i]), float64(xy.Data[2*i+1])
 	}
-	what := "codes"
-	if m.IsVAE() {
-		what = "mean codes"
-	}
 	title := fmt.Sprintf("%s: %s of %d rows, %s", filepath.Base(o.model), what, len(xs), how)
-	if err := latent.Map(o.output, xs, ys, ds.Labels, title, xName, yName); err != nil {
+	if err := latent.Map(o.output, xs, ys, labels, title, xName, yName); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d points, %s\n", o.output, len(xs), how)
 	return nil
+}
+
+// mapCodes encodes at most o.n random rows of --data with a dense or
+// convolutional model and returns the codes, their labels (nil without)
+// and what the codes are ("codes", or "mean codes" for a VAE).
+func mapCodes(o *latentMapOptions) (*tensor.Tensor, []string, string, error) {
+	pick := func(n int) []int {
+		if o.n > 0 && n > o.n {
+			return rand.New(rand.NewPCG(o.seed, 0x6d6170)).Perm(n)[:o.n]
+		}
+		return nil
+	}
+	if isConvModel(o.model) {
+		cm, err := loadConvModel(o.model)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if cm.CodeSize() == 0 {
+			return nil, nil, "", usagef("%s is a fully convolutional image model without a code to map", o.model)
+		}
+		ds, err := dataset.Load(o.data.path, dataset.LoadOptions{MaxRows: o.data.maxRows})
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if perm := pick(ds.Len()); perm != nil {
+			ds = ds.Subset(perm)
+		}
+		x, err := convRows(cm, ds)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		codes, err := convEncodeRows(cm, x)
+		what := "codes"
+		if cm.IsVAE() {
+			what = "mean codes"
+		}
+		return codes, ds.Labels, what, err
+	}
+	m, err := loadModel(o.model)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	ds, err := loadForModel(m, &o.data)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if perm := pick(ds.Len()); perm != nil {
+		ds = ds.Subset(perm)
+	}
+	what := "codes"
+	if m.IsVAE() {
+		what = "mean codes"
+	}
+	return mapRows(m.Encode, ds.X, m.Config.Code, 256), ds.Labels, what, nil
 }

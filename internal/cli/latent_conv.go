@@ -26,9 +26,15 @@ func convImages(m *ae.ConvModel, path string) (*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	return convRows(m, ds)
+}
+
+// convRows checks that a dataset's samples fit the conv model and returns
+// them as flat rows.
+func convRows(m *ae.ConvModel, ds *dataset.Dataset) (*tensor.Tensor, error) {
 	shape := m.Config.InputShape
 	if tensor.Size(ds.Shape) != tensor.Size(shape) {
-		return nil, usagef("--data %s: samples of shape %v; the model takes %v", path, ds.Shape, shape)
+		return nil, usagef("--data %s: samples of shape %v; the model takes %v", ds.Source, ds.Shape, shape)
 	}
 	return tensor.From(ds.X.Data, ds.Len(), tensor.Size(shape)), nil
 }

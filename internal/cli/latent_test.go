@@ -267,6 +267,15 @@ func TestConvVAEWorkflow(t *testing.T) {
 		t.Errorf("interpolate: %s", out)
 	}
 	checkPNG(t, strip)
+	lmap := filepath.Join(dir, "tsne.png")
+	out = mustRun(t, "latent-map", "-m", model, "--data", test, "--method", "tsne", "--perplexity", "5", "-n", "40", "-o", lmap)
+	if !strings.Contains(out, "40 points, t-SNE of the 4-d codes") {
+		t.Errorf("latent-map --method tsne: %s", out)
+	}
+	checkPNG(t, lmap)
+	if code, _, _ := run(t, "latent-map", "-m", model, "--data", test, "--method", "umap", "-o", lmap); code == 0 {
+		t.Error("latent-map --method umap: no error")
+	}
 	out = mustRun(t, "eval", "-m", model, "--data", test, "--nll", "--samples", "30", "--json")
 	var r NLLResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
