@@ -85,6 +85,54 @@ func (s *Stream) Rows() int { return s.rows }
 // Close releases the file.
 func (s *Stream) Close() error { return s.close() }
 
+// readNPYHeader reads an NPY file's magic and header from r.
+func readNPYHeader(r io.Reader, path string) (descr string, fortran bool, shape []int, err error) {
+	var head [10]byte
+	if _, err := io.ReadFull(r, head[:8]); err != nil || string(head[:6]) != npyMagic {
+		return "", false, nil, fail(ErrFormat, path, "not an NPY file (no \\x93NUMPY magic); pass a file written by numpy.save")
+	}
+	var hlen int
+	switch head[6] {
+	case 1:
+		if _, err := io.ReadFull(r, head[8:10]); err != nil {
+			return "", false, nil, fail(ErrTruncated, path, "truncated NPY header; re-create the file")
+		}
+		hlen = int(binary.LittleEndian.Uint16(head[8:10]))
+	case 2, 3:
+		var b [4]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return "", false, nil, fail(ErrTruncated, path, "truncated NPY header; re-create the file")
+		}
+		hlen = int(binary.LittleEndian.Uint32(b[:]))
+	default:
+		return "", false, nil, fail(ErrFormat, path, "NPY version %d is not supported (1, 2, 3 are)", head[6])
+	}
+	if hlen > 1<<20 {
+		return "", false, nil, fail(ErrFormat, path, "NPY header of %d bytes is implausible; the file is corrupt", hlen)
+	}
+	hdr := make([]byte, hlen)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return "", false, nil, fail(ErrTruncated, path, "truncated NPY header; re-create the file")
+	}
+	descr, fortran, shape, err = parseNPYHeader(string(hdr))
+	if err != nil {
+		return "", false, nil, fail(ErrFormat, path, "bad NPY header: %v", err)
+	}
+	return descr, fortran, shape, nil
+}
+
+// NPYDtype returns the numpy dtype string of an NPY file ("<f4", "|u1",
+// ...) and its shape, reading only the header.
+func NPYDtype(path string) (string, []int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("dataset: %w", err)
+	}
+	defer f.Close()
+	descr, _, shape, err := readNPYHeader(bufio.NewReader(f), path)
+	return descr, shape, err
+}
+
 // openNPY streams a C-order NPY file; it returns false (and no error) for
 // a Fortran-order file, which the caller loads whole.
 func (s *Stream) openNPY(path string, pre *Preprocessor, opt LoadOptions, batch int) (bool, error) {
@@ -93,43 +141,10 @@ func (s *Stream) openNPY(path string, pre *Preprocessor, opt LoadOptions, batch 
 		return false, fmt.Errorf("dataset: %w", err)
 	}
 	r := bufio.NewReaderSize(f, 1<<20)
-	var head [10]byte
-	if _, err := io.ReadFull(r, head[:8]); err != nil || string(head[:6]) != npyMagic {
-		f.Close()
-		return false, fail(ErrFormat, path, "not an NPY file (no \\x93NUMPY magic); pass a file written by numpy.save")
-	}
-	var hlen int
-	switch head[6] {
-	case 1:
-		if _, err := io.ReadFull(r, head[8:10]); err != nil {
-			f.Close()
-			return false, fail(ErrTruncated, path, "truncated NPY header; re-create the file")
-		}
-		hlen = int(binary.LittleEndian.Uint16(head[8:10]))
-	case 2, 3:
-		var b [4]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			f.Close()
-			return false, fail(ErrTruncated, path, "truncated NPY header; re-create the file")
-		}
-		hlen = int(binary.LittleEndian.Uint32(b[:]))
-	default:
-		f.Close()
-		return false, fail(ErrFormat, path, "NPY version %d is not supported (1, 2, 3 are)", head[6])
-	}
-	if hlen > 1<<20 {
-		f.Close()
-		return false, fail(ErrFormat, path, "NPY header of %d bytes is implausible; the file is corrupt", hlen)
-	}
-	hdr := make([]byte, hlen)
-	if _, err := io.ReadFull(r, hdr); err != nil {
-		f.Close()
-		return false, fail(ErrTruncated, path, "truncated NPY header; re-create the file")
-	}
-	descr, fortran, shape, err := parseNPYHeader(string(hdr))
+	descr, fortran, shape, err := readNPYHeader(r, path)
 	if err != nil {
 		f.Close()
-		return false, fail(ErrFormat, path, "bad NPY header: %v", err)
+		return false, err
 	}
 	if fortran && len(shape) > 1 {
 		f.Close()

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bottleneck-ml/bottleneck/ae"
 
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
@@ -29,8 +28,10 @@ input order: a float32 .npy array (rows × code) or a .csv with columns
 z0, z1, … . Use the codes for clustering, search or a classifier.
 
 A VAE writes the mean of its code; a convolutional image model its encoder
-output, flattened. NPY and CSV inputs are read --batch rows at a time, so
-a file larger than memory works.`,
+output, flattened (a convolutional VAE: the mean). NPY and CSV inputs are
+read --batch rows at a time, so a file larger than memory works. Images
+are pixels 0–255 in IDX and integer NPY files; a float NPY file of images
+for a convolutional model is taken as already scaled to [0,1].`,
 		Example: `  bottleneck encode -m mnist.safetensors --data t10k-images-idx3-ubyte.gz -o codes.npy
   bottleneck encode -m kdd.safetensors --data KDDTest+.txt -o codes.csv`,
 		Args: cobra.NoArgs,
@@ -50,11 +51,15 @@ func runEncode(ctx context.Context, o *encodeOptions, stdout io.Writer) error {
 	if o.output == "" {
 		return usagef("-o/--output is required: pass codes.npy or codes.csv")
 	}
+	if isConvModel(o.model) {
+		cm, err := loadConvModel(o.model)
+		if err != nil {
+			return err
+		}
+		return encodeConv(cm, o, stdout) // cmd_encode_stream.go
+	}
 	m, err := loadModel(o.model)
 	if err != nil {
-		if cm, cerr := ae.LoadConv(o.model); cerr == nil {
-			return encodeConv(cm, o, stdout) // cmd_encode_stream.go
-		}
 		return err
 	}
 	// Streamed in batches (cmd_encode_stream.go): a file larger than memory works.

@@ -24,6 +24,18 @@ import (
 // code. The output appears atomically; NPY values go to a temporary file
 // first, since the header needs the row count. It returns the rows written.
 func encodeStream(m *ae.Model, d *dataFlags, output string, batch int) (int, error) {
+	pre, err := preprocessor(m)
+	if err != nil {
+		return 0, err
+	}
+	return streamCodes(pre, d, output, batch, m.Config.Input(), m.Config.Code, func(x *tensor.Tensor) (*tensor.Tensor, error) {
+		return m.Encode(x), nil
+	})
+}
+
+// streamCodes is encodeStream for any encoder: rows of dim model-space
+// values (after pre) in, k code values per row out.
+func streamCodes(pre *dataset.Preprocessor, d *dataFlags, output string, batch, dim, k int, encode func(x *tensor.Tensor) (*tensor.Tensor, error)) (int, error) {
 	ext := strings.ToLower(filepath.Ext(output))
 	if ext != ".npy" && ext != ".csv" {
 		return 0, usagef("output %s: unknown extension; use .npy or .csv", output)
@@ -32,16 +44,11 @@ func encodeStream(m *ae.Model, d *dataFlags, output string, batch int) (int, err
 	if err != nil {
 		return 0, err
 	}
-	pre, err := preprocessor(m)
-	if err != nil {
-		return 0, err
-	}
 	s, err := dataset.OpenStream(d.path, pre, opt, batch)
 	if err != nil {
 		return 0, err
 	}
 	defer s.Close()
-	k := m.Config.Code
 	each := func(emit func(code []float32) error) error {
 		for {
 			x, err := s.Next()
@@ -51,10 +58,13 @@ func encodeStream(m *ae.Model, d *dataFlags, output string, batch int) (int, err
 			if err != nil {
 				return err
 			}
-			if x.Cols() != m.Config.Input() {
-				return fmt.Errorf("%s: %d features per row after preprocessing, the model expects %d", d.path, x.Cols(), m.Config.Input())
+			if x.Cols() != dim {
+				return fmt.Errorf("%s: %d features per row after preprocessing, the model expects %d", d.path, x.Cols(), dim)
 			}
-			z := m.Encode(x)
+			z, err := encode(x)
+			if err != nil {
+				return err
+			}
 			for i := 0; i < z.Rows(); i++ {
 				if err := emit(z.Data[i*k : (i+1)*k]); err != nil {
 					return err
@@ -128,41 +138,52 @@ func encodeStream(m *ae.Model, d *dataFlags, output string, batch int) (int, err
 }
 
 // encodeConv writes the codes of a convolutional image model (its encoder
-// output, flattened) for the images of o.data, scaled to [0,1] as image
-// tasks train on them.
+// output, flattened; a VAE's mean) for the images of o.data, scaled to
+// [0,1] as image tasks train on them. A model with a fixed input size is
+// streamed like a dense one (NPY read incrementally); a fully
+// convolutional one takes its image size from the data, loaded whole.
 func encodeConv(cm *ae.ConvModel, o *encodeOptions, stdout io.Writer) error {
-	opt, err := o.data.options()
-	if err != nil {
-		return err
-	}
-	ds, err := dataset.Load(o.data.path, opt)
-	if err != nil {
-		return err
-	}
-	if len(ds.Shape) != 3 || ds.Shape[0] != cm.Config.InChannels {
-		return fmt.Errorf("%s: samples of shape %v, the conv model takes %d-channel images", o.data.path, ds.Shape, cm.Config.InChannels)
-	}
-	n, d := ds.X.Rows(), ds.X.Cols()
-	batch := max(1, o.batch)
-	var out *tensor.Tensor
-	for lo := 0; lo < n; lo += batch {
-		hi := min(lo+batch, n)
-		z, err := cm.Encode(tensor.From(ds.X.Data[lo*d:hi*d], append([]int{hi - lo}, ds.Shape...)...))
+	shape := cm.Config.InputShape
+	if shape == nil {
+		opt, err := o.data.options()
 		if err != nil {
 			return err
 		}
-		k := len(z.Data) / (hi - lo)
-		if out == nil {
-			out = tensor.New(n, k)
+		ds, err := dataset.Load(o.data.path, opt)
+		if err != nil {
+			return err
 		}
-		copy(out.Data[lo*k:hi*k], z.Data)
+		if len(ds.Shape) != 3 || ds.Shape[0] != cm.Config.InChannels {
+			return fmt.Errorf("%s: samples of shape %v, the conv model takes %d-channel images", o.data.path, ds.Shape, cm.Config.InChannels)
+		}
+		shape = ds.Shape
 	}
-	if out == nil {
-		return fmt.Errorf("%s: no rows to encode", o.data.path)
+	format := dataset.Format(strings.ToLower(o.data.format))
+	if format == "" {
+		format, _ = dataset.DetectFormat(o.data.path)
 	}
-	if err := writeMatrix(o.output, out, codeNames(out.Cols())); err != nil {
+	scale := dataset.ScaleUnit // pixels 0–255, as IDX and uint8 NPY hold them
+	if format == dataset.FormatNPY {
+		if dt, _, err := dataset.NPYDtype(o.data.path); err == nil && strings.ContainsRune(dt, 'f') {
+			scale = dataset.ScaleNone // float images are taken as already in [0,1]
+		}
+	}
+	pre := &dataset.Preprocessor{Kind: dataset.KindImage, Format: format, InputShape: shape, Scale: scale, LabelIndex: -1, Missing: "error"}
+	k := 0
+	if z, err := cm.Encode(tensor.New(append([]int{1}, shape...)...)); err == nil {
+		k = len(z.Data)
+	} else {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %d codes of size %d\n", o.output, out.Rows(), out.Cols())
+	rows, err := streamCodes(pre, &o.data, o.output, max(1, o.batch), tensor.Size(shape), k, func(x *tensor.Tensor) (*tensor.Tensor, error) {
+		return cm.Encode(tensor.From(x.Data, append([]int{x.Rows()}, shape...)...))
+	})
+	if err != nil {
+		return err
+	}
+	if rows == 0 {
+		return fmt.Errorf("%s: no rows to encode", o.data.path)
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d codes of size %d\n", o.output, rows, k)
 	return nil
 }

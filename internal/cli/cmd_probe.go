@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/probe"
 	"github.com/bottleneck-ml/bottleneck/tensor"
@@ -93,11 +92,15 @@ func runProbe(ctx context.Context, o *probeOptions, g *globalOptions, stdout, st
 	if o.l2 < 0 || o.maxIter < 1 {
 		return usagef("--l2 must be ≥ 0 and --max-iter ≥ 1")
 	}
+	if isConvModel(o.model) {
+		cm, err := loadConvModel(o.model)
+		if err != nil {
+			return err
+		}
+		return probeConv(ctx, o, g, cm, stdout, stderr)
+	}
 	m, err := loadModel(o.model)
 	if err != nil {
-		if cm, cerr := ae.LoadConv(o.model); cerr == nil {
-			return probeConv(ctx, o, g, cm, stdout, stderr)
-		}
 		return err
 	}
 	load := func(path string) (*dataset.Dataset, error) {

@@ -7,12 +7,14 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/internal/parallel"
 )
 
@@ -298,6 +300,63 @@ func TestConvVAEWorkflow(t *testing.T) {
 	} {
 		if code, _, errs := run(t, args...); code == 0 || errs == "" {
 			t.Errorf("bottleneck %s: exit %d, stderr %q; want a usage error", strings.Join(args, " "), code, errs)
+		}
+	}
+}
+
+// TestConvEncodeNPY encodes the same images from IDX and from a float NPY
+// file in [0,1] (streamed; uint8 NPY files are read as pixels 0–255 like
+// IDX): the codes must agree.
+func TestConvEncodeNPY(t *testing.T) {
+	dir := t.TempDir()
+	var raw bytes.Buffer // 30 random 28×28 images, the shipped mnist-conv's size
+	binary.Write(&raw, binary.BigEndian, []uint32{0x803, 30, 28, 28})
+	rng := rand.New(rand.NewPCG(8, 8))
+	for range 30 * 28 * 28 {
+		raw.WriteByte(byte(rng.IntN(256)))
+	}
+	test := filepath.Join(dir, "rand-images-idx3-ubyte")
+	if err := os.WriteFile(test, raw.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := dataset.Load(test, dataset.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, scale float32) string {
+		p := filepath.Join(dir, name)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		x := make([]float32, len(ds.X.Data))
+		for i, v := range ds.X.Data {
+			x[i] = float32(math.Round(float64(v*255))) * scale
+		}
+		if err := dataset.WriteNPY(f, x, []int{30, 1, 28, 28}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	unit := write("unit.npy", 1.0/255)
+	var codes [][]float32
+	for _, in := range []string{test, unit} {
+		out := filepath.Join(dir, "codes.npy")
+		mustRun(t, "encode", "-m", "mnist-conv", "--data", in, "-o", out, "--batch", "7")
+		f, _ := os.Open(out)
+		c, shape, err := dataset.ReadNPY(f)
+		f.Close()
+		if err != nil || len(shape) != 2 || shape[0] != 30 || shape[1] != 32 {
+			t.Fatalf("encode %s: shape %v, %v", in, shape, err)
+		}
+		codes = append(codes, c)
+	}
+	for k := 1; k < len(codes); k++ {
+		for i := range codes[0] {
+			if math.Abs(float64(codes[k][i]-codes[0][i])) > 1e-4 {
+				t.Fatalf("input %d: code[%d] = %v, from IDX %v", k, i, codes[k][i], codes[0][i])
+			}
 		}
 	}
 }
