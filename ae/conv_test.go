@@ -280,3 +280,54 @@ func TestConvGradBCE(t *testing.T) {
 		t.Error("bce without a sigmoid output: want an error")
 	}
 }
+
+// TestFitConvEMABatchNorm checks that with EMA the saved model carries
+// averaged BatchNorm statistics (not the raw model's, which the checkpoint
+// keeps), and that a run resumed from a checkpoint ends where an
+// uninterrupted one does.
+func TestFitConvEMABatchNorm(t *testing.T) {
+	cfg := ConvConfig{Arch: ArchConv, InChannels: 1, OutChannels: 1, Encoder: []string{"conv:4:3", "bn", "relu"},
+		Decoder: []string{"conv:1:3"}, Residual: true, Loss: "mse"}
+	fill := func(x, y *tensor.Tensor, rng *rand.Rand) {
+		for i := range y.Data {
+			y.Data[i] = float32(i%8) / 8
+			x.Data[i] = y.Data[i] + 0.3*float32(rng.NormFloat64())
+		}
+	}
+	dir := t.TempDir()
+	run := func(name string, epochs ...int) *ConvModel {
+		m, err := NewConv(cfg, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, name)
+		for _, e := range epochs {
+			opt := ConvFitOptions{Epochs: e, Steps: 15, Batch: 4, Patch: 8, LR: 3e-3, Output: out, Resume: true, Fill: fill, EMA: 0.8}
+			if _, err := FitConv(context.Background(), m, opt, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return m
+	}
+	whole := run("whole.safetensors", 3)
+	parts := run("parts.safetensors", 1, 3)
+	saved, err := LoadConv(filepath.Join(dir, "parts.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt, err := LoadConv(filepath.Join(dir, "parts.safetensors.ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range saved.Buffers {
+		if !slices.Equal(b.W, whole.Buffers[i].W) || !slices.Equal(b.W, parts.Buffers[i].W) {
+			t.Errorf("%s: saved %v, uninterrupted run %v", b.Name, b.W, whole.Buffers[i].W)
+		}
+		if slices.Equal(b.W, ckpt.Buffers[i].W) {
+			t.Errorf("%s: the saved model has the raw running statistics %v; want their average", b.Name, b.W)
+		}
+	}
+	if !slices.Equal(saved.Params.W, whole.Params.W) {
+		t.Error("resumed run's weights differ from the uninterrupted run's")
+	}
+}
