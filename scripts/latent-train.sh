@@ -42,6 +42,16 @@ $T train --task reconstruct --data "$DATA/mnist/train-images-idx3-ubyte.gz" --pr
 	--epochs 4 --steps 400 --batch 64 --patch 28 -o "$OUT/mnist-conv32.safetensors" --no-plot
 fi
 
+if [ "$step" = all ] || [ "$step" = cvae ]; then
+# Convolutional VAE (Bernoulli, dynamically binarised MNIST), for the probe and −log p(x).
+$T train --task reconstruct --preset mnist-vae-conv:32 --binarize --kl-warmup 3 --schedule cosine --seed 1 \
+	--data "$DATA/mnist/train-images-idx3-ubyte.gz" --patch 28 --batch 64 --steps 938 --epochs 20 \
+	-o "$OUT/mnist-cvae.safetensors" --no-plot
+# Fashion-MNIST conv autoencoder (preset), for the probe table.
+$T train --task reconstruct --preset mnist-conv:32 --data "$DATA/fashion-mnist/train-images-idx3-ubyte.gz" \
+	--patch 28 --epochs 15 --steps 400 --batch 64 -o "$OUT/fashion-conv32.safetensors" --no-plot
+fi
+
 if [ "$step" = all ] || [ "$step" = sparse ]; then
 # Keras blog setup: one 784→32 ReLU code layer, plain vs l1(1e-4) activity penalty.
 $T train --data "$DATA/mnist/train-images-idx3-ubyte.gz" -o "$OUT/mnist-shallow.safetensors" \
