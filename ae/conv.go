@@ -51,13 +51,16 @@ type ConvConfig struct {
 	Loss        string   `json:"loss"` // mse, l1 or bce
 	// Variational makes the model a convolutional VAE (see conv_vae.go):
 	// the encoder ends in 2×code features (μ, log σ²), an nn.Reparam layer
-	// samples the code, and training minimises the negative ELBO with a
-	// Bernoulli likelihood (Loss "bce") and KL weight Beta. Binarize
-	// trains on Bernoulli samples of the [0,1] pixels (dynamic
-	// binarisation, the standard MNIST likelihood protocol).
+	// samples the code, and training minimises the negative ELBO with KL
+	// weight Beta. Likelihood is "bernoulli" (Loss "bce", sigmoid output)
+	// or "gaussian" (linear output = the mean, a log-variance learned per
+	// output channel). Binarize trains a Bernoulli model on Bernoulli
+	// samples of the [0,1] pixels (dynamic binarisation, the standard MNIST
+	// likelihood protocol).
 	Variational bool    `json:"variational,omitempty"`
 	Beta        float64 `json:"beta,omitempty"`
 	Binarize    bool    `json:"binarize,omitempty"`
+	Likelihood  string  `json:"likelihood,omitempty"`
 	// Task details: the noise the denoiser was trained on, the scales an
 	// upscaler was trained for, the colour space of the data.
 	Noise  string `json:"noise,omitempty"`
@@ -376,12 +379,17 @@ func buildConv(cfg ConvConfig) (*ConvModel, error) {
 			}
 		}
 	}
-	m.Params = nn.NewParamSet(ps)
-	m.template = layers
 	if cfg.Variational {
 		m.vae = &convVAE{klWeight: cfg.Beta, pcg: rand.NewPCG(1, 0)}
 		m.vae.rng = rand.New(m.vae.pcg)
+		if cfg.Likelihood == LikelihoodGaussian {
+			// after the layers' parameters, which netFor binds by position
+			m.vae.logvar = &nn.Param{Name: "likelihood.logvar", Shape: []int{cfg.OutChannels}}
+			ps = append(ps, m.vae.logvar)
+		}
 	}
+	m.Params = nn.NewParamSet(ps)
+	m.template = layers
 	return m, nil
 }
 

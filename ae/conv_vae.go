@@ -27,6 +27,7 @@ type convVAE struct {
 	klWeight float64 // β × warm-up factor, used in training steps
 	pcg      *rand.PCG
 	rng      *rand.Rand
+	logvar   *nn.Param      // Gaussian likelihood: log-variance per output channel
 	mean     *tensor.Tensor // Encode's μ
 	xb       *tensor.Tensor // binarised batch
 }
@@ -43,8 +44,14 @@ func (c *ConvConfig) validateVariational() error {
 		return fmt.Errorf("ae: conv config: a variational model needs a fixed input shape (its code is a dense layer)")
 	case c.Residual:
 		return fmt.Errorf("ae: conv config: a variational model cannot be residual")
-	case c.Loss != "bce":
-		return fmt.Errorf("ae: conv config: a convolutional VAE has a Bernoulli likelihood: loss bce with a sigmoid output (have %q)", c.Loss)
+	case c.Likelihood != "" && c.Likelihood != LikelihoodBernoulli && c.Likelihood != LikelihoodGaussian:
+		return fmt.Errorf("ae: conv config: likelihood %q; want bernoulli or gaussian", c.Likelihood)
+	case c.Likelihood != LikelihoodGaussian && c.Loss != "bce":
+		return fmt.Errorf("ae: conv config: a Bernoulli VAE needs loss bce with a sigmoid output (have %q); for other data use the gaussian likelihood", c.Loss)
+	case c.Likelihood == LikelihoodGaussian && c.Decoder[len(c.Decoder)-1] == "sigmoid":
+		return fmt.Errorf("ae: conv config: a Gaussian VAE's decoder gives the mean: end it without a sigmoid")
+	case c.Likelihood == LikelihoodGaussian && c.Binarize:
+		return fmt.Errorf("ae: conv config: binarised inputs need the Bernoulli likelihood")
 	case len(c.Encoder) == 0 || len(c.Decoder) == 0:
 		return fmt.Errorf("ae: conv config: a variational model needs an encoder and a decoder")
 	case math.IsNaN(c.Beta) || math.IsInf(c.Beta, 0) || c.Beta < 0:
@@ -115,7 +122,10 @@ func (m *ConvModel) vaeStep(n *convNet, x, target *tensor.Tensor, train bool) (f
 	r.Rand = rng
 	r.Weight = w / float64(rows) // the loss is per image
 
-	layers := n.net.Layers[:len(n.net.Layers)-1] // logits: all but the sigmoid
+	layers := n.net.Layers
+	if v.logvar == nil {
+		layers = layers[:len(layers)-1] // Bernoulli: the logits, all but the sigmoid
+	}
 	out := x
 	for i, l := range layers {
 		out = l.Forward(out, train || i == n.nEnc) // the ELBO samples z in validation too
@@ -123,22 +133,33 @@ func (m *ConvModel) vaeStep(n *convNet, x, target *tensor.Tensor, train bool) (f
 	if len(out.Data) != len(target.Data) {
 		return 0, fmt.Errorf("ae: target %v does not match output %v", target.Shape, out.Shape)
 	}
-	nll := m.loss.Forward(out, target) * float64(d) // BCE per pixel → nats per image
+	var dOut *tensor.Tensor
+	if train {
+		if n.dOut == nil || cap(n.dOut.Data) < len(out.Data) {
+			n.dOut = tensor.New(out.Shape...)
+		}
+		n.dOut.Data = n.dOut.Data[:len(out.Data)]
+		n.dOut.Shape = append(n.dOut.Shape[:0], out.Shape...)
+		dOut = n.dOut
+	}
+	var nll float64 // nats per image
+	if v.logvar == nil {
+		nll = m.loss.Forward(out, target) * float64(d) // BCE per pixel → per image
+		if train {
+			m.loss.Backward(dOut, out, target)
+			scale := float32(d) // the loss's gradient is per pixel; the ELBO's per image
+			for i := range dOut.Data {
+				dOut.Data[i] *= scale
+			}
+		}
+	} else {
+		nll = -m.gaussLogLik(out.Data, target.Data, d, dOut, 1/float64(rows)) / float64(rows)
+	}
 	loss := nll + w*r.KL/float64(rows)
 	if !train {
 		return loss, nil
 	}
-	if n.dOut == nil || cap(n.dOut.Data) < len(out.Data) {
-		n.dOut = tensor.New(out.Shape...)
-	}
-	n.dOut.Data = n.dOut.Data[:len(out.Data)]
-	n.dOut.Shape = append(n.dOut.Shape[:0], out.Shape...)
-	m.loss.Backward(n.dOut, out, target)
-	scale := float32(d) // the loss's gradient is per pixel; the ELBO's per image
-	for i := range n.dOut.Data {
-		n.dOut.Data[i] *= scale
-	}
-	g := n.dOut
+	g := dOut
 	for i := len(layers) - 1; i >= 0; i-- {
 		g = layers[i].Backward(g)
 	}
@@ -211,7 +232,10 @@ func (m *ConvModel) LogLikelihood(x *tensor.Tensor, k, chunk int, rng *rand.Rand
 	chunk = max(1, min(chunk, k))
 	rows, d, c := x.Rows(), len(x.Data)/max(x.Rows(), 1), m.CodeSize()
 	shape := x.Shape[1:]
-	dec := n.net.Layers[n.nEnc+1 : len(n.net.Layers)-1] // to the logits
+	dec := n.net.Layers[n.nEnc+1:]
+	if m.vae.logvar == nil {
+		dec = dec[:len(dec)-1] // to the logits
+	}
 	logp, elbo = make([]float64, rows), make([]float64, rows)
 	for r := range rows {
 		row := x.Data[r*d : (r+1)*d]
@@ -225,7 +249,11 @@ func (m *ConvModel) LogLikelihood(x *tensor.Tensor, k, chunk int, rng *rand.Rand
 				out = l.Forward(out, false)
 			}
 			for s := range ll {
-				ll[s] = -bceLogits(out.Data[s*d:(s+1)*d], row)
+				if m.vae.logvar != nil {
+					ll[s] = m.gaussLogLik(out.Data[s*d:(s+1)*d], row, d, nil, 0)
+				} else {
+					ll[s] = -bceLogits(out.Data[s*d:(s+1)*d], row)
+				}
 			}
 		})
 	}
@@ -256,4 +284,32 @@ func (m *ConvModel) Clone() *ConvModel {
 	c.Training = slices.Clone(m.Training)
 	c.Ensemble = m.Ensemble
 	return c
+}
+
+// gaussLogLik is Σ log N(t | out, exp(logvar_c)) over images of d values
+// each (channel c of an element from its position); with dOut it writes
+// −scale·∂/∂out there and accumulates −scale·∂/∂logvar into the
+// log-variance's gradient. The log-variance is clamped to ±logvarLimit, as
+// the dense VAE's.
+func (m *ConvModel) gaussLogLik(out, t []float32, d int, dOut *tensor.Tensor, scale float64) float64 {
+	lvW := m.vae.logvar.W
+	plane := d / len(lvW)
+	const log2pi = 1.8378770664093453
+	var ll float64
+	for i, mf := range out {
+		c := (i % d) / plane
+		lv := float64(lvW[c])
+		clamped := lv < -logvarLimit || lv > logvarLimit
+		lv = min(max(lv, -logvarLimit), logvarLimit)
+		diff := float64(mf) - float64(t[i])
+		inv := math.Exp(-lv)
+		ll -= 0.5 * (log2pi + lv + diff*diff*inv)
+		if dOut != nil {
+			dOut.Data[i] = float32(scale * diff * inv)
+			if !clamped {
+				m.vae.logvar.G[c] += float32(scale * 0.5 * (1 - diff*diff*inv))
+			}
+		}
+	}
+	return ll
 }

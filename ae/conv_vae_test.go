@@ -11,14 +11,19 @@ import (
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
-// smallConvVAE is a conv VAE on 8×8 images with a 3-d code.
-func smallConvVAE(t *testing.T) *ConvModel {
+// smallConvVAE is a conv VAE on 8×8 images with a 3-d code, Bernoulli or
+// Gaussian.
+func smallConvVAE(t *testing.T, gaussian ...bool) *ConvModel {
 	t.Helper()
 	cfg := ConvConfig{Arch: ArchConv, InChannels: 1, OutChannels: 1, InputShape: []int{1, 8, 8},
 		Encoder:     []string{"conv:4:3:s2", "relu", "flatten", "dense:6"},
 		Decoder:     []string{"dense:64", "relu", "reshape:4:4:4", "convt:1:3:s2", "sigmoid"},
 		Loss:        "bce",
 		Variational: true, Beta: 1}
+	if len(gaussian) > 0 && gaussian[0] {
+		cfg.Decoder = cfg.Decoder[:len(cfg.Decoder)-1]
+		cfg.Loss, cfg.Likelihood = "mse", LikelihoodGaussian
+	}
 	m, err := NewConv(cfg, 5)
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +43,15 @@ func unitTensor(rng *rand.Rand, shape ...int) *tensor.Tensor {
 // through the sampled z, and the KL term) against finite differences with
 // ε held fixed by reseeding.
 func TestConvVAEGrad(t *testing.T) {
-	m := smallConvVAE(t)
+	t.Run("bernoulli", func(t *testing.T) { checkConvVAEGrad(t, smallConvVAE(t)) })
+	t.Run("gaussian", func(t *testing.T) {
+		m := smallConvVAE(t, true)
+		m.vae.logvar.W[0] = -1.5 // away from the initial 0, inside the clamp
+		checkConvVAEGrad(t, m)
+	})
+}
+
+func checkConvVAEGrad(t *testing.T, m *ConvModel) {
 	m.SetKLWeight(0.7)
 	x := unitTensor(rand.New(rand.NewPCG(3, 4)), 3, 1, 8, 8)
 	loss := func() float64 {
@@ -53,7 +66,11 @@ func TestConvVAEGrad(t *testing.T) {
 	loss()
 	g := slices.Clone(m.Params.G)
 	const eps = 2e-3
+	idx := []int{len(g) - 1} // the last parameter (the Gaussian's log-variance)
 	for i := 0; i < len(g); i += 7 {
+		idx = append(idx, i)
+	}
+	for _, i := range idx {
 		w := m.Params.W[i]
 		m.Params.W[i] = w + eps
 		lp := loss()
@@ -164,5 +181,49 @@ func TestConvVAEConfigErrors(t *testing.T) {
 	}
 	if _, err := NewConv(base, 1); err != nil {
 		t.Fatal(err)
+	}
+	g := base
+	g.Likelihood = LikelihoodGaussian // with the preset's sigmoid still on
+	if _, err := NewConv(g, 1); err == nil {
+		t.Error("gaussian likelihood behind a sigmoid: no error")
+	}
+}
+
+// TestConvVAEGaussianTrains trains a Gaussian conv VAE on grey levels and
+// checks the negative ELBO falls, the learned variance shrinks below 1,
+// and log p(x) survives a save and load.
+func TestConvVAEGaussianTrains(t *testing.T) {
+	m := smallConvVAE(t, true)
+	fill := func(x, y *tensor.Tensor, rng *rand.Rand) {
+		for i := range x.Rows() {
+			v := float32(0.2 + 0.6*rng.Float64())
+			for j := range 64 {
+				x.Data[i*64+j] = v * float32(j%8) / 8
+			}
+		}
+		copy(y.Data, x.Data)
+	}
+	probe := tensor.New(8, 1, 8, 8)
+	fill(probe, tensor.New(8, 1, 8, 8), rand.New(rand.NewPCG(1, 1)))
+	before, _ := m.Loss(probe, probe)
+	out := filepath.Join(t.TempDir(), "g.safetensors")
+	if _, err := FitConv(context.Background(), m, ConvFitOptions{Epochs: 2, Steps: 80, Batch: 16, Patch: 8, LR: 3e-3, Seed: 1, Output: out, Fill: fill}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := m.Loss(probe, probe)
+	if !(after < before-20) {
+		t.Errorf("negative ELBO %.2f → %.2f nats; want a clear fall", before, after)
+	}
+	if lv := m.vae.logvar.W[0]; !(lv < -0.3) { // Adam moves it at most ~lr per step
+		t.Errorf("learned log-variance %v; want it well below 0 for data this regular", lv)
+	}
+	loaded, err := LoadConv(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, _ := m.LogLikelihood(probe, 20, 20, rand.New(rand.NewPCG(4, 4)))
+	b, _, _ := loaded.LogLikelihood(probe, 20, 20, rand.New(rand.NewPCG(4, 4)))
+	if !slices.Equal(a, b) {
+		t.Errorf("log p(x) %v before saving, %v after", a, b)
 	}
 }

@@ -169,7 +169,11 @@ func inspectConv(path string, o *inspectOptions, stdout io.Writer) error {
 	fmt.Fprintln(stdout)
 	fmt.Fprintf(stdout, "  loss       %s\n", c.Loss)
 	if c.Variational {
-		fmt.Fprintf(stdout, "  vae        likelihood bernoulli, β %g, binarised inputs %v\n", c.Beta, c.Binarize)
+		lik := c.Likelihood
+		if lik == "" {
+			lik = ae.LikelihoodBernoulli
+		}
+		fmt.Fprintf(stdout, "  vae        likelihood %s, β %g, binarised inputs %v\n", lik, c.Beta, c.Binarize)
 	}
 	if c.Noise != "" {
 		fmt.Fprintf(stdout, "  noise      %s\n", c.Noise)

@@ -70,7 +70,7 @@ func (l *latentTrainFlags) checkVAE() error {
 func (l *latentTrainFlags) applyConv(cfg *ae.ConvConfig, arch, task, loss string) error {
 	if arch == ae.ArchVAE {
 		cfg.Variational = true
-		if loss == "" {
+		if loss == "" && l.likelihood != ae.LikelihoodGaussian {
 			cfg.Loss = "bce"
 		}
 	}
@@ -86,8 +86,21 @@ func (l *latentTrainFlags) applyConv(cfg *ae.ConvConfig, arch, task, loss string
 	if task != ae.TaskReconstruct {
 		return usagef("a convolutional VAE trains with --task reconstruct (have --task %s)", task)
 	}
-	if l.likelihood != "" && l.likelihood != ae.LikelihoodBernoulli {
-		return usagef("--likelihood %s: a convolutional VAE has a Bernoulli likelihood (images in [0,1], sigmoid output)", l.likelihood)
+	switch l.likelihood {
+	case "", ae.LikelihoodBernoulli:
+		cfg.Likelihood = ae.LikelihoodBernoulli
+	case ae.LikelihoodGaussian:
+		// the decoder's output is the Gaussian's mean: drop a final sigmoid
+		// (a preset's), and the loss is the likelihood's, not bce
+		cfg.Likelihood = ae.LikelihoodGaussian
+		if n := len(cfg.Decoder); n > 0 && cfg.Decoder[n-1] == "sigmoid" {
+			cfg.Decoder = cfg.Decoder[:n-1]
+		}
+		if cfg.Loss == "bce" {
+			cfg.Loss = "mse"
+		}
+	default:
+		return usagef("--likelihood %q: want bernoulli or gaussian", l.likelihood)
 	}
 	if err := l.checkVAE(); err != nil {
 		return err

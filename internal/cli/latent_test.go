@@ -360,3 +360,35 @@ func TestConvEncodeNPY(t *testing.T) {
 		}
 	}
 }
+
+// TestConvVAEGaussianCLI trains a Gaussian conv VAE from the preset (its
+// sigmoid dropped) and checks inspect and eval --nll.
+func TestConvVAEGaussianCLI(t *testing.T) {
+	dir := t.TempDir()
+	var raw bytes.Buffer
+	binary.Write(&raw, binary.BigEndian, []uint32{0x803, 64, 28, 28})
+	rng := rand.New(rand.NewPCG(2, 2))
+	for range 64 * 28 * 28 {
+		raw.WriteByte(byte(rng.IntN(256)))
+	}
+	data := filepath.Join(dir, "rand-images-idx3-ubyte")
+	if err := os.WriteFile(data, raw.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "g.safetensors")
+	mustRun(t, "train", "--task", "reconstruct", "--preset", "mnist-vae-conv:4", "--likelihood", "gaussian", "--data", data,
+		"--patch", "28", "--epochs", "1", "--steps", "3", "--batch", "8", "-o", model, "-q", "--no-plot")
+	out := mustRun(t, "inspect", model)
+	if !strings.Contains(out, "likelihood gaussian") || strings.Contains(out, "sigmoid") {
+		t.Errorf("inspect of a Gaussian conv VAE:\n%s", out)
+	}
+	out = mustRun(t, "eval", "-m", model, "--data", data, "--nll", "--samples", "5", "--max-rows", "4", "--json")
+	var r NLLResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Rows != 4 || r.Binarized {
+		t.Errorf("eval --nll: %+v, %v", r, err)
+	}
+	if code, _, _ := run(t, "train", "--task", "reconstruct", "--preset", "mnist-vae-conv:4", "--likelihood", "gaussian", "--binarize",
+		"--data", data, "--patch", "28", "-o", model+"2"); code == 0 {
+		t.Error("gaussian with --binarize: no error")
+	}
+}
