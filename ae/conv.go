@@ -82,6 +82,9 @@ func (c *ConvConfig) Validate() error {
 	if len(c.Encoder)+len(c.Decoder) == 0 || len(c.Encoder)+len(c.Decoder) > 512 {
 		return fmt.Errorf("ae: conv config: %d layers; want 1 to 512", len(c.Encoder)+len(c.Decoder))
 	}
+	if err := c.validateVariational(); err != nil {
+		return err
+	}
 	switch c.Loss {
 	case "mse", "l1":
 	case "bce":
@@ -90,9 +93,6 @@ func (c *ConvConfig) Validate() error {
 		}
 	default:
 		return fmt.Errorf("ae: conv config: loss %q; want mse, l1 or bce (with a sigmoid output)", c.Loss)
-	}
-	if err := c.validateVariational(); err != nil {
-		return err
 	}
 	shape := c.InputShape
 	if shape == nil {
