@@ -153,7 +153,11 @@ func (m *ConvModel) vaeStep(n *convNet, x, target *tensor.Tensor, train bool) (f
 			}
 		}
 	} else {
-		nll = -m.gaussLogLik(out.Data, target.Data, d, dOut, 1/float64(rows)) / float64(rows)
+		var dd []float32
+		if dOut != nil {
+			dd = dOut.Data
+		}
+		nll = -gaussLogLik(v.logvar, out.Data, target.Data, d, dd, 1/float64(rows)) / float64(rows)
 	}
 	loss := nll + w*r.KL/float64(rows)
 	if !train {
@@ -250,7 +254,7 @@ func (m *ConvModel) LogLikelihood(x *tensor.Tensor, k, chunk int, rng *rand.Rand
 			}
 			for s := range ll {
 				if m.vae.logvar != nil {
-					ll[s] = m.gaussLogLik(out.Data[s*d:(s+1)*d], row, d, nil, 0)
+					ll[s] = gaussLogLik(m.vae.logvar, out.Data[s*d:(s+1)*d], row, d, nil, 0)
 				} else {
 					ll[s] = -bceLogits(out.Data[s*d:(s+1)*d], row)
 				}
@@ -284,32 +288,4 @@ func (m *ConvModel) Clone() *ConvModel {
 	c.Training = slices.Clone(m.Training)
 	c.Ensemble = m.Ensemble
 	return c
-}
-
-// gaussLogLik is Σ log N(t | out, exp(logvar_c)) over images of d values
-// each (channel c of an element from its position); with dOut it writes
-// −scale·∂/∂out there and accumulates −scale·∂/∂logvar into the
-// log-variance's gradient. The log-variance is clamped to ±logvarLimit, as
-// the dense VAE's.
-func (m *ConvModel) gaussLogLik(out, t []float32, d int, dOut *tensor.Tensor, scale float64) float64 {
-	lvW := m.vae.logvar.W
-	plane := d / len(lvW)
-	const log2pi = 1.8378770664093453
-	var ll float64
-	for i, mf := range out {
-		c := (i % d) / plane
-		lv := float64(lvW[c])
-		clamped := lv < -logvarLimit || lv > logvarLimit
-		lv = min(max(lv, -logvarLimit), logvarLimit)
-		diff := float64(mf) - float64(t[i])
-		inv := math.Exp(-lv)
-		ll -= 0.5 * (log2pi + lv + diff*diff*inv)
-		if dOut != nil {
-			dOut.Data[i] = float32(scale * diff * inv)
-			if !clamped {
-				m.vae.logvar.G[c] += float32(scale * 0.5 * (1 - diff*diff*inv))
-			}
-		}
-	}
-	return ll
 }

@@ -320,11 +320,25 @@ func (m *Model) logLikGrad(out *tensor.Tensor, t []float32, dOut *tensor.Tensor,
 		}
 		return ll
 	}
-	lvW := m.vae.logvar.W
-	d := len(lvW)
+	var dd []float32
+	if dOut != nil {
+		dd = dOut.Data
+	}
+	return gaussLogLik(m.vae.logvar, out.Data, t, len(m.vae.logvar.W), dd, scale)
+}
+
+// gaussLogLik is Σ log N(t | out, exp(logvar)) over samples of d values.
+// logvar has one entry per group of d/len(logvar) consecutive values (one
+// per feature for the dense VAE, one per channel plane for the conv VAE),
+// clamped to ±logvarLimit. With dOut it writes −scale·∂/∂out there and
+// accumulates −scale·∂/∂logvar into logvar's gradient.
+func gaussLogLik(logvar *nn.Param, out, t []float32, d int, dOut []float32, scale float64) float64 {
+	lvW := logvar.W
+	group := d / len(lvW)
 	const log2pi = 1.8378770664093453
-	for i, mf := range out.Data {
-		j := i % d
+	var ll float64
+	for i, mf := range out {
+		j := (i % d) / group
 		lv := float64(lvW[j])
 		clamped := lv < -logvarLimit || lv > logvarLimit
 		lv = min(max(lv, -logvarLimit), logvarLimit)
@@ -332,9 +346,9 @@ func (m *Model) logLikGrad(out *tensor.Tensor, t []float32, dOut *tensor.Tensor,
 		inv := math.Exp(-lv)
 		ll -= 0.5 * (log2pi + lv + diff*diff*inv)
 		if dOut != nil {
-			dOut.Data[i] = float32(scale * diff * inv)
+			dOut[i] = float32(scale * diff * inv)
 			if !clamped {
-				m.vae.logvar.G[j] += float32(scale * 0.5 * (1 - diff*diff*inv))
+				logvar.G[j] += float32(scale * 0.5 * (1 - diff*diff*inv))
 			}
 		}
 	}
