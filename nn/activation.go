@@ -96,9 +96,18 @@ func (l *Identity) Backward(dy *tensor.Tensor) *tensor.Tensor {
 }
 
 // ReLU is max(0, x).
-type ReLU struct{ elementwise }
+type ReLU struct {
+	elementwise
+	passThrough bool // the convolution before it already rectified x (fuseReLU)
+}
 
 func (l *ReLU) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
+	if l.passThrough {
+		// x is the convolution's own output buffer, already rectified; it is
+		// not written again before the next Forward, so it can serve as ours
+		l.x, l.out = x, x
+		return x
+	}
 	in, out := l.fwd(x)
 	f32.ReLU(out, in)
 	return l.out

@@ -498,6 +498,7 @@ type Conv2D struct {
 	dwT               bool // the partial weight gradient is dWᵀ [C·k·k, O] (taps: [O·k·k, C])
 	inShape, outShape []int
 	skipDX            bool
+	relu              bool // fused: rectify each group's output while it is in cache (see fuseReLU)
 	x                 *tensor.Tensor
 	out, dx           *tensor.Tensor
 	wt                []float32 // taps: permuted weights
@@ -695,6 +696,10 @@ func (l *Conv2D) forwardGroup(t *conv2DTask, w, grp int) {
 		fillBias(tmp, b, ld)
 		f32.Gemm(false, false, o, ld, r, 1, wts, r, col, ld, 1, tmp, ld)
 		scatter(t.y[s0*o*np:s1*o*np], tmp, o, np, k)
+	}
+	if l.relu {
+		ys := t.y[s0*o*np : s1*o*np]
+		f32.ReLU(ys, ys)
 	}
 }
 
@@ -921,6 +926,7 @@ type ConvTranspose2D struct {
 	dwT               bool     // the partial weight gradient is dWᵀ [OutC·K·K, InC]
 	inShape, outShape []int
 	skipDX            bool
+	relu              bool // fused: rectify each group's output (see fuseReLU)
 	x                 *tensor.Tensor
 	out, dx           *tensor.Tensor
 	convState
@@ -1039,9 +1045,12 @@ func (l *ConvTranspose2D) forwardGroup(t *convT2DTask, w, grp int) {
 		fillBias(ys, b, g.H*g.W)
 		if t.p.batched {
 			col2imIdx(g, l.idx, col, ld, off, ys, scratch(&wk.xp, g.H*g.W+1))
-			continue
+		} else {
+			col2im(g, col, ld, off, ys)
 		}
-		col2im(g, col, ld, off, ys)
+		if l.relu {
+			f32.ReLU(ys, ys)
+		}
 	}
 }
 
@@ -1114,4 +1123,25 @@ func (l *ConvTranspose2D) backwardGroup(t *convT2DTask, w, grp int) {
 	// xg is spent: reuse it for W·dcol.
 	f32.Gemm(false, false, ci, ld, r, 1, wts, r, col, ld, 0, xg, ld)
 	scatter(t.dx[s0*ci*np:s1*ci*np], xg, ci, np, k)
+}
+
+// fuseReLU lets a convolution apply the ReLU that follows it in a net to
+// each group of samples right after computing it, while the group's output
+// is still in cache, and makes the ReLU layer pass that output through
+// instead of reading and writing the whole activation again (14 % of srcnn
+// inference went to the separate pass). The ReLU's backward is unchanged:
+// it masks by its output, which is the rectified convolution output.
+func fuseReLU(layers []Layer) {
+	for i := 0; i+1 < len(layers); i++ {
+		r, ok := layers[i+1].(*ReLU)
+		if !ok {
+			continue
+		}
+		switch c := layers[i].(type) {
+		case *Conv2D:
+			c.relu, r.passThrough = true, true
+		case *ConvTranspose2D:
+			c.relu, r.passThrough = true, true
+		}
+	}
 }

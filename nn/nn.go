@@ -110,6 +110,7 @@ func NewNet(in []int, layers ...Layer) (*Net, error) {
 		n.shapes = append(n.shapes, cur)
 	}
 	n.OutShape = slices.Clone(cur)
+	fuseReLU(layers)
 	if len(layers) > 0 {
 		if s, ok := layers[0].(InputGradSkipper); ok {
 			s.SkipInputGrad(true)
