@@ -24,7 +24,7 @@ if [ "$what" = denoise ] || [ "$what" = all ]; then
   enc="unshuffle:2,conv:48:3,relu"
   for i in 1 2 3 4 5 6 7 8 9 10; do enc="$enc,conv:48:3,bn,relu"; done
   nice -n 5 $bn --threads 2 train --task denoise --data "$data/denoise/train400" --noise gaussian:0-55 \
-    --encoder "$enc" --decoder conv:4:3,shuffle:2 --residual --patch 64 --batch 32 --steps 200 --epochs 60 \
+    --encoder "$enc" --decoder conv:4:3,shuffle:2 --residual --patch 64 --batch 32 --steps 200 --epochs 95 \
     --lr 1e-3 --clip 1 --schedule cosine:1:0.01 --ema 0.999 --seed 7 \
     --val-data "$data/denoise/set12" --val-noise gaussian:25 -o "$out/denoise-gray.safetensors" --resume
 fi
