@@ -309,16 +309,13 @@ func (m *Model) vaeStep(x, target *tensor.Tensor, train bool) float64 {
 // dOut is not nil it writes −scale · ∂/∂out into it and accumulates
 // −scale · ∂/∂logvar into the Gaussian log-variance's gradient.
 func (m *Model) logLikGrad(out *tensor.Tensor, t []float32, dOut *tensor.Tensor, scale float64) float64 {
-	var ll float64
 	if m.fusedBCE {
-		for i, zf := range out.Data {
-			z, tv := float64(zf), float64(t[i])
-			ll -= max(z, 0) - z*tv + math.Log1p(math.Exp(-math.Abs(z)))
-			if dOut != nil {
-				dOut.Data[i] = float32(scale * (1/(1+math.Exp(-z)) - tv))
+		if dOut != nil {
+			for i, zf := range out.Data {
+				dOut.Data[i] = float32(scale * (1/(1+math.Exp(-float64(zf))) - float64(t[i])))
 			}
 		}
-		return ll
+		return -bceLogits(out.Data, t)
 	}
 	var dd []float32
 	if dOut != nil {

@@ -180,22 +180,23 @@ func (m Model) ApplyLevel(dst, src []float32, level float64, rng *rand.Rand) {
 // images as in block (other lengths are copied unchanged).
 func shift(dst, src []float32, k int, rng *rand.Rand) {
 	c, side, ok := squares(len(src))
-	if !ok {
+	if !ok || len(src) == 0 {
 		copy(dst, src)
 		return
 	}
 	dy, dx := rng.IntN(2*k+1)-k, rng.IntN(2*k+1)-k
-	tmp := make([]float32, len(src)) // dst and src may be the same slice
+	out := dst
+	if &dst[0] == &src[0] { // in place: read from a copy (only this case allocates)
+		src = append([]float32(nil), src...)
+	}
+	clear(out)
 	for ch := range c {
 		in := src[ch*side*side : (ch+1)*side*side]
-		out := tmp[ch*side*side : (ch+1)*side*side]
+		o := out[ch*side*side : (ch+1)*side*side]
 		for y := max(0, dy); y < min(side, side+dy); y++ {
-			for x := max(0, dx); x < min(side, side+dx); x++ {
-				out[y*side+x] = in[(y-dy)*side+x-dx]
-			}
+			copy(o[y*side+max(0, dx):y*side+min(side, side+dx)], in[(y-dy)*side+max(0, dx)-dx:(y-dy)*side+min(side, side+dx)-dx])
 		}
 	}
-	copy(dst, tmp)
 }
 
 // squares reads n values as c square side×side images, c = 1 or 3.

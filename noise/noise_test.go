@@ -181,3 +181,15 @@ func TestShiftAndChain(t *testing.T) {
 		}
 	}
 }
+
+// TestShiftAllocs: shifting into a separate buffer, as training batches
+// do, allocates nothing; an empty slice is left alone.
+func TestShiftAllocs(t *testing.T) {
+	m, _ := Parse("shift:2")
+	rng := rand.New(rand.NewPCG(1, 1))
+	src, dst := make([]float32, 28*28), make([]float32, 28*28)
+	if n := testing.AllocsPerRun(20, func() { m.Apply(dst, src, rng) }); n != 0 {
+		t.Errorf("%v allocations per shifted image", n)
+	}
+	m.Apply(nil, nil, rng)
+}

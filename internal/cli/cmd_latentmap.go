@@ -142,6 +142,9 @@ func mapCodes(o *latentMapOptions) (*tensor.Tensor, []string, string, error) {
 		if cm.CodeSize() == 0 {
 			return nil, nil, "", usagef("%s is a fully convolutional image model without a code to map", o.model)
 		}
+		if o.data.path == "" {
+			return nil, nil, "", usagef("--data is required: an IDX file of images of the model's size")
+		}
 		ds, err := dataset.Load(o.data.path, dataset.LoadOptions{MaxRows: o.data.maxRows})
 		if err != nil {
 			return nil, nil, "", err
