@@ -227,3 +227,24 @@ func TestConvVAEGaussianTrains(t *testing.T) {
 		t.Errorf("log p(x) %v before saving, %v after", a, b)
 	}
 }
+
+// TestConvVAEStepAllocs: after the first, a conv VAE training step (both
+// likelihoods, with binarisation) allocates nothing.
+func TestConvVAEStepAllocs(t *testing.T) {
+	for _, gaussian := range []bool{false, true} {
+		m := smallConvVAE(t, gaussian)
+		m.Config.Binarize = !gaussian
+		x := unitTensor(rand.New(rand.NewPCG(1, 2)), 4, 1, 8, 8)
+		step := func() {
+			m.SeedNoise(1, 1)
+			m.Params.ZeroGrad()
+			if _, err := m.TrainStep(x, x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		step()
+		if n := testing.AllocsPerRun(10, step); n != 0 {
+			t.Errorf("gaussian %v: %v allocations per training step", gaussian, n)
+		}
+	}
+}

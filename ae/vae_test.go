@@ -315,3 +315,28 @@ func TestVAEFits(t *testing.T) {
 		t.Errorf("codes of the two clusters are %g apart; want them separated", d0)
 	}
 }
+
+// TestVAEStepAllocs: after the first, a dense VAE training step allocates
+// nothing (both likelihoods).
+func TestVAEStepAllocs(t *testing.T) {
+	for _, lik := range []string{LikelihoodBernoulli, LikelihoodGaussian} {
+		c := vaeConfig(lik)
+		m, err := New(c, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := tensor.New(5, 10)
+		for i := range x.Data {
+			x.Data[i] = float32(i%7) / 7
+		}
+		step := func() {
+			m.SeedNoise(1, 1)
+			m.Params.ZeroGrad()
+			m.TrainStep(x, x)
+		}
+		step()
+		if n := testing.AllocsPerRun(10, step); n != 0 {
+			t.Errorf("%s: %v allocations per training step", lik, n)
+		}
+	}
+}

@@ -35,6 +35,8 @@ type Reparam struct {
 	KL        float64 // batch sum of the KL divergence, from the last Forward
 
 	code    int
+	inShape []int // [2·Z] and [Z], kept so that steps do not allocate
+	zShape  []int
 	x       *tensor.Tensor
 	eps     []float32
 	sampled bool // the last Forward drew ε (training)
@@ -50,6 +52,7 @@ func (l *Reparam) Setup(in []int) ([]int, error) {
 		return nil, fmt.Errorf("reparam: input %v; want one even number of features (mean and log-variance per code unit), e.g. from a dense layer of 2×code", in)
 	}
 	l.code = in[0] / 2
+	l.inShape, l.zShape = []int{in[0]}, []int{l.code}
 	return []int{l.code}, nil
 }
 
@@ -63,7 +66,7 @@ func (l *Reparam) Init(rng *rand.Rand) {
 func (l *Reparam) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 	n, k := x.Rows(), l.code
 	l.x = x
-	out := buffer(&l.out, n, []int{k})
+	out := buffer(&l.out, n, l.zShape)
 	keep := l.KeepNoise && l.sampled && len(l.eps) == n*k
 	if train && !keep {
 		if l.Rand == nil {
@@ -99,7 +102,7 @@ func (l *Reparam) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 func (l *Reparam) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	x := l.x
 	n, k := x.Rows(), l.code
-	dx := buffer(&l.dx, n, []int{2 * k})
+	dx := buffer(&l.dx, n, l.inShape)
 	w := l.Weight
 	for i := range n {
 		h := x.Data[i*2*k : (i+1)*2*k]
