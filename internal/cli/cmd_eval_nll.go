@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,7 +79,7 @@ func runConvNLL(ctx context.Context, o *evalOptions, m *ae.ConvModel, stdout io.
 	if !m.IsVAE() {
 		return usagef("--nll needs a VAE (train one with --arch vae or --preset mnist-vae-conv); %s is a convolutional autoencoder", o.model)
 	}
-	ds, err := dataset.Load(o.data.path, dataset.LoadOptions{MaxRows: o.data.maxRows, Format: dataset.Format(o.data.format)})
+	ds, err := dataset.Load(o.data.path, dataset.LoadOptions{MaxRows: o.data.maxRows, Format: dataset.Format(strings.ToLower(o.data.format))})
 	if err != nil {
 		return err
 	}
