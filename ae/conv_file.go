@@ -58,7 +58,7 @@ func (m *ConvModel) heInit(seed uint64) {
 	}
 }
 
-// SaveConv writes the model atomically: weights and BatchNorm running
+// Save writes the model atomically: weights and BatchNorm running
 // statistics under their layer names, the config and training record in
 // the metadata.
 func (m *ConvModel) Save(path string) error { return m.SaveWith(path, nil) }
@@ -73,23 +73,7 @@ func (m *ConvModel) SaveWith(path string, extra *Extra) error {
 	if len(m.Training) > 0 {
 		meta[metaTraining] = string(m.Training)
 	}
-	var ts []safetensors.Tensor
-	for _, p := range append(slices.Clone(m.Params.Params), m.Buffers...) {
-		ts = append(ts, safetensors.Tensor{Name: p.Name, Shape: p.Shape, Data: p.W})
-	}
-	if extra != nil {
-		for k, v := range extra.Meta {
-			if _, ok := meta[k]; ok {
-				return fmt.Errorf("ae: save %s: metadata key %q is reserved", path, k)
-			}
-			meta[k] = v
-		}
-		ts = append(ts, extra.Tensors...)
-	}
-	if err := safetensors.WriteFile(path, ts, meta); err != nil {
-		return fmt.Errorf("ae: save %s: %w", path, err)
-	}
-	return nil
+	return writeModelFile(path, meta, append(slices.Clone(m.Params.Params), m.Buffers...), extra)
 }
 
 // IsConvFile reports whether a model file's metadata says it is a conv

@@ -60,8 +60,15 @@ func (m *Model) SaveWith(path string, extra *Extra) error {
 	if len(m.Threshold) > 0 {
 		meta[metaThreshold] = string(m.Threshold)
 	}
-	var ts []safetensors.Tensor
-	for _, p := range m.Params.Params {
+	return writeModelFile(path, meta, m.Params.Params, extra)
+}
+
+// writeModelFile writes params (then extra's tensors) with meta (plus
+// extra's keys, which may not override the model's own) atomically to
+// path; dense and conv models share it so both formats stay one format.
+func writeModelFile(path string, meta map[string]string, params []*nn.Param, extra *Extra) error {
+	ts := make([]safetensors.Tensor, 0, len(params))
+	for _, p := range params {
 		ts = append(ts, safetensors.Tensor{Name: p.Name, Shape: p.Shape, Data: p.W})
 	}
 	if extra != nil {

@@ -178,6 +178,27 @@ func load(fsys fs.FS, name string, pre *Preprocessor, opt LoadOptions) (*Dataset
 	return ds, nil
 }
 
+// selectRows applies opt.MaxRows and then opt.Normal to a file of n
+// samples: the labels cut to the rows read, and the indices of the samples
+// to keep.
+func selectRows(name string, n int, labels []string, opt LoadOptions) ([]string, []int, error) {
+	if opt.MaxRows > 0 && n > opt.MaxRows {
+		n = opt.MaxRows
+		if labels != nil {
+			labels = labels[:n]
+		}
+	}
+	if opt.Normal != "" {
+		rows, err := normalRows(name, labels, opt.Normal)
+		return labels, rows, err
+	}
+	rows := make([]int, n)
+	for i := range rows {
+		rows[i] = i
+	}
+	return labels, rows, nil
+}
+
 // normalRows returns the indices of labels equal to normal, or an error
 // listing the labels present when none match.
 func normalRows(name string, labels []string, normal string) ([]int, error) {

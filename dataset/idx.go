@@ -118,20 +118,9 @@ func loadIDX(fsys fs.FS, name string, df *dataFile, pre *Preprocessor, opt LoadO
 			return nil, err
 		}
 	}
-	if opt.MaxRows > 0 && n > opt.MaxRows {
-		n = opt.MaxRows
-		if labels != nil {
-			labels = labels[:n]
-		}
-	}
-	rows := make([]int, n)
-	for i := range rows {
-		rows[i] = i
-	}
-	if opt.Normal != "" {
-		if rows, err = normalRows(name, labels, opt.Normal); err != nil {
-			return nil, err
-		}
+	labels, rows, err := selectRows(name, n, labels, opt)
+	if err != nil {
+		return nil, err
 	}
 
 	scale := ScaleUnit

@@ -484,20 +484,9 @@ func buildArray(name string, format Format, x, y *npyArray, pre *Preprocessor, o
 			labels[i] = strconv.FormatFloat(y.value(i), 'f', -1, 64)
 		}
 	}
-	if opt.MaxRows > 0 && n > opt.MaxRows {
-		n = opt.MaxRows
-		if labels != nil {
-			labels = labels[:n]
-		}
-	}
-	rows := make([]int, n)
-	for i := range rows {
-		rows[i] = i
-	}
-	if opt.Normal != "" {
-		if rows, err = normalRows(name, labels, opt.Normal); err != nil {
-			return nil, err
-		}
+	labels, rows, err := selectRows(name, n, labels, opt)
+	if err != nil {
+		return nil, err
 	}
 	missing := opt.missing()
 	if pre != nil {

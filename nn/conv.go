@@ -130,6 +130,39 @@ type convState struct {
 	part []float32 // ng × partLen: weight gradient (maybe transposed), then bias
 	ones []float32 // one per output pixel, for biasSum
 	idx  []int32   // convIndex of the layer's geometry
+	task convTask  // the pass in flight, kept here so running it allocates nothing
+}
+
+// groupConv is a convolution whose passes run group by group.
+type groupConv interface {
+	forwardGroup(t *convTask, w, grp int)
+	backwardGroup(t *convTask, w, grp int)
+}
+
+// convTask is one pass of a Conv2D or ConvTranspose2D over a batch.
+type convTask struct {
+	l            groupConv
+	p            convPlan
+	backward     bool
+	x, y, dy, dx []float32
+}
+
+func (t *convTask) Do(w, lo, hi int) {
+	for grp := lo; grp < hi; grp++ {
+		if t.backward {
+			t.l.backwardGroup(t, w, grp)
+		} else {
+			t.l.forwardGroup(t, w, grp)
+		}
+	}
+}
+
+// run runs t over its groups on the workers.
+func (st *convState) run(t convTask) {
+	st.workers()
+	st.task = t
+	parallel.Run(t.p.ng, ceilDiv(t.p.ng, len(st.work)), &st.task)
+	st.task = convTask{}
 }
 
 // workers makes sure there is scratch for every worker of a parallel.Run;
@@ -503,25 +536,6 @@ type Conv2D struct {
 	out, dx           *tensor.Tensor
 	wt                []float32 // taps: permuted weights
 	convState
-	task conv2DTask
-}
-
-// conv2DTask is one pass of a Conv2D over a batch, run group by group.
-type conv2DTask struct {
-	l            *Conv2D
-	p            convPlan
-	backward     bool
-	x, y, dy, dx []float32
-}
-
-func (t *conv2DTask) Do(w, lo, hi int) {
-	for grp := lo; grp < hi; grp++ {
-		if t.backward {
-			t.l.backwardGroup(t, w, grp)
-		} else {
-			t.l.forwardGroup(t, w, grp)
-		}
-	}
 }
 
 // NewConv2D returns a convolution from inC to outC channels with a k×k
@@ -603,14 +617,6 @@ func (l *Conv2D) plan(n int) convPlan {
 	return planConv(n, g.cols(), g.rows()*g.cols())
 }
 
-// run runs t over its groups on the workers.
-func (l *Conv2D) run(t conv2DTask) {
-	l.workers()
-	l.task = t
-	parallel.Run(t.p.ng, ceilDiv(t.p.ng, len(l.work)), &l.task)
-	l.task = conv2DTask{}
-}
-
 // Forward: x [N, InC, H, W] → y [N, OutC, OH, OW].
 func (l *Conv2D) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 	g := &l.g
@@ -640,11 +646,11 @@ func (l *Conv2D) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 			wb[oc*(r+1)+r] = l.Bias.W[oc]
 		}
 	}
-	l.run(conv2DTask{l: l, p: l.plan(n), x: x.Data, y: y.Data})
+	l.run(convTask{l: l, p: l.plan(n), x: x.Data, y: y.Data})
 	return y
 }
 
-func (l *Conv2D) forwardGroup(t *conv2DTask, w, grp int) {
+func (l *Conv2D) forwardGroup(t *convTask, w, grp int) {
 	g := &l.g
 	s0, s1 := t.p.span(grp)
 	wk := &l.work[w]
@@ -720,7 +726,7 @@ func (l *Conv2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	n := dy.Rows()
 	o, c, kk := l.OutC, l.InC, l.K*l.K
 	var dx *tensor.Tensor
-	t := conv2DTask{l: l, p: l.plan(n), backward: true, x: l.x.Data, dy: dy.Data}
+	t := convTask{l: l, p: l.plan(n), backward: true, x: l.x.Data, dy: dy.Data}
 	if !l.skipDX {
 		dx = buffer(&l.dx, n, l.inShape)
 		t.dx = dx.Data
@@ -788,7 +794,7 @@ func (l *Conv2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	return dx
 }
 
-func (l *Conv2D) backwardGroup(t *conv2DTask, w, grp int) {
+func (l *Conv2D) backwardGroup(t *convTask, w, grp int) {
 	g := &l.g
 	s0, s1 := t.p.span(grp)
 	wk := &l.work[w]
@@ -856,7 +862,7 @@ func (l *Conv2D) backwardGroup(t *conv2DTask, w, grp int) {
 // backwardIm2col is backwardGroup for the im2col algorithm. col has a row
 // of ones, so the weight gradient GEMM gives the bias gradient as its last
 // row (dWᵀ) or column.
-func (l *Conv2D) backwardIm2col(t *conv2DTask, wk *convWork, grp int) {
+func (l *Conv2D) backwardIm2col(t *convTask, wk *convWork, grp int) {
 	g := &l.g
 	s0, s1 := t.p.span(grp)
 	o, r, np, in := l.OutC, g.rows(), g.cols(), g.size()
@@ -930,25 +936,6 @@ type ConvTranspose2D struct {
 	x                 *tensor.Tensor
 	out, dx           *tensor.Tensor
 	convState
-	task convT2DTask
-}
-
-// convT2DTask is one pass of a ConvTranspose2D over a batch.
-type convT2DTask struct {
-	l            *ConvTranspose2D
-	p            convPlan
-	backward     bool
-	x, y, dy, dx []float32
-}
-
-func (t *convT2DTask) Do(w, lo, hi int) {
-	for grp := lo; grp < hi; grp++ {
-		if t.backward {
-			t.l.backwardGroup(t, w, grp)
-		} else {
-			t.l.forwardGroup(t, w, grp)
-		}
-	}
 }
 
 // NewConvTranspose2D returns a transposed convolution from inC to outC
@@ -997,13 +984,6 @@ func (l *ConvTranspose2D) Init(rng *rand.Rand) {
 	uniform(rng, l.Bias.W, bound)
 }
 
-func (l *ConvTranspose2D) run(t convT2DTask) {
-	l.workers()
-	l.task = t
-	parallel.Run(t.p.ng, ceilDiv(t.p.ng, len(l.work)), &l.task)
-	l.task = convT2DTask{}
-}
-
 // Forward: x [N, InC, H, W] → y [N, OutC, OH, OW]: col = Wᵀ·x, y = b + col2im(col).
 func (l *ConvTranspose2D) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 	g := &l.g
@@ -1011,11 +991,11 @@ func (l *ConvTranspose2D) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 	n := x.Rows()
 	l.x = x
 	y := buffer(&l.out, n, l.outShape)
-	l.run(convT2DTask{l: l, p: planConv(n, g.cols(), g.rows()*g.cols()), x: x.Data, y: y.Data})
+	l.run(convTask{l: l, p: planConv(n, g.cols(), g.rows()*g.cols()), x: x.Data, y: y.Data})
 	return y
 }
 
-func (l *ConvTranspose2D) forwardGroup(t *convT2DTask, w, grp int) {
+func (l *ConvTranspose2D) forwardGroup(t *convTask, w, grp int) {
 	g := &l.g
 	s0, s1 := t.p.span(grp)
 	wk := &l.work[w]
@@ -1059,7 +1039,7 @@ func (l *ConvTranspose2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	g := &l.g
 	n := dy.Rows()
 	var dx *tensor.Tensor
-	t := convT2DTask{l: l, p: planConv(n, g.cols(), g.rows()*g.cols()), backward: true, x: l.x.Data, dy: dy.Data}
+	t := convTask{l: l, p: planConv(n, g.cols(), g.rows()*g.cols()), backward: true, x: l.x.Data, dy: dy.Data}
 	if !l.skipDX {
 		dx = buffer(&l.dx, n, l.inShape)
 		t.dx = dx.Data
@@ -1078,7 +1058,7 @@ func (l *ConvTranspose2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	return dx
 }
 
-func (l *ConvTranspose2D) backwardGroup(t *convT2DTask, w, grp int) {
+func (l *ConvTranspose2D) backwardGroup(t *convTask, w, grp int) {
 	g := &l.g
 	s0, s1 := t.p.span(grp)
 	wk := &l.work[w]
