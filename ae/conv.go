@@ -415,10 +415,10 @@ func (m *ConvModel) netFor(h, w int) (*convNet, error) {
 		return n, nil
 	}
 	if s := m.Config.InputShape; s != nil && (s[1] != h || s[2] != w) {
-		return nil, fmt.Errorf("ae: model takes %d×%d images, got %d×%d", s[1], s[2], h, w)
+		return nil, fmt.Errorf("ae: the input is %d×%d and this model takes only %d×%d images (its code has a fixed size); resize it, or use a fully convolutional model", w, h, s[2], s[1])
 	}
 	if mult := m.Config.Multiple(); h%mult != 0 || w%mult != 0 {
-		return nil, fmt.Errorf("ae: input %d×%d is not a multiple of %d", h, w, mult)
+		return nil, fmt.Errorf("ae: the input is %d×%d, which is not a multiple of %d on each side as this architecture needs; crop or pad it", w, h, mult)
 	}
 	var layers []nn.Layer
 	if len(m.nets) == 0 && m.template != nil {

@@ -101,7 +101,7 @@ func forwardIndex(y, x, h, w, t int) (int, int) {
 
 func (m *ConvModel) run(img *imageio.Image) (*imageio.Image, error) {
 	if img.C != m.Config.InChannels {
-		return nil, fmt.Errorf("ae: image has %d channels, model takes %d", img.C, m.Config.InChannels)
+		return nil, fmt.Errorf("ae: the image has %d channels and the model takes %d; convert it (1: grey, 3: RGB)", img.C, m.Config.InChannels)
 	}
 	apply := func(win *imageio.Image) (*imageio.Image, error) {
 		x := &tensor.Tensor{Shape: []int{1, win.C, win.H, win.W}, Data: win.Pix}
@@ -113,7 +113,7 @@ func (m *ConvModel) run(img *imageio.Image) (*imageio.Image, error) {
 	}
 	if s := m.Config.InputShape; s != nil {
 		if img.H != s[1] || img.W != s[2] {
-			return nil, fmt.Errorf("ae: model takes %d×%d images, got %d×%d", s[1], s[2], img.H, img.W)
+			return nil, fmt.Errorf("ae: the image is %d×%d and this model takes only %d×%d images (its code has a fixed size); resize the image, or use a fully convolutional model", img.W, img.H, s[2], s[1])
 		}
 		return apply(img)
 	}
@@ -133,7 +133,7 @@ func (m *ConvModel) Denoise(img *imageio.Image) (*imageio.Image, error) {
 		return m.Run(img)
 	}
 	if m.Config.InChannels != 1 {
-		return nil, fmt.Errorf("ae: model takes %d channels, image has %d", m.Config.InChannels, img.C)
+		return nil, fmt.Errorf("ae: the image has %d channels and the model takes %d; convert it (1: grey, 3: RGB)", img.C, m.Config.InChannels)
 	}
 	var planes []*imageio.Image
 	for c := range img.C {

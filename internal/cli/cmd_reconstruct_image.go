@@ -40,7 +40,7 @@ func runImageReconstruct(o *reconstructOptions, stdout io.Writer) error {
 			out, err = m.Denoise(img)
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", o.data.path, err)
 		}
 		out.Clamp()
 		if err := imageio.WritePNG(o.output, out); err != nil {
