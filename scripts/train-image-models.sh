@@ -27,6 +27,11 @@ if [ "$what" = denoise ] || [ "$what" = all ]; then
     --encoder "$enc" --decoder conv:4:3,shuffle:2 --residual --patch 64 --batch 32 --steps 200 --epochs 95 \
     --lr 1e-3 --clip 1 --schedule cosine:1:0.01 --ema 0.999 --seed 7 \
     --val-data "$data/denoise/set12" --val-noise gaussian:25 -o "$out/denoise-gray.safetensors" --resume
+  # second cosine cycle from the first one's checkpoint (restarts at 2.9e-4)
+  nice -n 5 $bn --threads 2 train --task denoise --data "$data/denoise/train400" --noise gaussian:0-55 \
+    --encoder "$enc" --decoder conv:4:3,shuffle:2 --residual --patch 64 --batch 32 --steps 200 --epochs 215 \
+    --lr 5e-4 --clip 1 --schedule cosine:1:0.01 --ema 0.999 --seed 7 \
+    --val-data "$data/denoise/set12" --val-noise gaussian:25 -o "$out/denoise-gray.safetensors" --resume
 fi
 if [ "$what" = upscale ] || [ "$what" = all ]; then
   # one VDSR-style Y-channel upscaler for ×2, ×3 and ×4 (shipped as upscale-x2, upscale-x4) ...
