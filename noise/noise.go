@@ -177,25 +177,37 @@ func (m Model) ApplyLevel(dst, src []float32, level float64, rng *rand.Rand) {
 
 // shift writes src translated by (dy, dx), each uniform in [−k, k], to
 // dst, zero-filling what comes in from outside; src is taken as C square
-// images as in block (other lengths are copied unchanged).
+// images as in block (other lengths are copied unchanged). dst may be src
+// (chained noise shifts in place): rows are moved in the order memmove
+// would use, so no source row is overwritten before it is read and
+// nothing is allocated.
 func shift(dst, src []float32, k int, rng *rand.Rand) {
 	c, side, ok := squares(len(src))
-	if !ok || len(src) == 0 {
+	if !ok {
 		copy(dst, src)
 		return
 	}
 	dy, dx := rng.IntN(2*k+1)-k, rng.IntN(2*k+1)-k
-	out := dst
-	if &dst[0] == &src[0] { // in place: read from a copy (only this case allocates)
-		src = append([]float32(nil), src...)
-	}
-	clear(out)
+	y0, y1 := max(0, dy), min(side, side+dy) // destination rows with a source
+	x0, x1 := max(0, dx), min(side, side+dx) // and columns
 	for ch := range c {
 		in := src[ch*side*side : (ch+1)*side*side]
-		o := out[ch*side*side : (ch+1)*side*side]
-		for y := max(0, dy); y < min(side, side+dy); y++ {
-			copy(o[y*side+max(0, dx):y*side+min(side, side+dx)], in[(y-dy)*side+max(0, dx)-dx:(y-dy)*side+min(side, side+dx)-dx])
+		out := dst[ch*side*side : (ch+1)*side*side]
+		for i := range side {
+			y := y0 + i // moving up (dy ≤ 0): top row first
+			if dy > 0 {
+				y = y1 - 1 - i // moving down: bottom row first
+			}
+			if y < y0 || y >= y1 {
+				break
+			}
+			row := out[y*side : (y+1)*side]
+			copy(row[x0:x1], in[(y-dy)*side+x0-dx:(y-dy)*side+x1-dx]) // copy is memmove
+			clear(row[:x0])
+			clear(row[x1:])
 		}
+		clear(out[:y0*side])
+		clear(out[y1*side:])
 	}
 }
 

@@ -3,6 +3,7 @@ package noise
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -192,4 +193,30 @@ func TestShiftAllocs(t *testing.T) {
 		t.Errorf("%v allocations per shifted image", n)
 	}
 	m.Apply(nil, nil, rng)
+}
+
+// TestShiftInPlace: shifting in place (as a chained noise does) gives what
+// shifting into a separate buffer gives, for every offset and for colour
+// images, and allocates nothing.
+func TestShiftInPlace(t *testing.T) {
+	m, _ := Parse("shift:2")
+	src := make([]float32, 3*6*6)
+	for i := range src {
+		src[i] = float32(i + 1)
+	}
+	for seed := range uint64(200) {
+		want := make([]float32, len(src))
+		m.Apply(want, src, rand.New(rand.NewPCG(seed, 1)))
+		got := slices.Clone(src)
+		m.Apply(got, got, rand.New(rand.NewPCG(seed, 1)))
+		if !slices.Equal(got, want) {
+			t.Fatalf("seed %d: in place %v, copied %v", seed, got, want)
+		}
+	}
+	chain, _ := Parse("block:0.5+shift:2")
+	rng := rand.New(rand.NewPCG(1, 1))
+	x, y := make([]float32, 28*28), make([]float32, 28*28)
+	if n := testing.AllocsPerRun(20, func() { chain.Apply(y, x, rng) }); n != 0 {
+		t.Errorf("%v allocations per chained shift", n)
+	}
 }
