@@ -144,13 +144,9 @@ func (m *ConvModel) vaeStep(n *convNet, x, target *tensor.Tensor, train bool) (f
 	}
 	var nll float64 // nats per image
 	if v.logvar == nil {
-		nll = m.loss.Forward(out, target) * float64(d) // BCE per pixel → per image
+		nll = nn.BCEWithLogitsSum(out.Data, target.Data) / float64(rows) // per image
 		if train {
-			m.loss.Backward(dOut, out, target)
-			scale := float32(d) // the loss's gradient is per pixel; the ELBO's per image
-			for i := range dOut.Data {
-				dOut.Data[i] *= scale
-			}
+			nn.BCEWithLogitsGrad(dOut.Data, out.Data, target.Data, float32(1/float64(rows)))
 		}
 	} else {
 		var dd []float32
@@ -256,22 +252,12 @@ func (m *ConvModel) LogLikelihood(x *tensor.Tensor, k, chunk int, rng *rand.Rand
 				if m.vae.logvar != nil {
 					ll[s] = gaussLogLik(m.vae.logvar, out.Data[s*d:(s+1)*d], row, d, nil, 0)
 				} else {
-					ll[s] = -bceLogits(out.Data[s*d:(s+1)*d], row)
+					ll[s] = -nn.BCEWithLogitsSum(out.Data[s*d:(s+1)*d], row)
 				}
 			}
 		})
 	}
 	return logp, elbo, nil
-}
-
-// bceLogits is Σ BCE(σ(z), t) computed from the logits z, in float64.
-func bceLogits(z, t []float32) float64 {
-	var s float64
-	for i, zf := range z {
-		v, tv := float64(zf), float64(t[i])
-		s += max(v, 0) - v*tv + math.Log1p(math.Exp(-math.Abs(v)))
-	}
-	return s
 }
 
 // Clone returns an independent copy of m (weights, statistics and

@@ -311,11 +311,9 @@ func (m *Model) vaeStep(x, target *tensor.Tensor, train bool) float64 {
 func (m *Model) logLikGrad(out *tensor.Tensor, t []float32, dOut *tensor.Tensor, scale float64) float64 {
 	if m.fusedBCE {
 		if dOut != nil {
-			for i, zf := range out.Data {
-				dOut.Data[i] = float32(scale * (1/(1+math.Exp(-float64(zf))) - float64(t[i])))
-			}
+			nn.BCEWithLogitsGrad(dOut.Data, out.Data, t, float32(scale))
 		}
-		return -bceLogits(out.Data, t)
+		return -nn.BCEWithLogitsSum(out.Data, t)
 	}
 	var dd []float32
 	if dOut != nil {

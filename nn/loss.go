@@ -134,22 +134,33 @@ type BCEWithLogits struct{}
 
 func (BCEWithLogits) Forward(logits, target *tensor.Tensor) float64 {
 	checkLoss("BCEWithLogits", logits, target)
-	t := target.Data[:len(logits.Data)]
-	var s float64
-	for i, z := range logits.Data {
-		zv, tv := float64(z), float64(t[i])
-		s += max(zv, 0) - zv*tv + math.Log1p(math.Exp(-math.Abs(zv)))
-	}
-	return s / float64(max(1, len(logits.Data)))
+	return BCEWithLogitsSum(logits.Data, target.Data) / float64(max(1, len(logits.Data)))
 }
 
 func (BCEWithLogits) Backward(dlogits, logits, target *tensor.Tensor) {
 	checkLoss("BCEWithLogits", logits, target)
-	t := target.Data[:len(logits.Data)]
-	g := dlogits.Data[:len(logits.Data)]
-	scale := float32(1 / float64(max(1, len(logits.Data))))
-	f32.Sigmoid(g, logits.Data)
-	for i, s := range g {
-		g[i] = scale * (s - t[i])
+	BCEWithLogitsGrad(dlogits.Data, logits.Data, target.Data, float32(1/float64(max(1, len(logits.Data)))))
+}
+
+// BCEWithLogitsSum is Σ BCE(σ(z), t) over z (t at least as long), in
+// float64: the Bernoulli negative log-likelihood VAEs need summed per
+// sample rather than averaged.
+func BCEWithLogitsSum(z, t []float32) float64 {
+	t = t[:len(z)]
+	var s float64
+	for i, zf := range z {
+		v, tv := float64(zf), float64(t[i])
+		s += max(v, 0) - v*tv + math.Log1p(math.Exp(-math.Abs(v)))
+	}
+	return s
+}
+
+// BCEWithLogitsGrad writes scale·(σ(z) − t), the gradient of
+// scale·BCEWithLogitsSum(z, t), into g.
+func BCEWithLogitsGrad(g, z, t []float32, scale float32) {
+	g, t = g[:len(z)], t[:len(z)]
+	f32.Sigmoid(g, z)
+	for i, p := range g {
+		g[i] = scale * (p - t[i])
 	}
 }
