@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,7 +78,12 @@ func runConvNLL(ctx context.Context, o *evalOptions, m *ae.ConvModel, stdout io.
 	if !m.IsVAE() {
 		return usagef("--nll needs a VAE (train one with --arch vae or --preset mnist-vae-conv); %s is a convolutional autoencoder", o.model)
 	}
-	ds, err := dataset.Load(o.data.path, dataset.LoadOptions{MaxRows: o.data.maxRows, Format: dataset.Format(strings.ToLower(o.data.format))})
+	opt, err := o.data.options()
+	if err != nil {
+		return err
+	}
+	opt.Scale = "" // pixels as the model was trained on them, whatever --scale says
+	ds, err := dataset.Load(o.data.path, opt)
 	if err != nil {
 		return err
 	}

@@ -142,10 +142,12 @@ func mapCodes(o *latentMapOptions) (*tensor.Tensor, []string, string, error) {
 		if cm.CodeSize() == 0 {
 			return nil, nil, "", usagef("%s is a fully convolutional image model without a code to map", o.model)
 		}
-		if o.data.path == "" {
-			return nil, nil, "", usagef("--data is required: an IDX file of images of the model's size")
+		opt, err := o.data.options() // --data required, --format, --max-rows, --normal
+		if err != nil {
+			return nil, nil, "", err
 		}
-		ds, err := dataset.Load(o.data.path, dataset.LoadOptions{MaxRows: o.data.maxRows})
+		opt.Scale = "" // pixels as the model was trained on them, whatever --scale says
+		ds, err := dataset.Load(o.data.path, opt)
 		if err != nil {
 			return nil, nil, "", err
 		}
