@@ -325,10 +325,7 @@ func TestVAEStepAllocs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x := tensor.New(5, 10)
-		for i := range x.Data {
-			x.Data[i] = float32(i%7) / 7
-		}
+		x := unitTensor(rand.New(rand.NewPCG(1, 2)), 5, 10)
 		step := func() {
 			m.SeedNoise(1, 1)
 			m.Params.ZeroGrad()
