@@ -33,7 +33,7 @@ import (
 const MaxPixels = 1 << 26
 
 // ErrFormat is wrapped when a file is not a PNG, JPEG or BMP image.
-var ErrFormat = errors.New("not a PNG, JPEG or BMP image")
+var ErrFormat = errors.New("not a PNG, JPEG or BMP image; convert it to one of these")
 
 // Image is C planes of H×W samples, channel-major: Pix[(c*H+y)*W+x].
 type Image struct {
@@ -122,6 +122,9 @@ func Read(path string) (image.Image, error) {
 		return nil, fmt.Errorf("imageio: %w", err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("imageio: %s is a folder; pass one image file here (eval and train take folders)", path)
+	}
 	img, err := Decode(bufio.NewReader(f))
 	if err != nil {
 		return nil, fmt.Errorf("imageio: %s: %w", path, err)
@@ -142,14 +145,14 @@ func Decode(r io.Reader) (img image.Image, err error) {
 		if errors.Is(err, image.ErrFormat) {
 			return nil, ErrFormat
 		}
-		return nil, fmt.Errorf("damaged image header: %w", err)
+		return nil, fmt.Errorf("damaged image header (%w): truncated or corrupt; re-export or re-download it", err)
 	}
 	if err == nil && (cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > MaxPixels) {
 		return nil, fmt.Errorf("image is %d×%d; sizes up to %d pixels are supported", cfg.Width, cfg.Height, MaxPixels)
 	}
 	defer func() {
 		if r := recover(); r != nil { // decoders of x/image must not crash the caller
-			img, err = nil, fmt.Errorf("damaged image: %v", r)
+			img, err = nil, fmt.Errorf("damaged image (%v); re-export or re-download it", r)
 		}
 	}()
 	img, _, err = image.Decode(br)
@@ -157,7 +160,7 @@ func Decode(r io.Reader) (img image.Image, err error) {
 		if errors.Is(err, image.ErrFormat) {
 			return nil, ErrFormat
 		}
-		return nil, fmt.Errorf("damaged image: %w", err)
+		return nil, fmt.Errorf("damaged image (%w): truncated or corrupt; re-export or re-download it", err)
 	}
 	b := img.Bounds()
 	if b.Dx() <= 0 || b.Dy() <= 0 || b.Dx()*b.Dy() > MaxPixels {

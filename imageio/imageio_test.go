@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -203,8 +204,11 @@ func TestReadWrite(t *testing.T) {
 	png.Encode(&buf, g)
 	trunc := filepath.Join(dir, "trunc.png")
 	os.WriteFile(trunc, buf.Bytes()[:buf.Len()/2], 0o644)
-	if _, err := Read(trunc); err == nil {
-		t.Error("Read(truncated) = nil error")
+	if _, err := Read(trunc); err == nil || !strings.Contains(err.Error(), "trunc.png") || !strings.Contains(err.Error(), "re-export") {
+		t.Errorf("Read(truncated) = %v; want an error naming the file and what to do", err)
+	}
+	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), "is a folder") {
+		t.Errorf("Read(folder) = %v; want an error saying it is a folder", err)
 	}
 	if _, err := Read(filepath.Join(dir, "missing.png")); err == nil {
 		t.Error("Read(missing) = nil error")
