@@ -18,19 +18,15 @@ bn=${BOTTLENECK:-go run ./cmd/bottleneck}
 mkdir -p "$out"
 
 if [ "$what" = denoise ] || [ "$what" = all ]; then
-  # blind Gaussian denoiser, σ 0-55 (FFDNet/DnCNN-style residual net at half
-  # resolution, BatchNorm in the ten inner layers: without it a quarter of the
-  # ReLU channels died in training and Set12 stalled near 27.7 dB)
-  enc="unshuffle:2,conv:48:3,relu"
-  for i in 1 2 3 4 5 6 7 8 9 10; do enc="$enc,conv:48:3,bn,relu"; done
+  # blind Gaussian denoiser, σ 0-55 (FFDNet-grey-sized residual net at half
+  # resolution: 15 convs × 64, BatchNorm in the 13 inner layers: without it
+  # a quarter of the ReLU channels died in training and Set12 stalled near
+  # 27.7 dB). One cosine cycle of 108 epochs (history in docs/MODELS.md).
+  enc="unshuffle:2,conv:64:3,relu"
+  for i in 1 2 3 4 5 6 7 8 9 10 11 12 13; do enc="$enc,conv:64:3,bn,relu"; done
   nice -n 5 $bn --threads 2 train --task denoise --data "$data/denoise/train400" --noise gaussian:0-55 \
-    --encoder "$enc" --decoder conv:4:3,shuffle:2 --residual --patch 64 --batch 32 --steps 200 --epochs 95 \
+    --encoder "$enc" --decoder conv:4:3,shuffle:2 --residual --patch 64 --batch 32 --steps 200 --epochs 108 \
     --lr 1e-3 --clip 1 --schedule cosine:1:0.01 --ema 0.999 --seed 7 \
-    --val-data "$data/denoise/set12" --val-noise gaussian:25 -o "$out/denoise-gray.safetensors" --resume
-  # second cosine cycle from the first one's checkpoint (restarts at 2.9e-4)
-  nice -n 5 $bn --threads 2 train --task denoise --data "$data/denoise/train400" --noise gaussian:0-55 \
-    --encoder "$enc" --decoder conv:4:3,shuffle:2 --residual --patch 64 --batch 32 --steps 200 --epochs 215 \
-    --lr 5e-4 --clip 1 --schedule cosine:1:0.01 --ema 0.999 --seed 7 \
     --val-data "$data/denoise/set12" --val-noise gaussian:25 -o "$out/denoise-gray.safetensors" --resume
 fi
 if [ "$what" = upscale ] || [ "$what" = all ]; then
