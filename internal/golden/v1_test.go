@@ -11,10 +11,10 @@ import (
 	"testing"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
+	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/internal/synth"
 	"github.com/bottleneck-ml/bottleneck/tensor"
 	"github.com/bottleneck-ml/bottleneck/train"
-	"github.com/bottleneck-ml/bottleneck/dataset"
 )
 
 // TestMakeV1Files wrote testdata/v1 with the first release's code (format
@@ -84,8 +84,8 @@ func TestMakeV1Files(t *testing.T) {
 			Decoder: []string{"dense:784", "relu", "reshape:4:14:14", "convt:1:3:s2"},
 			Loss:    "mse", Variational: true, Beta: 0.5, Likelihood: ae.LikelihoodGaussian, Color: "grey"}},
 		{"conv-residual-bn", ae.ConvConfig{Arch: ae.ArchConv, Task: "denoise", InChannels: 1, OutChannels: 1,
-			Encoder: []string{"unshuffle:2", "conv:8:3", "bn", "relu", "conv:8:3:d2", "relu"},
-			Decoder: []string{"upsample:2:bilinear", "conv:1:3"},
+			Encoder:  []string{"unshuffle:2", "conv:8:3", "bn", "relu", "conv:8:3:d2", "relu"},
+			Decoder:  []string{"upsample:2:bilinear", "conv:1:3"},
 			Residual: true, Loss: "l1", Noise: "gaussian:25", Color: "grey"}},
 	}
 	for _, c := range convs {
