@@ -4,18 +4,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
+	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/internal/safetensors"
 	"github.com/bottleneck-ml/bottleneck/nn"
+	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
-// FormatName and FormatVersion identify bottleneck model files. A file with
-// a newer version than this build knows is refused with a hint to upgrade.
+// FormatName and FormatVersion identify bottleneck model files. Version 2
+// (one model type) reads version 1 files (separate dense and convolutional
+// layouts) by translating their configs and tensor names; a file with a
+// newer version than this build knows is refused with a hint to upgrade.
 const (
 	FormatName    = "bottleneck"
-	FormatVersion = 1
+	FormatVersion = 2
 )
 
 // Metadata keys in the safetensors header.
@@ -25,14 +32,51 @@ const (
 	metaConfig     = "config"
 	metaPreprocess = "preprocess"
 	metaTraining   = "training"
-	metaThreshold  = "threshold"
 )
 
-// Extra carries additional tensors and metadata saved beside the model, as a
-// checkpoint does with its optimiser state. Names must not collide with the
-// model's parameter names.
+func reservedKey(k string) bool {
+	switch k {
+	case metaFormat, metaVersion, metaConfig, metaPreprocess, metaTraining:
+		return true
+	}
+	return false
+}
+
+// Record is what training did; it is stored in the model file. Fields a
+// kind of training does not use are zero.
+type Record struct {
+	Epochs        int       `json:"epochs"`                    // epochs completed
+	MaxEpochs     int       `json:"max_epochs"`                // epochs asked for
+	BestEpoch     int       `json:"best_epoch,omitempty"`      // 1-based epoch whose weights were kept (0: the last)
+	Steps         int       `json:"steps_per_epoch,omitempty"` // optimiser steps per epoch
+	TrainLoss     []float64 `json:"train_loss"`                // mean training loss per epoch
+	ValLoss       []float64 `json:"val_loss,omitempty"`        // validation loss per epoch
+	Val           []string  `json:"val,omitempty"`             // extra validation report per epoch (image PSNR)
+	Loss          string    `json:"loss,omitempty"`            // the objective
+	Batch         int       `json:"batch"`
+	Patch         int       `json:"patch,omitempty"` // image tasks: training patch side
+	LR            float64   `json:"lr"`
+	Optimizer     string    `json:"optimizer,omitempty"`
+	Schedule      string    `json:"schedule"`
+	Seed          uint64    `json:"seed"`
+	EMA           float64   `json:"ema,omitempty"`
+	KLWarmup      float64   `json:"kl_warmup,omitempty"`
+	TrainRows     int       `json:"train_rows,omitempty"` // samples per epoch
+	ValRows       int       `json:"val_rows,omitempty"`
+	Data          string    `json:"data,omitempty"`    // fingerprint of the training data (resume refuses other data)
+	Seconds       float64   `json:"seconds"`           // wall time of the epochs run (all sessions)
+	SamplesPerSec float64   `json:"samples_per_s"`     //
+	Stopped       string    `json:"stopped"`           // completed, early-stopping, interrupted, running
+	Finished      time.Time `json:"finished"`          //
+	Command       string    `json:"command,omitempty"` // the command line(s) that trained it
+}
+
+// Extra is data saved in a model file beside the model, as a checkpoint
+// keeps its optimiser state: tensors by name (they must not collide with
+// the model's) and metadata strings (keys must not collide with the
+// model's).
 type Extra struct {
-	Tensors []safetensors.Tensor
+	Tensors map[string][]float32
 	Meta    map[string]string
 }
 
@@ -40,229 +84,369 @@ type Extra struct {
 // an interrupted save never destroys an existing file.
 func (m *Model) Save(path string) error { return m.SaveWith(path, nil) }
 
-// SaveWith is Save with extra tensors and metadata (checkpoints).
+// SaveWith is Save with extra tensors and metadata.
 func (m *Model) SaveWith(path string, extra *Extra) error {
-	cfg, err := json.Marshal(m.Config)
+	b, err := m.encodeFile(extra)
 	if err != nil {
 		return fmt.Errorf("ae: save %s: %w", path, err)
 	}
-	meta := map[string]string{
-		metaFormat:  FormatName,
-		metaVersion: strconv.Itoa(FormatVersion),
-		metaConfig:  string(cfg),
-	}
-	if len(m.Preprocess) > 0 {
-		meta[metaPreprocess] = string(m.Preprocess)
-	}
-	if len(m.Training) > 0 {
-		meta[metaTraining] = string(m.Training)
-	}
-	if len(m.Threshold) > 0 {
-		meta[metaThreshold] = string(m.Threshold)
-	}
-	return writeModelFile(path, meta, m.Params.Params, extra)
-}
-
-// writeModelFile writes params (then extra's tensors) with meta (plus
-// extra's keys, which may not override the model's own) atomically to
-// path; dense and conv models share it so both formats stay one format.
-func writeModelFile(path string, meta map[string]string, params []*nn.Param, extra *Extra) error {
-	ts := make([]safetensors.Tensor, 0, len(params))
-	for _, p := range params {
-		ts = append(ts, safetensors.Tensor{Name: p.Name, Shape: p.Shape, Data: p.W})
-	}
-	if extra != nil {
-		for k, v := range extra.Meta {
-			if _, ok := meta[k]; ok {
-				return fmt.Errorf("ae: save %s: metadata key %q is reserved", path, k)
-			}
-			meta[k] = v
-		}
-		ts = append(ts, extra.Tensors...)
-	}
-	if err := safetensors.WriteFile(path, ts, meta); err != nil {
+	if err := safetensors.WriteFile(path, b.tensors, b.meta); err != nil {
 		return fmt.Errorf("ae: save %s: %w", path, err)
 	}
 	return nil
 }
 
-// ErrNotModel is wrapped by Load when the file is a valid safetensors file
+type fileParts struct {
+	tensors []safetensors.Tensor
+	meta    map[string]string
+}
+
+func (m *Model) encodeFile(extra *Extra) (*fileParts, error) {
+	cfg, err := json.Marshal(m.Config)
+	if err != nil {
+		return nil, err
+	}
+	meta := map[string]string{metaFormat: FormatName, metaVersion: strconv.Itoa(FormatVersion), metaConfig: string(cfg)}
+	if m.Preprocess != nil {
+		b, err := json.Marshal(m.Preprocess)
+		if err != nil {
+			return nil, err
+		}
+		meta[metaPreprocess] = string(b)
+	}
+	if m.Training != nil {
+		b, err := json.Marshal(m.Training)
+		if err != nil {
+			return nil, err
+		}
+		meta[metaTraining] = string(b)
+	}
+	for k, v := range m.Meta {
+		if reservedKey(k) {
+			return nil, fmt.Errorf("metadata section %q is reserved", k)
+		}
+		if !json.Valid(v) {
+			return nil, fmt.Errorf("metadata section %q is not valid JSON", k)
+		}
+		meta[k] = string(v)
+	}
+	var ts []safetensors.Tensor
+	names := map[string]bool{}
+	for _, p := range append(slices.Clone(m.Params.Params), m.Buffers...) {
+		ts = append(ts, safetensors.Tensor{Name: p.Name, Shape: p.Shape, Data: p.W})
+		names[p.Name] = true
+	}
+	if extra != nil {
+		for k, v := range extra.Meta {
+			if _, ok := meta[k]; ok || reservedKey(k) {
+				return nil, fmt.Errorf("metadata key %q is the model's", k)
+			}
+			meta[k] = v
+		}
+		keys := make([]string, 0, len(extra.Tensors))
+		for k := range extra.Tensors {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if names[k] {
+				return nil, fmt.Errorf("tensor %q is the model's", k)
+			}
+			ts = append(ts, safetensors.Tensor{Name: k, Shape: []int{len(extra.Tensors[k])}, Data: extra.Tensors[k]})
+		}
+	}
+	return &fileParts{tensors: ts, meta: meta}, nil
+}
+
+// ErrNotModel is wrapped by Open when the file is a valid safetensors file
 // but not a bottleneck model.
 var ErrNotModel = errors.New("not a bottleneck model file")
 
-// Load reads a model file written by Save.
-func Load(path string) (*Model, error) {
-	m, _, err := LoadWith(path)
+// Open reads a model file written by Save (or by the first release, format
+// version 1).
+func Open(path string) (*Model, error) {
+	m, _, err := OpenWith(path)
 	return m, err
 }
 
-// LoadWith reads a model file and returns, besides the model, the tensors
-// and metadata that are not part of it (a checkpoint's optimiser state).
-func LoadWith(path string) (*Model, *Extra, error) { return loadFile(path, fromParts) }
-
-// loadFile reads a model file of either kind with its parts function
-// (fromParts or convFromParts), naming the file in errors.
-func loadFile[M any](path string, parts func([]safetensors.Tensor, map[string]string) (M, *Extra, error)) (M, *Extra, error) {
-	var zero M
+// OpenWith is Open that also returns what the file holds besides the model
+// (a checkpoint's optimiser state).
+func OpenWith(path string) (*Model, *Extra, error) {
 	ts, meta, err := safetensors.ReadFile(path)
 	if err != nil {
-		return zero, nil, fmt.Errorf("ae: load %s: %w", path, err)
+		return nil, nil, fmt.Errorf("ae: load %s: %w", path, err)
 	}
-	m, extra, err := parts(ts, meta)
+	m, extra, err := fromParts(ts, meta)
 	if err != nil {
-		return zero, nil, fmt.Errorf("ae: load %s: %w", path, err)
+		return nil, nil, fmt.Errorf("ae: load %s: %w", path, err)
 	}
 	return m, extra, nil
 }
 
-// decodeBytes builds a model of either kind from the bytes of a file.
-func decodeBytes[M any](data []byte, parts func([]safetensors.Tensor, map[string]string) (M, *Extra, error)) (M, error) {
-	var zero M
+// Decode builds a model from the bytes of a model file (models embedded in
+// the binary).
+func Decode(data []byte) (*Model, error) {
 	ts, meta, err := safetensors.Read(data)
 	if err != nil {
-		return zero, fmt.Errorf("ae: %w", err)
+		return nil, fmt.Errorf("ae: %w", err)
 	}
-	m, _, err := parts(ts, meta)
+	m, _, err := fromParts(ts, meta)
 	if err != nil {
-		return zero, fmt.Errorf("ae: %w", err)
+		return nil, fmt.Errorf("ae: %w", err)
 	}
 	return m, nil
 }
 
-// Decode builds a model from the bytes of a model file (used for models
-// embedded in the binary).
-func Decode(data []byte) (*Model, error) { return decodeBytes(data, fromParts) }
-
 func fromParts(ts []safetensors.Tensor, meta map[string]string) (*Model, *Extra, error) {
-	if err := checkFormat(meta); err != nil {
+	version, err := checkFormat(meta)
+	if err != nil {
 		return nil, nil, err
 	}
 	var cfg Config
-	if err := json.Unmarshal([]byte(meta[metaConfig]), &cfg); err != nil {
-		return nil, nil, fmt.Errorf("config metadata is not valid JSON (%v); the file is damaged", err)
-	}
-	if cfg.Arch == ArchConv {
-		return nil, nil, fmt.Errorf("%w; use it with denoise, upscale, colorize, eval or reconstruct (ae.LoadConv)", ErrConvModel)
-	}
-	if cfg.Input() > 1<<28 || cfg.Code > 1<<24 {
-		return nil, nil, fmt.Errorf("config asks for an absurd size (input %v, code %d); the file is damaged", cfg.InputShape, cfg.Code)
-	}
-	for _, h := range append(slices.Clone(cfg.Hidden), cfg.DecoderHidden...) {
-		if h > 1<<24 {
-			return nil, nil, fmt.Errorf("config asks for a hidden width of %d; the file is damaged", h)
+	convV1 := false
+	if version == 1 {
+		if cfg, convV1, err = fromV1(meta[metaConfig]); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		dec := json.NewDecoder(strings.NewReader(meta[metaConfig]))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cfg); err != nil {
+			return nil, nil, fmt.Errorf("config metadata is not a valid config (%v); the file is damaged", err)
 		}
 	}
-	held := 0
-	for _, t := range ts {
-		held += len(t.Data)
-	}
-	if need := cfg.ParamCount(); need > held {
-		return nil, nil, fmt.Errorf("config needs %d weights but the file holds %d; the file does not match its config", need, held)
+	if err := checkSizes(cfg, ts); err != nil {
+		return nil, nil, err
 	}
 	m, err := build(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	used, err := bindTensors(ts, m.Params.Params)
+	params := append(slices.Clone(m.Params.Params), m.Buffers...)
+	rename := map[string]string{} // tensor name → the name in the file
+	if convV1 {
+		// v1 conv files name tensors by their index in the whole stack
+		n := m.nEnc
+		if cfg.Variational {
+			n++
+		}
+		for _, p := range params {
+			if rest, ok := strings.CutPrefix(p.Name, "encoder."); ok {
+				rename[p.Name] = rest
+			} else if rest, ok := strings.CutPrefix(p.Name, "decoder."); ok {
+				i, tail, _ := strings.Cut(rest, ".")
+				j, _ := strconv.Atoi(i)
+				rename[p.Name] = strconv.Itoa(n+j) + "." + tail
+			}
+		}
+	}
+	used, err := bindTensors(ts, params, rename)
 	if err != nil {
 		return nil, nil, err
 	}
-	m.Preprocess = rawOrNil(meta[metaPreprocess])
-	m.Training = rawOrNil(meta[metaTraining])
-	m.Threshold = rawOrNil(meta[metaThreshold])
-	for _, k := range []string{metaPreprocess, metaTraining, metaThreshold} {
-		if r := m.rawField(k); len(r) > 0 && !json.Valid(r) {
-			return nil, nil, fmt.Errorf("%s metadata is not valid JSON; the file is damaged", k)
+	if r := meta[metaPreprocess]; r != "" {
+		var p dataset.Preprocessor
+		if err := json.Unmarshal([]byte(r), &p); err != nil {
+			return nil, nil, fmt.Errorf("preprocess metadata is not valid (%v); the file is damaged", err)
+		}
+		m.Preprocess = &p
+	}
+	if r := meta[metaTraining]; r != "" {
+		var rec Record
+		if err := json.Unmarshal([]byte(r), &rec); err != nil {
+			return nil, nil, fmt.Errorf("training metadata is not valid (%v); the file is damaged", err)
+		}
+		m.Training = &rec
+	}
+	extra := &Extra{Tensors: map[string][]float32{}, Meta: map[string]string{}}
+	for k, v := range meta {
+		if reservedKey(k) {
+			continue
+		}
+		extra.Meta[k] = v
+		if json.Valid([]byte(v)) {
+			if m.Meta == nil {
+				m.Meta = map[string]json.RawMessage{}
+			}
+			m.Meta[k] = json.RawMessage(v)
 		}
 	}
-	return m, collectExtra(ts, used, meta, metaPreprocess, metaTraining, metaThreshold), nil
+	for _, t := range ts {
+		if !used[t.Name] {
+			extra.Tensors[t.Name] = t.Data
+		}
+	}
+	return m, extra, nil
 }
 
 // checkFormat refuses metadata that is not a bottleneck model of a format
-// version this build reads.
-func checkFormat(meta map[string]string) error {
+// version this build reads, and returns the version.
+func checkFormat(meta map[string]string) (int, error) {
 	if meta[metaFormat] != FormatName {
-		return fmt.Errorf("%w: metadata has format %q, want %q; pass a file written by 'bottleneck train'", ErrNotModel, meta[metaFormat], FormatName)
+		return 0, fmt.Errorf("%w: metadata has format %q, want %q; pass a file written by 'bottleneck train'", ErrNotModel, meta[metaFormat], FormatName)
 	}
 	v, err := strconv.Atoi(meta[metaVersion])
 	if err != nil {
-		return fmt.Errorf("format version %q is not a number; the file is damaged", meta[metaVersion])
+		return 0, fmt.Errorf("format version %q is not a number; the file is damaged", meta[metaVersion])
 	}
 	if v > FormatVersion || v < 1 {
-		return fmt.Errorf("format version %d, this build reads up to %d; upgrade bottleneck to read it", v, FormatVersion)
+		return 0, fmt.Errorf("format version %d, this build reads up to %d; upgrade bottleneck to read it", v, FormatVersion)
+	}
+	return v, nil
+}
+
+// checkSizes refuses a config that asks for absurd shapes or for more
+// weights than the file holds, before anything is allocated for it: a
+// damaged or hostile file must not make us allocate gigabytes.
+func checkSizes(cfg Config, ts []safetensors.Tensor) error {
+	for _, d := range cfg.Input {
+		if d < 1 || d > 1<<14 {
+			return fmt.Errorf("config input shape %v is out of range; the file is damaged", cfg.Input)
+		}
+	}
+	if cfg.Input != nil && tensor.Size(cfg.Input) > 1<<26 {
+		return fmt.Errorf("config input shape %v is too large; the file is damaged", cfg.Input)
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	layers, err := cfg.layers()
+	if err != nil {
+		return err
+	}
+	var need, held float64
+	for _, l := range layers {
+		for _, p := range l.Params() {
+			n := 1.0
+			for _, d := range p.Shape {
+				n *= float64(d)
+			}
+			need += n
+		}
+	}
+	for _, t := range ts {
+		held += float64(len(t.Data))
+	}
+	if need > held {
+		return fmt.Errorf("config needs %.0f weights but the file holds %.0f; the file does not match its config", need, held)
 	}
 	return nil
 }
 
-// bindTensors copies the file's tensors into params by name, checking that
-// each is present with the expected shape. It returns the names it used.
-func bindTensors(ts []safetensors.Tensor, params []*nn.Param) (map[string]bool, error) {
+// bindTensors copies the file's tensors into params by name (through
+// rename, when a param's name in the file differs), checking that each is
+// present with the expected shape. It returns the file names it used.
+func bindTensors(ts []safetensors.Tensor, params []*nn.Param, rename map[string]string) (map[string]bool, error) {
 	byName := make(map[string]safetensors.Tensor, len(ts))
 	for _, t := range ts {
 		byName[t.Name] = t
 	}
 	used := make(map[string]bool, len(params))
 	for _, p := range params {
-		t, ok := byName[p.Name]
+		name := p.Name
+		if r, ok := rename[name]; ok {
+			name = r
+		}
+		t, ok := byName[name]
 		if !ok {
-			return nil, fmt.Errorf("tensor %q is missing; the file does not match its config", p.Name)
+			return nil, fmt.Errorf("tensor %q is missing; the file does not match its config", name)
 		}
 		if !slices.Equal(t.Shape, p.Shape) || len(t.Data) != len(p.W) {
-			return nil, fmt.Errorf("tensor %q has shape %v, config needs %v; the file does not match its config", p.Name, t.Shape, p.Shape)
+			return nil, fmt.Errorf("tensor %q has shape %v, the config needs %v; the file does not match its config", name, t.Shape, p.Shape)
+		}
+		for _, v := range t.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("tensor %q holds %v; the model is broken (retrain it, or resume from an earlier checkpoint)", name, v)
+			}
 		}
 		copy(p.W, t.Data)
-		used[p.Name] = true
+		used[name] = true
 	}
 	return used, nil
 }
 
-// collectExtra gathers what a file holds besides the model: tensors not
-// used, and metadata other than the format keys and the model's own keys.
-func collectExtra(ts []safetensors.Tensor, used map[string]bool, meta map[string]string, modelKeys ...string) *Extra {
-	extra := &Extra{Meta: map[string]string{}}
-	for k, v := range meta {
-		if k == metaFormat || k == metaVersion || k == metaConfig || slices.Contains(modelKeys, k) {
-			continue
+// v1Config is the config of a format version 1 file: a dense model ("dense"
+// or "vae": widths) or a convolutional one ("conv": layer specs).
+type v1Config struct {
+	Arch       string  `json:"arch"`
+	InputShape []int   `json:"input_shape"`
+	Loss       string  `json:"loss"`
+	Likelihood string  `json:"likelihood"`
+	Beta       float64 `json:"beta"`
+	Binarize   bool    `json:"binarize"`
+	// dense and vae
+	Hidden         []int   `json:"hidden"`
+	Code           int     `json:"code"`
+	DecoderHidden  []int   `json:"decoder_hidden"`
+	Activation     string  `json:"activation"`
+	CodeActivation string  `json:"code_activation"`
+	Output         string  `json:"output_activation"`
+	Dropout        float64 `json:"dropout"`
+	Sparsity       string  `json:"sparsity"`
+	// conv
+	Task        string   `json:"task"`
+	InChannels  int      `json:"in_channels"`
+	OutChannels int      `json:"out_channels"`
+	Encoder     []string `json:"encoder"`
+	Decoder     []string `json:"decoder"`
+	Residual    bool     `json:"residual"`
+	Variational bool     `json:"variational"`
+	Noise       string   `json:"noise"`
+	Scales      []int    `json:"scales"`
+	Color       string   `json:"color"`
+}
+
+// fromV1 translates a version 1 config. Dense v1 files already name their
+// tensors "encoder.i…"/"decoder.j…" by the same layer lists DenseConfig
+// makes; conv v1 files (conv true) name them by the layer's index in the
+// whole stack, and the caller renames them.
+func fromV1(raw string) (cfg Config, conv bool, err error) {
+	var v v1Config
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return Config{}, false, fmt.Errorf("config metadata is not valid JSON (%v); the file is damaged", err)
+	}
+	switch v.Arch {
+	case "dense", "vae":
+		if v.Code > 1<<24 || slices.ContainsFunc(append(slices.Clone(v.Hidden), v.DecoderHidden...), func(h int) bool { return h > 1<<24 }) {
+			return Config{}, false, fmt.Errorf("config asks for absurd widths; the file is damaged")
 		}
-		extra.Meta[k] = v
-	}
-	for _, t := range ts {
-		if !used[t.Name] {
-			extra.Tensors = append(extra.Tensors, t)
+		d := Dense{Hidden: v.Hidden, Code: v.Code, DecoderHidden: v.DecoderHidden, Activation: v.Activation,
+			CodeActivation: v.CodeActivation, Output: v.Output, Dropout: v.Dropout, Variational: v.Arch == "vae",
+			Likelihood: v.Likelihood}
+		if v.Arch == "dense" {
+			d.Loss = v.Loss
 		}
+		if len(v.InputShape) == 0 {
+			return Config{}, false, fmt.Errorf("config has no input shape; the file is damaged")
+		}
+		cfg, err := DenseConfig(v.InputShape, false, d)
+		if err != nil {
+			return Config{}, false, err
+		}
+		cfg.Sparsity = v.Sparsity
+		if cfg.Variational {
+			cfg.Beta, cfg.Binarize = v.Beta, v.Binarize
+			if cfg.Beta == 0 {
+				cfg.Beta = 1
+			}
+		}
+		return cfg, false, nil
+	case "conv":
+		cfg = Config{Input: v.InputShape, Encoder: v.Encoder, Decoder: v.Decoder, Residual: v.Residual,
+			Variational: v.Variational, Loss: v.Loss, Binarize: v.Binarize,
+			Task: v.Task, Noise: v.Noise, Scales: v.Scales, Color: v.Color}
+		if cfg.Input == nil {
+			cfg.Channels = v.InChannels
+		} else if len(cfg.Input) != 3 || cfg.Input[0] != v.InChannels {
+			return Config{}, false, fmt.Errorf("config input shape %v does not have %d channels; the file is damaged", cfg.Input, v.InChannels)
+		}
+		if cfg.Variational {
+			cfg.Loss, cfg.Likelihood, cfg.Beta = LossELBO, v.Likelihood, v.Beta
+			if cfg.Likelihood == "" {
+				cfg.Likelihood = LikelihoodBernoulli
+			}
+		}
+		return cfg, true, nil
 	}
-	return extra
-}
-
-func (m *Model) rawField(k string) json.RawMessage {
-	switch k {
-	case metaPreprocess:
-		return m.Preprocess
-	case metaTraining:
-		return m.Training
-	case metaThreshold:
-		return m.Threshold
-	}
-	return nil
-}
-
-func rawOrNil(s string) json.RawMessage {
-	if s == "" {
-		return nil
-	}
-	return json.RawMessage(s)
-}
-
-// Clone returns a deep copy of the model (weights and metadata), sharing
-// no buffers with m.
-func (m *Model) Clone() *Model {
-	c, err := build(m.Config)
-	if err != nil {
-		panic("ae: Clone: " + err.Error()) // m was built from the same config
-	}
-	copy(c.Params.W, m.Params.W)
-	c.Preprocess = slices.Clone(m.Preprocess)
-	c.Training = slices.Clone(m.Training)
-	c.Threshold = slices.Clone(m.Threshold)
-	return c
+	return Config{}, false, fmt.Errorf("config has architecture %q, which this build does not know; upgrade bottleneck", v.Arch)
 }

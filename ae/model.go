@@ -3,46 +3,160 @@ package ae
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 
+	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/nn"
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
-// Model is a built autoencoder: an encoder and a decoder net whose
-// parameters live in one flat ParamSet (encoder first).
+// Model is an autoencoder: the layers of its Config with their weights in
+// one flat nn.ParamSet (encoder first, in layer order), BatchNorm running
+// statistics in Buffers, and what the model file keeps beside them.
+//
+// A Model is not safe for concurrent use: it keeps the activations of the
+// last batch. Give each goroutine its own Clone. A network instance is
+// built per input size (all share the weights), so a fully convolutional
+// model runs on pictures of any size.
 type Model struct {
-	Config Config
-	Enc    *nn.Net
-	Dec    *nn.Net
-	Params *nn.ParamSet
+	Config  Config
+	Params  *nn.ParamSet
+	Buffers []*nn.Param // BatchNorm running statistics, saved with the weights
 
-	// Preprocess is the preprocessing fitted on the training data, as JSON
-	// (the dataset package's Preprocessor); it travels with the weights.
-	Preprocess json.RawMessage
-	// Training is the training record (the train package's Record) as JSON.
-	Training json.RawMessage
-	// Threshold is a detector's threshold description as JSON (may be nil).
-	Threshold json.RawMessage
+	// Preprocess is how raw records become model input, fitted on the
+	// training data; nil for models that read pixels or arrays as they
+	// are.
+	Preprocess *dataset.Preprocessor
+	// Training is the record of how the model was trained (nil if not).
+	Training *Record
+	// Meta holds the sections other packages keep in the model file, as
+	// JSON by name (the anomaly package's "detector"). Open keeps sections
+	// this package does not know, so they survive Open → Save.
+	Meta map[string]json.RawMessage
 
-	fusedBCE bool      // train on logits with BCEWithLogits (output is sigmoid, loss bce)
-	vae      *vae      // variational state (Arch "vae"), see vae.go
-	sparse   *sparsity // activity penalty on the code, see sparse.go
-	loss     nn.Loss
-	dOut     *tensor.Tensor
+	nEnc     int // encoder layers
+	nets     map[[4]int]*instance
+	trainKey [4]int     // the input size TrainStep last used (kept by Forget)
+	template []nn.Layer // the layers the ParamSet was bound to, until the first instance
+	loss     nn.Loss    // plain models
+	logits   bool       // the loss is computed before the final sigmoid
+	vae      *variational
+	sparse   *sparsity
+	noise    noiseSeed // set by SeedNoise
 }
 
-// New builds a model from cfg and initialises it from seed with PyTorch's
-// default initialisation.
+// instance is the network for one input size, with the model's own
+// per-size buffers.
+type instance struct {
+	net                   *nn.Net
+	out, dOut, code, x, t *tensor.Tensor
+}
+
+// New builds a model from cfg with weights drawn from seed: PyTorch's
+// default initialisation of every layer in order, then He's (normal,
+// fan-in) for convolutions that feed a ReLU (deep restoration networks
+// train better from it), and a residual model's last convolution scaled
+// by 0.1 so it starts near the identity.
 func New(cfg Config, seed uint64) (*Model, error) {
 	m, err := build(cfg)
 	if err != nil {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x6a09e667f3bcc908))
-	m.Enc.Init(rng)
-	m.Dec.Init(rng)
+	layers := m.nets[shapeKey(cfg.probeShape())].net.Layers // bound to the weights
+	for _, l := range layers {
+		if _, ok := l.(*nn.Reparam); ok {
+			continue // its noise is seeded per step (SeedNoise)
+		}
+		l.Init(rng)
+	}
+	m.heInit(layers, seed)
 	return m, nil
+}
+
+func (m *Model) heInit(layers []nn.Layer, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0x6865))
+	var last *nn.Param
+	for i, l := range layers {
+		c, ok := l.(*nn.Conv2D)
+		if !ok {
+			continue
+		}
+		if i+1 < len(layers) {
+			switch layers[i+1].(type) {
+			case *nn.Sigmoid, *nn.Tanh:
+				// a saturating output keeps PyTorch's smaller default draw:
+				// He's would start it saturated
+				continue
+			}
+		}
+		w := c.Weight
+		s := math.Sqrt(2 / float64(w.Size()/w.Shape[0]))
+		for i := range w.W {
+			w.W[i] = float32(s * rng.NormFloat64())
+		}
+		last = w
+	}
+	if m.Config.Residual && last != nil {
+		for i := range last.W {
+			last.W[i] *= 0.1
+		}
+	}
+}
+
+// probeShape is an input shape the layers can be built for: the fixed
+// input, or a small image of a valid size.
+func (c *Config) probeShape() []int {
+	if c.Input != nil {
+		return slices.Clone(c.Input)
+	}
+	k := 4 * c.Multiple()
+	return []int{c.Channels, k, k}
+}
+
+// layers builds fresh layers: the encoder's, the Reparam of a VAE, the
+// decoder's.
+func (c *Config) layers() ([]nn.Layer, error) {
+	in := nn.SpecInput{Channels: c.InChannels(), Shape: c.Input}
+	enc, err := nn.ParseSpecs(c.Encoder, in)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encoder %w", ErrConfig, err)
+	}
+	mid := nn.SpecInput{Channels: in.Channels}
+	if c.Input != nil {
+		net, err := nn.NewNet(c.Input, enc...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: encoder: %w", ErrConfig, err)
+		}
+		mid.Shape = net.OutShape
+	} else if len(enc) > 0 {
+		k := c.probeShape()
+		net, err := nn.NewNet(k, enc...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: encoder: %w", ErrConfig, err)
+		}
+		mid.Channels = net.OutShape[0]
+	}
+	layers := enc
+	if c.Variational {
+		r := nn.NewReparam()
+		out, err := r.Setup(mid.Shape)
+		if err != nil {
+			return nil, fmt.Errorf("%w: the encoder's output: %w", ErrConfig, err)
+		}
+		mid.Shape = out
+		layers = append(layers, r)
+	}
+	if mid.Shape != nil && len(mid.Shape) == 3 {
+		mid.Channels = mid.Shape[0]
+	}
+	dec, err := nn.ParseSpecs(c.Decoder, mid)
+	if err != nil {
+		return nil, fmt.Errorf("%w: decoder %w", ErrConfig, err)
+	}
+	return append(layers, dec...), nil
 }
 
 // build makes the layers and binds the parameters, without initialising.
@@ -50,154 +164,450 @@ func build(cfg Config) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Arch == ArchVAE {
-		return buildVAE(cfg)
+	layers, err := cfg.layers()
+	if err != nil {
+		return nil, err
 	}
-	var enc, dec []nn.Layer
-	width := cfg.Input()
-	addBlock := func(layers *[]nn.Layer, in, out int, act string, dropout bool) {
-		*layers = append(*layers, nn.NewDense(in, out))
-		a, _ := nn.NewActivation(act) // validated above
-		*layers = append(*layers, a)
-		if dropout && cfg.Dropout > 0 {
-			*layers = append(*layers, nn.NewDropout(cfg.Dropout))
+	m := &Model{Config: cfg, nets: map[[4]int]*instance{}, nEnc: len(cfg.Encoder), logits: cfg.logits()}
+	var ps []*nn.Param
+	name := func(i int) string {
+		if i < m.nEnc {
+			return fmt.Sprintf("encoder.%d.", i)
+		}
+		j := i - m.nEnc
+		if cfg.Variational {
+			j--
+		}
+		return fmt.Sprintf("decoder.%d.", j)
+	}
+	for i, l := range layers {
+		for _, p := range l.Params() {
+			p.Name = name(i) + p.Name
+			ps = append(ps, p)
+		}
+		if b, ok := l.(interface{ Buffers() []*nn.Param }); ok {
+			for _, p := range b.Buffers() {
+				p.Name = name(i) + p.Name
+				m.Buffers = append(m.Buffers, p)
+			}
 		}
 	}
-	for _, h := range cfg.Hidden {
-		addBlock(&enc, width, h, cfg.Activation, true)
-		width = h
+	if cfg.Variational {
+		m.vae = &variational{pcg: rand.NewPCG(1, 0)}
+		m.vae.rng = rand.New(m.vae.pcg)
+		m.vae.klWeight = cfg.beta()
 	}
-	addBlock(&enc, width, cfg.Code, cfg.CodeActivation, false)
-	width = cfg.Code
-	for _, h := range cfg.Decoder() {
-		addBlock(&dec, width, h, cfg.Activation, true)
-		width = h
-	}
-	addBlock(&dec, width, cfg.Input(), cfg.Output, false)
-
-	encNet, err := nn.NewNet(cfg.InputShape, enc...)
+	// a probe instance checks that the layers fit and gives the output
+	// shape (it becomes the first instance, so nothing is built twice)
+	m.template = layers
+	inst, err := m.instanceFor(cfg.probeShape())
 	if err != nil {
-		return nil, fmt.Errorf("ae: encoder: %w", err)
+		return nil, err
 	}
-	decNet, err := nn.NewNet(encNet.OutShape, dec...)
-	if err != nil {
-		return nil, fmt.Errorf("ae: decoder: %w", err)
+	if cfg.Variational && cfg.Likelihood == LikelihoodGaussian {
+		// one log-variance per output channel (per feature for flat
+		// outputs); after the layers' parameters, which instances bind by
+		// position
+		out := inst.net.OutShape
+		n := out[0]
+		if len(out) != 3 {
+			n = tensor.Size(out)
+		}
+		m.vae.logvar = &nn.Param{Name: "likelihood.logvar", Shape: []int{n}}
+		ps = append(ps, m.vae.logvar)
 	}
-	decNet.NeedInputGrad()
-	params := namedParams(encNet, decNet)
-	m := &Model{Config: cfg, Enc: encNet, Dec: decNet, Params: nn.NewParamSet(params)}
-	m.fusedBCE = cfg.Loss == nn.LossBCE && cfg.Output == nn.ActSigmoid
-	m.sparse, _ = parseSparsity(cfg.Sparsity) // validated above
-	if m.fusedBCE {
-		m.loss = nn.BCEWithLogits{}
-	} else {
-		m.loss, err = nn.NewLoss(cfg.Loss)
-		if err != nil {
-			return nil, fmt.Errorf("ae: %w", err)
+	m.Params = nn.NewParamSet(ps)
+	if err := m.checkOutput(inst.net); err != nil {
+		return nil, err
+	}
+	if !cfg.Variational {
+		lossName := cfg.Loss
+		if m.logits {
+			lossName = nn.LossBCEWithLogits
+		}
+		if m.loss, err = nn.NewLoss(lossName); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		if m.sparse, err = parseSparsity(cfg.Sparsity); err != nil {
+			return nil, err
+		}
+		if m.sparse != nil && m.sparse.kind == SparsityKL && !endsInSigmoid(cfg.Encoder) {
+			return nil, fmt.Errorf("%w: sparsity %q needs code activations in (0,1); end the encoder in a sigmoid (--code-activation sigmoid)", ErrConfig, cfg.Sparsity)
 		}
 	}
 	return m, nil
 }
 
+func endsInSigmoid(specs []string) bool {
+	return len(specs) > 0 && specs[len(specs)-1] == nn.ActSigmoid
+}
+
+func (c *Config) beta() float64 {
+	if c.Beta == 0 {
+		return 1
+	}
+	return c.Beta
+}
+
+// checkOutput refuses a model whose output does not fit its input: the
+// same number of values, or for images the same height and width (a
+// colorizer's channels differ).
+func (m *Model) checkOutput(n *nn.Net) error {
+	in, out := n.InShape, n.OutShape
+	if len(in) == 3 && len(out) == 3 && in[1] == out[1] && in[2] == out[2] {
+		if m.Config.Residual && in[0] != out[0] {
+			return fmt.Errorf("%w: a residual model needs as many output channels (%d) as input channels (%d)", ErrConfig, out[0], in[0])
+		}
+		return nil
+	}
+	if m.Config.Input != nil && tensor.Size(in) == tensor.Size(out) {
+		return nil
+	}
+	return fmt.Errorf("%w: output %v for input %v; an autoencoder gives back its input's size", ErrConfig, out, in)
+}
+
 // NumParams is the number of trainable parameters.
 func (m *Model) NumParams() int { return m.Params.Len() }
 
-// Encode returns the codes of x (batch × input) in the encoder's output
-// buffer, valid until the next call.
-func (m *Model) Encode(x *tensor.Tensor) *tensor.Tensor {
+// IsVAE reports whether m is variational.
+func (m *Model) IsVAE() bool { return m.vae != nil }
+
+func shapeKey(s []int) [4]int {
+	var k [4]int
+	k[0] = len(s)
+	copy(k[1:], s)
+	return k
+}
+
+// instanceFor returns the network for per-sample input shape in, built on
+// first use with layers bound to the model's weights and statistics.
+func (m *Model) instanceFor(in []int) (*instance, error) {
+	key := shapeKey(in)
+	if n, ok := m.nets[key]; ok {
+		return n, nil
+	}
+	c := &m.Config
+	if c.Input != nil {
+		if tensor.Size(in) != tensor.Size(c.Input) || (len(in) == 3 && !slices.Equal(in, c.Input)) {
+			if len(c.Input) == 3 && len(in) == 3 {
+				return nil, fmt.Errorf("ae: the input is %d×%d and this model takes only %d×%d images (its code has a fixed size); resize it, or use a fully convolutional model", in[2], in[1], c.Input[2], c.Input[1])
+			}
+			return nil, fmt.Errorf("ae: input has %d values per sample, the model expects %d (shape %v)", tensor.Size(in), tensor.Size(c.Input), c.Input)
+		}
+		in = c.Input // rows given flat or shaped run one network
+		key = shapeKey(in)
+		if n, ok := m.nets[key]; ok {
+			return n, nil
+		}
+	} else {
+		if len(in) != 3 || in[0] != c.Channels {
+			return nil, fmt.Errorf("ae: input %v; the model takes images [%d H W]", in, c.Channels)
+		}
+		if mult := c.Multiple(); in[1]%mult != 0 || in[2]%mult != 0 {
+			return nil, fmt.Errorf("ae: the input is %d×%d, which is not a multiple of %d on each side as this architecture needs; crop or pad it", in[2], in[1], mult)
+		}
+	}
+	var layers []nn.Layer
+	if m.template != nil {
+		layers, m.template = m.template, nil
+	} else {
+		var err error
+		if layers, err = c.layers(); err != nil {
+			return nil, err
+		}
+		pi, bi := 0, 0
+		for _, l := range layers {
+			for _, p := range l.Params() {
+				src := m.Params.Params[pi]
+				p.Name, p.W, p.G = src.Name, src.W, src.G
+				pi++
+			}
+			if b, ok := l.(interface{ Buffers() []*nn.Param }); ok {
+				for _, p := range b.Buffers() {
+					src := m.Buffers[bi]
+					p.Name, p.W = src.Name, src.W
+					bi++
+				}
+			}
+		}
+	}
+	net, err := nn.NewNet(in, layers...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	n := &instance{net: net}
+	m.nets[key] = n
+	return n, nil
+}
+
+// instanceOf returns the network for a batch x [N, ...per-sample shape].
+func (m *Model) instanceOf(x *tensor.Tensor) (*instance, error) {
+	if len(x.Shape) < 2 {
+		return nil, fmt.Errorf("ae: input %v; want a batch [N, ...]", x.Shape)
+	}
+	return m.instanceFor(x.Shape[1:])
+}
+
+// shaped returns x, or a view of it in the model's fixed input shape when
+// it holds the same values per sample in another shape (rows of pixels for
+// an image model).
+func (m *Model) shaped(x *tensor.Tensor) *tensor.Tensor {
+	in := m.Config.Input
+	if in == nil || len(x.Shape) < 2 || slices.Equal(x.Shape[1:], in) || tensor.Size(x.Shape[1:]) != tensor.Size(in) {
+		return x
+	}
+	return tensor.From(x.Data, append([]int{x.Shape[0]}, in...)...)
+}
+
+// Forget drops the networks built for input sizes other than the model's
+// fixed input and the one last trained on, releasing their activation
+// buffers (large for whole pictures).
+func (m *Model) Forget() {
+	keep := [4]int{-1}
+	if m.Config.Input != nil {
+		keep = shapeKey(m.Config.Input)
+	}
+	for k := range m.nets {
+		if k != m.trainKey && k != keep {
+			delete(m.nets, k)
+		}
+	}
+}
+
+// OutShape is the per-sample output shape for per-sample input shape in.
+func (m *Model) OutShape(in []int) ([]int, error) {
+	n, err := m.instanceFor(in)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(n.net.OutShape), nil
+}
+
+// CodeShape is the per-sample shape of the code for per-sample input shape
+// in (nil: the model's fixed input): the encoder's output, or the mean of
+// a VAE's.
+func (m *Model) CodeShape(in []int) ([]int, error) {
+	if in == nil {
+		in = m.Config.probeShape()
+	}
+	n, err := m.instanceFor(in)
+	if err != nil {
+		return nil, err
+	}
+	s := n.net.Shape(m.nEnc)
 	if m.vae != nil {
-		return m.vaeMean(x)
+		s = n.net.Shape(m.nEnc + 1)
 	}
-	return m.Enc.Forward(x, false)
+	return s, nil
 }
 
-// Decode returns the reconstruction of codes z, in the decoder's buffer.
-func (m *Model) Decode(z *tensor.Tensor) *tensor.Tensor {
-	return m.Dec.Forward(z, false)
-}
-
-// Reconstruct returns decode(encode(x)) in the decoder's buffer.
-func (m *Model) Reconstruct(x *tensor.Tensor) *tensor.Tensor {
-	return m.Decode(m.Encode(x))
-}
-
-// decForwardLogits runs the decoder for training. With fused BCE it stops
-// before the final sigmoid and returns the logits; otherwise the output.
-func (m *Model) decForward(z *tensor.Tensor, train bool) *tensor.Tensor {
-	layers := m.Dec.Layers
-	if m.fusedBCE {
-		layers = layers[:len(layers)-1]
+// CodeSize is the number of code values per sample of a model with a fixed
+// input, 0 for a model of any image size.
+func (m *Model) CodeSize() int {
+	if m.Config.Input == nil {
+		return 0
 	}
-	for _, l := range layers {
-		z = l.Forward(z, train)
+	s, _ := m.CodeShape(nil)
+	return tensor.Size(s)
+}
+
+// OutChannels is the number of channels of an image model's output (the
+// output size of a flat one).
+func (m *Model) OutChannels() int {
+	s, err := m.OutShape(m.Config.probeShape())
+	if err != nil || len(s) == 0 {
+		return 0
+	}
+	if len(s) == 3 {
+		return s[0]
+	}
+	return 1
+}
+
+// into returns dst when it holds exactly n values (reshaped to shape), or a
+// new tensor of shape.
+func into(dst *tensor.Tensor, shape []int) *tensor.Tensor {
+	n := tensor.Size(shape)
+	if dst != nil && len(dst.Data) == n {
+		dst.Shape = append(dst.Shape[:0], shape...)
+		return dst
+	}
+	return tensor.New(shape...)
+}
+
+// encode runs the encoder in inference mode and returns the code in the
+// model's buffer (a VAE's mean).
+func (m *Model) encode(n *instance, x *tensor.Tensor) *tensor.Tensor {
+	h := x
+	for _, l := range n.net.Layers[:m.nEnc] {
+		h = l.Forward(h, false)
+	}
+	if m.vae == nil {
+		return h
+	}
+	rows, k := h.Rows(), h.Cols()/2
+	mean := buf(&n.code, rows, k)
+	for i := range rows {
+		copy(mean.Data[i*k:(i+1)*k], h.Data[i*2*k:i*2*k+k])
+	}
+	return mean
+}
+
+// decodeFrom runs the layers from index start to the end (inference).
+func (m *Model) decodeFrom(n *instance, z *tensor.Tensor, start int) *tensor.Tensor {
+	for _, l := range n.net.Layers[start:] {
+		z = l.Forward(z, false)
 	}
 	return z
 }
 
-// TrainStep runs forward and backward for a batch: x is the input, target
-// the wanted output (x itself for a plain autoencoder). Gradients are
-// accumulated into m.Params.G (the caller zeroes them); it returns the loss.
-// With a sigmoid output and BCE loss, the loss is computed from the logits
-// (BCEWithLogits), which is exact and never overflows.
-func (m *Model) TrainStep(x, target *tensor.Tensor) float64 {
+// apply runs the whole model in inference mode (a VAE decodes its mean)
+// and returns the output in the model's buffer.
+func (m *Model) apply(n *instance, x *tensor.Tensor) *tensor.Tensor {
+	y := n.net.Forward(x, false)
+	return m.addResidual(n, y, x)
+}
+
+func (m *Model) addResidual(n *instance, y, x *tensor.Tensor) *tensor.Tensor {
+	if !m.Config.Residual {
+		return y
+	}
+	out := buf(&n.out, y.Rows(), len(y.Data)/max(y.Rows(), 1))
+	out.Shape = append(out.Shape[:0], y.Shape...)
+	for i, v := range y.Data {
+		out.Data[i] = v + x.Data[i]
+	}
+	return out
+}
+
+// Encode writes the codes of the batch x [N, ...input] into dst and returns
+// it: the encoder's output ([N, K] for a dense code, [N, C, H, W] for a
+// convolutional one), a VAE's mean μ. A dst of the wrong size (or nil) is
+// replaced by a new tensor.
+func (m *Model) Encode(dst, x *tensor.Tensor) (*tensor.Tensor, error) {
+	x = m.shaped(x)
+	n, err := m.instanceOf(x)
+	if err != nil {
+		return nil, err
+	}
+	z := m.encode(n, x)
+	dst = into(dst, z.Shape)
+	copy(dst.Data, z.Data)
+	return dst, nil
+}
+
+// Decode writes the outputs for codes z [N, ...code] into dst and returns
+// it (a new tensor when dst is nil or of the wrong size). It needs a model
+// with a fixed input shape.
+func (m *Model) Decode(dst, z *tensor.Tensor) (*tensor.Tensor, error) {
+	if m.Config.Input == nil {
+		return nil, fmt.Errorf("ae: this fully convolutional model has no fixed code size to decode from")
+	}
+	n, err := m.instanceFor(m.Config.Input)
+	if err != nil {
+		return nil, err
+	}
+	want := n.net.Shape(m.nEnc)
+	start := m.nEnc
 	if m.vae != nil {
-		return m.vaeStep(x, target, true)
+		want = n.net.Shape(m.nEnc + 1)
+		start++
 	}
-	z := m.Enc.Forward(x, true)
-	out := m.decForward(z, true)
-	loss := m.loss.Forward(out, target)
-	d := m.dOutBuf(out)
-	m.loss.Backward(d, out, target)
-	layers := m.Dec.Layers
-	if m.fusedBCE {
-		layers = layers[:len(layers)-1]
+	if len(z.Shape) < 2 || tensor.Size(z.Shape[1:]) != tensor.Size(want) {
+		return nil, fmt.Errorf("ae: codes %v; the model's code has %d values", z.Shape, tensor.Size(want))
 	}
-	g := d
-	for i := len(layers) - 1; i >= 0; i-- {
-		g = layers[i].Backward(g)
+	if !slices.Equal(z.Shape[1:], want) {
+		z = tensor.From(z.Data, append([]int{z.Shape[0]}, want...)...)
 	}
-	if m.sparse != nil {
-		loss += m.sparse.penalty(z, g)
-	}
-	m.Enc.Backward(g)
-	return loss
+	y := m.decodeFrom(n, z, start)
+	dst = into(dst, y.Shape)
+	copy(dst.Data, y.Data)
+	return dst, nil
 }
 
-// Loss returns the training loss of a batch without touching gradients
-// (dropout off), as used for validation.
-func (m *Model) Loss(x, target *tensor.Tensor) float64 {
+// Reconstruct writes the model's output for x into dst and returns it (a
+// new tensor when dst is nil or of the wrong size): decode(encode(x)) with
+// a VAE decoding its mean, the input added for a residual model.
+func (m *Model) Reconstruct(dst, x *tensor.Tensor) (*tensor.Tensor, error) {
+	x = m.shaped(x)
+	n, err := m.instanceOf(x)
+	if err != nil {
+		return nil, err
+	}
+	y := m.apply(n, x)
+	dst = into(dst, y.Shape)
+	copy(dst.Data, y.Data)
+	return dst, nil
+}
+
+// Forward runs x once and copies the code into code and the output into
+// out when they are not nil (each must hold exactly the values the model
+// gives; see CodeShape and OutShape). It is Encode and Reconstruct in one
+// pass, without allocating, for scorers.
+func (m *Model) Forward(x, code, out *tensor.Tensor) error {
+	x = m.shaped(x)
+	n, err := m.instanceOf(x)
+	if err != nil {
+		return err
+	}
+	z := m.encode(n, x)
+	start := m.nEnc
 	if m.vae != nil {
-		return m.vaeStep(x, target, false)
+		start++
 	}
-	z := m.Enc.Forward(x, false)
-	out := m.decForward(z, false)
-	loss := m.loss.Forward(out, target)
-	if m.sparse != nil {
-		loss += m.sparse.penalty(z, nil)
+	if code != nil {
+		if len(code.Data) != len(z.Data) {
+			return fmt.Errorf("ae: code buffer holds %d values, the codes %d", len(code.Data), len(z.Data))
+		}
+		copy(code.Data, z.Data)
 	}
-	return loss
+	if out == nil {
+		return nil
+	}
+	y := m.addResidual(n, m.decodeFrom(n, z, start), x)
+	if len(out.Data) != len(y.Data) {
+		return fmt.Errorf("ae: output buffer holds %d values, the output %d", len(out.Data), len(y.Data))
+	}
+	copy(out.Data, y.Data)
+	return nil
 }
 
-func (m *Model) dOutBuf(like *tensor.Tensor) *tensor.Tensor {
-	if m.dOut == nil || cap(m.dOut.Data) < len(like.Data) {
-		m.dOut = tensor.New(like.Shape...)
+// Clone returns an independent copy of m (weights, statistics, config and
+// metadata), for use on another goroutine.
+func (m *Model) Clone() *Model {
+	c, err := build(m.Config)
+	if err != nil {
+		panic("ae: Clone: " + err.Error()) // m was built from the same config
 	}
-	m.dOut.Data = m.dOut.Data[:len(like.Data)]
-	m.dOut.Shape = append(m.dOut.Shape[:0], like.Shape...)
-	return m.dOut
+	copy(c.Params.W, m.Params.W)
+	for i, b := range m.Buffers {
+		copy(c.Buffers[i].W, b.W)
+	}
+	if m.Preprocess != nil {
+		p := *m.Preprocess
+		c.Preprocess = &p
+	}
+	if m.Training != nil {
+		r := *m.Training
+		c.Training = &r
+	}
+	if m.Meta != nil {
+		c.Meta = make(map[string]json.RawMessage, len(m.Meta))
+		for k, v := range m.Meta {
+			c.Meta[k] = slices.Clone(v)
+		}
+	}
+	return c
 }
 
-// namedParams returns the encoder's then the decoder's parameters, named
-// "encoder.<i>.<name>" and "decoder.<i>.<name>" as in the model file.
-func namedParams(enc, dec *nn.Net) []*nn.Param {
-	var params []*nn.Param
-	for _, p := range enc.Params() {
-		p.Name = "encoder." + p.Name
-		params = append(params, p)
+func buf(b **tensor.Tensor, rows, cols int) *tensor.Tensor {
+	t := *b
+	if t == nil || cap(t.Data) < rows*cols {
+		t = tensor.New(rows, cols)
+		*b = t
+		return t
 	}
-	for _, p := range dec.Params() {
-		p.Name = "decoder." + p.Name
-		params = append(params, p)
-	}
-	return params
+	t.Data = t.Data[:rows*cols]
+	t.Shape = append(t.Shape[:0], rows, cols)
+	return t
 }

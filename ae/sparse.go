@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bottleneck-ml/bottleneck/nn"
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
@@ -29,7 +28,8 @@ type sparsity struct {
 	rhoHatBuf []float64
 }
 
-// parseSparsity reads "l1:λ" or "kl:ρ:β"; "" gives nil.
+// parseSparsity reads "l1:λ" or "kl:ρ:β"; "" gives nil. Its errors wrap
+// ErrConfig (Validate returns them).
 func parseSparsity(s string) (*sparsity, error) {
 	if s == "" {
 		return nil, nil
@@ -38,7 +38,7 @@ func parseSparsity(s string) (*sparsity, error) {
 	num := func(i int, what string) (float64, error) {
 		v, err := strconv.ParseFloat(parts[i], 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-			return 0, fmt.Errorf("ae: sparsity %q: %s %q is not a non-negative number", s, what, parts[i])
+			return 0, fmt.Errorf("%w: sparsity %q: %s %q is not a non-negative number", ErrConfig, s, what, parts[i])
 		}
 		return v, nil
 	}
@@ -55,7 +55,7 @@ func parseSparsity(s string) (*sparsity, error) {
 			return nil, err
 		}
 		if rho <= 0 || rho >= 1 {
-			return nil, fmt.Errorf("ae: sparsity %q: target activation ρ=%v must be in (0, 1), e.g. kl:0.05:1", s, rho)
+			return nil, fmt.Errorf("%w: sparsity %q: target activation ρ=%v must be in (0, 1), e.g. kl:0.05:1", ErrConfig, s, rho)
 		}
 		b, err := num(2, "β")
 		if err != nil {
@@ -63,18 +63,7 @@ func parseSparsity(s string) (*sparsity, error) {
 		}
 		return &sparsity{kind: SparsityKL, rho: rho, lambda: b}, nil
 	}
-	return nil, fmt.Errorf("ae: sparsity %q: want l1:λ (e.g. l1:1e-4) or kl:ρ:β (e.g. kl:0.05:1)", s)
-}
-
-func (c *Config) validateSparsity() error {
-	sp, err := parseSparsity(c.Sparsity)
-	if err != nil {
-		return err
-	}
-	if sp != nil && sp.kind == SparsityKL && c.CodeActivation != nn.ActSigmoid {
-		return fmt.Errorf("ae: sparsity %q needs code activations in (0,1), have code activation %q; pass --code-activation sigmoid", c.Sparsity, c.CodeActivation)
-	}
-	return nil
+	return nil, fmt.Errorf("%w: sparsity %q: want l1:λ (e.g. l1:1e-4) or kl:ρ:β (e.g. kl:0.05:1)", ErrConfig, s)
 }
 
 // penalty returns the penalty of codes h and, when dh is not nil, adds its
@@ -134,14 +123,19 @@ func (s *sparsity) penalty(h, dh *tensor.Tensor) float64 {
 
 // MeanActivation is the mean code value and the mean absolute code value
 // of x over all rows and code units, computed in batches.
-func (m *Model) MeanActivation(x *tensor.Tensor, batch int) (mean, meanAbs float64) {
-	n, d := x.Rows(), x.Cols()
+func (m *Model) MeanActivation(x *tensor.Tensor, batch int) (mean, meanAbs float64, err error) {
+	x = m.shaped(x)
+	n, per := x.Rows(), len(x.Data)/max(x.Rows(), 1)
 	batch = max(batch, 1)
 	var s, a float64
 	count := 0
+	inst, err := m.instanceOf(x)
+	if err != nil {
+		return 0, 0, err
+	}
 	for lo := 0; lo < n; lo += batch {
 		hi := min(lo+batch, n)
-		z := m.Encode(tensor.From(x.Data[lo*d:hi*d], hi-lo, d))
+		z := m.encode(inst, tensor.From(x.Data[lo*per:hi*per], append([]int{hi - lo}, x.Shape[1:]...)...))
 		for _, v := range z.Data {
 			s += float64(v)
 			a += math.Abs(float64(v))
@@ -149,7 +143,7 @@ func (m *Model) MeanActivation(x *tensor.Tensor, batch int) (mean, meanAbs float
 		count += len(z.Data)
 	}
 	if count == 0 {
-		return 0, 0
+		return 0, 0, nil
 	}
-	return s / float64(count), a / float64(count)
+	return s / float64(count), a / float64(count), nil
 }

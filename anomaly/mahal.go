@@ -91,11 +91,11 @@ func quad(v []float32, mu []float64, inv []float32, tmp []float64) float64 {
 // docs/RESULTS.md, "Choosing the defaults".
 const MahalTrim = 0.2
 
-// FitMahal fits the MetricMahal statistics on x (the training rows) and
-// sets the scorer to use them. trim is the fraction of rows left out of
-// the second fit (MahalTrim for rows that may hold anomalies, 0 for rows
-// known to be normal).
-func (s *Scorer) FitMahal(x *tensor.Tensor, trim float64) {
+// fitMahal fits the MetricMahal statistics with s's model on x (the
+// training rows). trim is the fraction of rows left out of the second fit
+// (MahalTrim for rows that may hold anomalies, 0 for rows known to be
+// normal).
+func fitMahal(s *scorer, x *tensor.Tensor, trim float64) (*MahalStats, error) {
 	n := x.Rows()
 	stride := max(1, (n+maxMahalRows-1)/maxMahalRows)
 	idx := make([]int, 0, n/stride+1)
@@ -103,17 +103,17 @@ func (s *Scorer) FitMahal(x *tensor.Tensor, trim float64) {
 		idx = append(idx, i)
 	}
 	d := tensor.Size(x.Shape[1:])
-	sub := tensor.New(len(idx), d)
+	sub := tensor.New(append([]int{len(idx)}, x.Shape[1:]...)...)
 	for r, i := range idx {
-		copy(sub.Row(r), x.Data[i*d:(i+1)*d])
+		copy(sub.Data[r*d:(r+1)*d], x.Data[i*d:(i+1)*d])
 	}
-	k := s.Model.Config.Code
+	k := s.codeSize
 	full := d <= MaxFullCov
 	tmp := make([]float64, max(k, d))
-	fit := func(wz, we []float64) *MahalStats {
+	fit := func(wz, we []float64) (*MahalStats, error) {
 		zs := newMoments(k, true)
 		es := newMoments(d, full)
-		s.forward(sub, func(i int, code, resid []float32) {
+		err := s.forward(sub, func(i int, code, resid []float32) {
 			if wz == nil {
 				zs.add(code, 1)
 			} else {
@@ -125,6 +125,9 @@ func (s *Scorer) FitMahal(x *tensor.Tensor, trim float64) {
 				es.add(resid, we[i])
 			}
 		})
+		if err != nil {
+			return nil, err
+		}
 		st := &MahalStats{}
 		st.CodeMean, st.CodeInv = zs.inverse()
 		if full {
@@ -132,28 +135,39 @@ func (s *Scorer) FitMahal(x *tensor.Tensor, trim float64) {
 		} else {
 			st.ErrMean, st.ErrVar = es.variances()
 		}
-		return st
+		return st, nil
 	}
-	dists := func(st *MahalStats) (dz, de []float64) {
+	dists := func(st *MahalStats) (dz, de []float64, err error) {
 		dz = make([]float64, 0, len(idx))
 		de = make([]float64, 0, len(idx))
-		s.forward(sub, func(_ int, code, resid []float32) {
+		err = s.forward(sub, func(_ int, code, resid []float32) {
 			a, b := st.distances(code, resid, tmp)
 			dz = append(dz, a)
 			de = append(de, b)
 		})
-		return dz, de
+		return dz, de, err
 	}
-	st := fit(nil, nil)
+	st, err := fit(nil, nil)
+	if err != nil {
+		return nil, err
+	}
 	if trim > 0 && len(idx) >= 20 {
-		dz, de := dists(st)
-		st = fit(weights(dz, 1-trim), weights(de, 1-trim))
+		dz, de, err := dists(st)
+		if err != nil {
+			return nil, err
+		}
+		if st, err = fit(weights(dz, 1-trim), weights(de, 1-trim)); err != nil {
+			return nil, err
+		}
 	}
 	// Robust location and scale of both distances over all the rows.
-	dz, de := dists(st)
+	dz, de, err := dists(st)
+	if err != nil {
+		return nil, err
+	}
 	st.CodeMed, st.CodeMAD = medMAD(dz)
 	st.ErrMed, st.ErrMAD = medMAD(de)
-	s.Metric, s.Mahal = MetricMahal, st
+	return st, nil
 }
 
 // weights gives the values at or under the q quantile of v weight 1 and

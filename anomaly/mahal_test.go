@@ -1,8 +1,10 @@
 package anomaly
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
@@ -29,17 +31,37 @@ func TestInvertSPD(t *testing.T) {
 	}
 }
 
+// denseModel is an untrained dense autoencoder d → 4 → 2 → 4 → d.
+func denseModel(t *testing.T, d int, seed uint64) *ae.Model {
+	t.Helper()
+	cfg, err := ae.DenseConfig([]int{d}, false, ae.Dense{Hidden: []int{4}, Code: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ae.New(cfg, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// withSection stores a detector section in m's metadata, as Save does.
+func withSection(t *testing.T, m *ae.Model, s section) *ae.Model {
+	t.Helper()
+	raw, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Meta = map[string]json.RawMessage{metaKey: raw}
+	return m
+}
+
 // The mahal score is deterministic, survives the model file's JSON, is
 // the same in every batch size, and ranks an off-manifold row first — in
 // both the full and the diagonal residual covariance.
 func TestMahalScore(t *testing.T) {
 	for _, d := range []int{6, MaxFullCov + 1} {
-		cfg := ae.Config{InputShape: []int{d}, Hidden: []int{4}, Code: 2}
-		cfg.Defaults(false)
-		m, err := ae.New(cfg, 3)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := denseModel(t, d, 3)
 		rng := rand.New(rand.NewPCG(1, 2))
 		n := 300
 		x := tensor.New(n, d)
@@ -52,47 +74,80 @@ func TestMahalScore(t *testing.T) {
 		for j := 0; j < d; j++ { // row 0 breaks the two-factor structure
 			x.Data[j] = float32(3 * math.Pow(-1, float64(j)))
 		}
-		sc := &Scorer{Model: m}
-		sc.FitMahal(x, MahalTrim)
+		sc := Scoring{Metric: MetricMahal}
+		s, err := newScorer(m, &sc, 256, []int{d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc.Mahal, err = fitMahal(s, x, MahalTrim); err != nil {
+			t.Fatal(err)
+		}
 		if (sc.Mahal.ErrInv == nil) != (d > MaxFullCov) {
 			t.Fatalf("d=%d: full covariance %v", d, sc.Mahal.ErrInv != nil)
 		}
-		want := sc.Score(x)
+		var want []float64
+		if err := s.run(x, func(_ int, _ []float32, score, _ float64) { want = append(want, score) }); err != nil {
+			t.Fatal(err)
+		}
 		th, err := Fit(Spec{Method: MethodMAD, Param: 3.5}, want, nil, "training rows")
 		if err != nil {
 			t.Fatal(err)
 		}
-		th.Score, th.Mahal = MetricMahal, sc.Mahal
-		m.Threshold = th.Marshal()
-		again, err := NewScorer(m)
+		det, err := New(withSection(t, m, section{Scoring: sc, Threshold: th, Window: 1}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		again.Batch = 7
-		got, errs := again.Errors(x)
+		path := filepath.Join(t.TempDir(), "m.safetensors")
+		if err := det.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		again, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := again.Scoring(); got.Metric != MetricMahal || got.Mahal == nil || got.Mahal.CodeMAD != sc.Mahal.CodeMAD {
+			t.Fatalf("d=%d: scoring after the round trip = %+v", d, got)
+		}
+		res, err := again.ScoreWith(x, ScoreOptions{Batch: 7, Errors: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := Scores(res)
 		for i := range want {
 			if math.Abs(got[i]-want[i]) > 1e-9*math.Max(1, math.Abs(want[i])) {
 				t.Fatalf("d=%d row %d: %v after the round trip, %v before", d, i, got[i], want[i])
 			}
 		}
-		if errs.Rows() != n {
-			t.Fatalf("errors: %d rows", errs.Rows())
+		if len(res) != n || len(res[0].Errors) != d {
+			t.Fatalf("d=%d: %d results with %d errors; want %d with %d", d, len(res), len(res[0].Errors), n, d)
 		}
 		for i := 1; i < n; i++ {
 			if got[i] >= got[0] {
 				t.Fatalf("d=%d: row %d scores %v ≥ the outlier's %v", d, i, got[i], got[0])
 			}
 		}
-		if !th.IsAnomaly(got[0]) {
+		if !res[0].Anomaly || !th.IsAnomaly(got[0]) {
 			t.Errorf("d=%d: the outlier (%v) is under the threshold %v", d, got[0], th.Value)
 		}
 	}
-	// A damaged record is refused.
-	cfg := ae.Config{InputShape: []int{3}, Hidden: []int{2}, Code: 1}
-	cfg.Defaults(false)
-	m, _ := ae.New(cfg, 1)
-	m.Threshold = (&Threshold{Score: MetricMahal, Method: MethodValue, Mahal: &MahalStats{CodeMean: []float64{0}}}).Marshal()
-	if _, err := NewScorer(m); err == nil {
-		t.Error("NewScorer accepted mahal statistics of the wrong shape")
+}
+
+// A damaged or mismatched detector record is refused.
+func TestDamagedRecord(t *testing.T) {
+	cases := map[string]string{
+		"wrong mahal shape": `{"score":"mahal","mahal":{"code_mean":[0]}}`,
+		"wrong nmse scales": `{"score":"nmse","feature_scale":[1]}`,
+		"unknown metric":    `{"score":"cosine"}`,
+		"not json":          `{"score":`,
+	}
+	for name, raw := range cases {
+		m := denseModel(t, 3, 1)
+		m.Meta = map[string]json.RawMessage{metaKey: json.RawMessage(raw)}
+		if _, err := New(m); err == nil {
+			t.Errorf("%s: New accepted %s", name, raw)
+		}
+	}
+	if _, err := New(nil); err == nil {
+		t.Error("New(nil) succeeded")
 	}
 }

@@ -11,10 +11,10 @@ import (
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
-// Score metrics: how a row's per-feature reconstruction errors become one
-// score.
+// Score metrics: how a row's per-feature reconstruction errors (and, for
+// mahal, its code) become one score.
 const (
-	MetricMSE = "mse" // mean of squared errors (the default; docs/RESULTS.md compares)
+	MetricMSE = "mse" // mean of squared errors
 	MetricMAE = "mae" // mean of absolute errors
 	// MetricNMSE divides each feature's squared error by that feature's
 	// mean squared error on the training rows before averaging, so that
@@ -22,110 +22,129 @@ const (
 	MetricNMSE = "nmse"
 )
 
-// Metrics lists the score metrics for help texts.
-const Metrics = "mahal, mse, nmse or mae"
+// MetricNames lists the score metrics for help texts.
+const MetricNames = "mahal, mse, nmse or mae"
 
-// Scorer computes reconstruction-error scores with a model. It is not safe
-// for concurrent use (the model keeps activation buffers); give each
-// goroutine its own Scorer over its own ae.Model.Clone.
-type Scorer struct {
-	Model  *ae.Model
-	Metric string // MetricMSE (default) or MetricMAE
-	Batch  int    // rows per forward pass; 0 means 256
-	// Scale holds per-feature divisors of the squared errors (MetricNMSE).
-	Scale []float64
-	// Mahal holds the training statistics of MetricMahal.
-	Mahal *MahalStats
+// Scoring is how a detector turns a row into a score: the metric and the
+// statistics it was fitted with on the training rows. It is stored in the
+// model file with the threshold.
+type Scoring struct {
+	Metric string `json:"score"` // mahal, mse, nmse or mae
+	// FeatureScale are the per-feature divisors of nmse.
+	FeatureScale []float64 `json:"feature_scale,omitempty"`
+	// Mahal are the training statistics of mahal.
+	Mahal *MahalStats `json:"mahal,omitempty"`
 }
 
-// NewScorer returns a scorer for m using the metric its threshold was
-// fitted with (mse when it has none).
-func NewScorer(m *ae.Model) (*Scorer, error) {
-	s := &Scorer{Model: m, Metric: MetricMSE}
-	t, err := Decode(m.Threshold)
-	if err != nil {
-		return nil, err
-	}
-	if t != nil {
-		s.Metric = t.Score
-		s.Scale = t.FeatureScale
-		s.Mahal = t.Mahal
-	}
-	switch s.Metric {
+// check refuses statistics that do not fit a model with d input values
+// and k code values.
+func (sc *Scoring) check(d, k int) error {
+	switch sc.Metric {
 	case MetricMahal:
-		st := s.Mahal
-		d, k := m.Config.Input(), m.Config.Code
+		st := sc.Mahal
 		if st == nil || len(st.CodeMean) != k || len(st.CodeInv) != k*k || len(st.ErrMean) != d ||
 			(len(st.ErrInv) != d*d && len(st.ErrVar) != d) || !(st.CodeMAD > 0) || !(st.ErrMAD > 0) {
-			return nil, fmt.Errorf("anomaly: the model's threshold uses score mahal but its statistics do not fit a %d-feature model with a %d-wide code; the file is damaged, retrain it", d, k)
+			return fmt.Errorf("anomaly: the model's score mahal has statistics that do not fit a %d-feature model with a %d-wide code; the file is damaged, retrain it", d, k)
 		}
 	case MetricNMSE:
-		if len(s.Scale) != m.Config.Input() {
-			return nil, fmt.Errorf("anomaly: the model's threshold uses score nmse with %d feature scales for %d features; the file is damaged, retrain it", len(s.Scale), m.Config.Input())
+		if len(sc.FeatureScale) != d {
+			return fmt.Errorf("anomaly: the model's score nmse has %d feature scales for %d features; the file is damaged, retrain it", len(sc.FeatureScale), d)
 		}
 	case MetricMSE, MetricMAE:
 	default:
-		return nil, fmt.Errorf("anomaly: the model's threshold uses score %q, which this version does not know; retrain with --threshold", s.Metric)
+		return fmt.Errorf("anomaly: the model's score %q is not one this version knows (%s); retrain it", sc.Metric, MetricNames)
 	}
+	return nil
+}
+
+// scorer runs one model over rows in batches and scores them. It is not
+// safe for concurrent use: a Detector keeps a pool of them.
+type scorer struct {
+	m        *ae.Model
+	sc       *Scoring
+	batch    int
+	shape    []int // per-row shape
+	d        int   // values per row
+	codeSize int
+	code     *tensor.Tensor // batch × code
+	out      *tensor.Tensor // batch × output
+	resid    []float32
+	errs     []float32
+	tmp      []float64
+}
+
+func newScorer(m *ae.Model, sc *Scoring, batch int, rowShape []int) (*scorer, error) {
+	if batch <= 0 {
+		batch = 256
+	}
+	cs, err := m.CodeShape(rowShape)
+	if err != nil {
+		return nil, err
+	}
+	d := tensor.Size(rowShape)
+	k := tensor.Size(cs)
+	s := &scorer{m: m, sc: sc, batch: batch, d: d, codeSize: k,
+		resid: make([]float32, d), errs: make([]float32, d), tmp: make([]float64, max(d, k))}
 	return s, nil
 }
 
-func (s *Scorer) batch() int {
-	if s.Batch <= 0 {
-		return 256
+// forward reconstructs x batch by batch and calls fn with each row's code
+// and signed residual x̂ − x (valid during the call only).
+func (s *scorer) forward(x *tensor.Tensor, fn func(row int, code, resid []float32)) error {
+	n, d, k := x.Rows(), s.d, s.codeSize
+	if n > 0 && tensor.Size(x.Shape[1:]) != d {
+		return fmt.Errorf("anomaly: data has %d values per row, the model expects %d", tensor.Size(x.Shape[1:]), d)
 	}
-	return s.Batch
+	shape := x.Shape[1:]
+	for lo := 0; lo < n; lo += s.batch {
+		hi := min(lo+s.batch, n)
+		rows := hi - lo
+		in := tensor.From(x.Data[lo*d:hi*d], append([]int{rows}, shape...)...)
+		s.code = sized(s.code, rows, k)
+		s.out = sized(s.out, rows, d)
+		if err := s.m.Forward(in, s.code, s.out); err != nil {
+			return err
+		}
+		for i := range rows {
+			xi, oi := in.Data[i*d:(i+1)*d], s.out.Data[i*d:(i+1)*d]
+			for j := range s.resid {
+				s.resid[j] = oi[j] - xi[j]
+			}
+			fn(lo+i, s.code.Data[i*k:(i+1)*k], s.resid)
+		}
+	}
+	return nil
 }
 
-// Score returns one score per row of x (N × the model's input shape).
-func (s *Scorer) Score(x *tensor.Tensor) []float64 {
-	scores := make([]float64, x.Rows())
-	s.run(x, func(i int, _ []float32, v float64) { scores[i] = v })
-	return scores
+// sized returns t resized to rows × cols, reallocating only when too small.
+func sized(t *tensor.Tensor, rows, cols int) *tensor.Tensor {
+	if t == nil || cap(t.Data) < rows*cols {
+		return tensor.New(rows, cols)
+	}
+	t.Data = t.Data[:rows*cols]
+	t.Shape = append(t.Shape[:0], rows, cols)
+	return t
 }
 
-// Errors returns the scores and every row's per-feature errors (squared or
-// absolute, by the metric; squared for mahal) as an N × D tensor.
-func (s *Scorer) Errors(x *tensor.Tensor) ([]float64, *tensor.Tensor) {
-	n := x.Rows()
-	d := tensor.Size(x.Shape[1:])
-	scores := make([]float64, n)
-	errs := tensor.New(n, d)
-	s.run(x, func(i int, e []float32, v float64) {
-		scores[i] = v
-		copy(errs.Row(i), e)
-	})
-	return scores, errs
-}
-
-func (s *Scorer) reduce(e []float32) float64 {
-	var sum float64
-	for _, v := range e {
-		sum += float64(v)
+// run reconstructs x and calls fn with each row's per-feature errors
+// (squared, absolute for mae, divided by the feature scale for nmse; valid
+// during the call only), its score and its mean squared error.
+func (s *scorer) run(x *tensor.Tensor, fn func(row int, errs []float32, score, mse float64)) error {
+	metric := s.sc.Metric
+	abs := metric == MetricMAE
+	var scale []float64
+	if metric == MetricNMSE {
+		scale = s.sc.FeatureScale
 	}
-	return sum / float64(max(1, len(e)))
-}
-
-// run reconstructs x batch by batch and calls fn with each row's
-// per-feature errors (valid during the call only) and its score.
-func (s *Scorer) run(x *tensor.Tensor, fn func(row int, errs []float32, score float64)) {
-	d := s.Model.Config.Input()
-	e := make([]float32, d)
-	abs := s.Metric == MetricMAE
-	scale := s.Scale
-	if s.Metric != MetricNMSE {
-		scale = nil
+	var mahal *MahalStats
+	if metric == MetricMahal {
+		mahal = s.sc.Mahal
 	}
-	mahal := s.Mahal
-	if s.Metric != MetricMahal {
-		mahal = nil
-	}
-	var tmp []float64
-	if mahal != nil {
-		tmp = make([]float64, max(d, s.Model.Config.Code))
-	}
-	s.forward(x, func(row int, code, resid []float32) {
+	e := s.errs
+	return s.forward(x, func(row int, code, resid []float32) {
+		var se float64
 		for j, diff := range resid {
+			se += float64(diff * diff)
 			if abs {
 				e[j] = float32(math.Abs(float64(diff)))
 			} else {
@@ -137,40 +156,41 @@ func (s *Scorer) run(x *tensor.Tensor, fn func(row int, errs []float32, score fl
 		}
 		var score float64
 		if mahal != nil {
-			score = mahal.combine(mahal.distances(code, resid, tmp))
+			score = mahal.combine(mahal.distances(code, resid, s.tmp))
 		} else {
-			score = s.reduce(e)
+			var sum float64
+			for _, v := range e {
+				sum += float64(v)
+			}
+			score = sum / float64(max(1, len(e)))
 		}
-		fn(row, e, score)
+		fn(row, e, score, se/float64(max(1, len(resid))))
 	})
 }
 
-// forward encodes and decodes x batch by batch and calls fn with each
-// row's code and signed residual x̂ − x (valid during the call only).
-func (s *Scorer) forward(x *tensor.Tensor, fn func(row int, code, resid []float32)) {
-	n := x.Rows()
-	shape := s.Model.Config.InputShape
-	d := tensor.Size(shape)
-	if tensor.Size(x.Shape[1:]) != d {
-		panic(fmt.Sprintf("anomaly: data has %d values per row, the model expects %d", tensor.Size(x.Shape[1:]), d))
-	}
-	r := make([]float32, d)
-	b := s.batch()
-	for lo := 0; lo < n; lo += b {
-		hi := min(lo+b, n)
-		in := tensor.From(x.Data[lo*d:hi*d], append([]int{hi - lo}, shape...)...)
-		z := s.Model.Encode(in)
-		k := tensor.Size(z.Shape[1:])
-		codes := append([]float32(nil), z.Data[:(hi-lo)*k]...)
-		out := s.Model.Decode(z)
-		for i := 0; i < hi-lo; i++ {
-			xi, oi := in.Data[i*d:(i+1)*d], out.Data[i*d:(i+1)*d]
-			for j := range r {
-				r[j] = oi[j] - xi[j]
-			}
-			fn(lo+i, codes[i*k:(i+1)*k], r)
+// fitScale returns the per-feature mean squared errors on x (the training
+// rows), with a floor of 1e-6 of their overall mean so that a perfectly
+// reconstructed feature cannot blow up.
+func fitScale(s *scorer, x *tensor.Tensor) ([]float64, error) {
+	sum := make([]float64, s.d)
+	err := s.forward(x, func(_ int, _, resid []float32) {
+		for j, v := range resid {
+			sum[j] += float64(v * v)
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
+	var all float64
+	for j := range sum {
+		sum[j] /= float64(max(1, x.Rows()))
+		all += sum[j]
+	}
+	floor := max(1e-6*all/float64(max(1, s.d)), 1e-12)
+	for j := range sum {
+		sum[j] = max(sum[j], floor)
+	}
+	return sum, nil
 }
 
 // Group is a raw input column and the model-space columns [Lo, Hi) it
@@ -181,13 +201,10 @@ type Group struct {
 	Lo, Hi int
 }
 
-// Groups maps model-space columns back to raw columns.
-func Groups(pre *dataset.Preprocessor) []Group {
+// Groups maps model-space columns back to raw columns; d is the number of
+// model-space values per row (used when pre is nil or for images).
+func Groups(pre *dataset.Preprocessor, d int) []Group {
 	if pre == nil || pre.Kind == dataset.KindImage {
-		d := 0
-		if pre != nil {
-			d = pre.Dim()
-		}
 		g := make([]Group, d)
 		for i := range g {
 			g[i] = Group{Name: fmt.Sprintf("pixel%d", i), Lo: i, Hi: i + 1}
@@ -218,21 +235,37 @@ type Contribution struct {
 
 // Attribute folds a row's per-feature errors into its raw columns and
 // returns the k largest shares (all when k ≤ 0), largest first; ties keep
-// column order.
+// column order. An infinite error takes the whole share (split among the
+// features that have one), so shares are always numbers.
 func Attribute(errs []float32, groups []Group, k int) []Contribution {
 	var total float64
+	inf := 0
 	for _, v := range errs {
+		if math.IsInf(float64(v), 0) || v != v {
+			inf++
+			continue
+		}
 		total += float64(v)
 	}
 	out := make([]Contribution, len(groups))
 	for i, g := range groups {
 		var s float64
 		for _, v := range errs[g.Lo:g.Hi] {
-			s += float64(v)
+			switch {
+			case inf > 0:
+				if math.IsInf(float64(v), 0) || v != v {
+					s += 1 / float64(inf)
+				}
+			default:
+				s += float64(v)
+			}
 		}
-		share := 0.0
-		if total > 0 {
-			share = s / total
+		share := s
+		if inf == 0 {
+			share = 0
+			if total > 0 && !math.IsInf(total, 0) {
+				share = s / total
+			}
 		}
 		out[i] = Contribution{Feature: g.Name, Share: share}
 	}
@@ -241,30 +274,4 @@ func Attribute(errs []float32, groups []Group, k int) []Contribution {
 		out = slices.Clip(out[:k])
 	}
 	return out
-}
-
-// FitScale sets Scale to the per-feature mean squared errors on x (the
-// training rows), with a floor of 1e-6 of their overall mean so that a
-// perfectly reconstructed feature cannot blow up.
-func (s *Scorer) FitScale(x *tensor.Tensor) {
-	d := tensor.Size(x.Shape[1:])
-	sum := make([]float64, d)
-	saved := s.Metric
-	s.Metric, s.Scale = MetricMSE, nil
-	s.run(x, func(_ int, e []float32, _ float64) {
-		for j, v := range e {
-			sum[j] += float64(v)
-		}
-	})
-	s.Metric = saved
-	var all float64
-	for j := range sum {
-		sum[j] /= float64(max(1, x.Rows()))
-		all += sum[j]
-	}
-	floor := max(1e-6*all/float64(max(1, d)), 1e-12)
-	for j := range sum {
-		sum[j] = max(sum[j], floor)
-	}
-	s.Scale = sum
 }

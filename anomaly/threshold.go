@@ -1,7 +1,6 @@
 package anomaly
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -103,8 +102,7 @@ type Stats struct {
 }
 
 // Threshold is a fitted decision rule: a row is anomalous when its score is
-// above Value. It is stored as JSON in the model file (ae.Model.Threshold)
-// with how it was chosen.
+// above Value. It is stored in the model file with how it was chosen.
 type Threshold struct {
 	Score    string  `json:"score"`          // the scorer metric the value is in (mahal, mse, nmse, mae)
 	Method   string  `json:"method"`         // one of the Method constants
@@ -115,10 +113,6 @@ type Threshold struct {
 	Stats    Stats   `json:"stats"`          // of those scores
 	F1       float64 `json:"f1,omitempty"`   // best-F1 method: F1 on the fitting rows
 	Note     string  `json:"note,omitempty"` // e.g. a fallback taken
-	// FeatureScale are the per-feature divisors of score nmse.
-	FeatureScale []float64 `json:"feature_scale,omitempty"`
-	// Mahal are the training statistics of score mahal.
-	Mahal *MahalStats `json:"mahal,omitempty"`
 }
 
 // IsAnomaly reports whether score is above the threshold (NaN is).
@@ -138,31 +132,6 @@ func (t *Threshold) Describe() string {
 		s += "; " + t.Note
 	}
 	return s
-}
-
-// Marshal returns the JSON stored in a model file.
-func (t *Threshold) Marshal() json.RawMessage {
-	b, _ := json.Marshal(t)
-	return b
-}
-
-// Decode reads a threshold from a model file's JSON; nil, nil when raw is
-// empty (a model trained without one).
-func Decode(raw json.RawMessage) (*Threshold, error) {
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	var t Threshold
-	if err := json.Unmarshal(raw, &t); err != nil {
-		return nil, fmt.Errorf("anomaly: the model's threshold record is damaged (%v); retrain with --threshold", err)
-	}
-	if math.IsNaN(t.Value) {
-		return nil, errors.New("anomaly: the model's threshold is NaN; retrain with --threshold")
-	}
-	if t.Score == "" {
-		t.Score = MetricMSE
-	}
-	return &t, nil
 }
 
 // Summarize computes Stats of scores.

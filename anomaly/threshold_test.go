@@ -1,9 +1,12 @@
 package anomaly
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -98,19 +101,89 @@ func TestFitLabels(t *testing.T) {
 	}
 }
 
+// A threshold survives JSON (the model file's record) unchanged, and a
+// NaN score is anomalous.
 func TestThresholdRoundTrip(t *testing.T) {
-	th, _ := Fit(Spec{MethodMAD, 3.5}, normalScores(100, 1), nil, "validation rows")
-	got, err := Decode(th.Marshal())
-	if err != nil || got.Value != th.Value || got.Stats != th.Stats || got.Method != th.Method || got.FittedOn != th.FittedOn {
-		t.Fatalf("Decode(Marshal) = %+v, %v; want %+v", got, err, th)
+	th, err := Fit(Spec{MethodPOT, 0.01}, normalScores(2000, 1), nil, "validation rows")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got, err := Decode(nil); got != nil || err != nil {
-		t.Errorf("Decode(nil) = %v, %v", got, err)
+	th.Score = MetricMahal
+	raw, err := json.Marshal(th)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := Decode([]byte(`{"value":"x"}`)); err == nil {
-		t.Error("Decode of a damaged record succeeded")
+	var got Threshold
+	if err := json.Unmarshal(raw, &got); err != nil || got != *th {
+		t.Fatalf("Unmarshal(Marshal(%+v)) = %+v, %v", th, got, err)
 	}
-	if !th.IsAnomaly(math.NaN()) {
-		t.Error("NaN score is not anomalous")
+	if err := json.Unmarshal([]byte(`{"value":"x"}`), &got); err == nil {
+		t.Error("a damaged record decoded")
+	}
+	if !th.IsAnomaly(math.NaN()) || th.IsAnomaly(th.Value) || !th.IsAnomaly(math.Nextafter(th.Value, math.Inf(1))) {
+		t.Error("IsAnomaly is not score > Value with NaN anomalous")
+	}
+	if d := th.Describe(); !strings.Contains(d, "mahal score > ") || !strings.Contains(d, "pot:0.01") || !strings.Contains(d, "2000 validation rows") {
+		t.Errorf("Describe() = %q", d)
+	}
+}
+
+// A detector's threshold survives Save and Open, WithThreshold replaces it
+// without touching the original, and Rethreshold refits it on results.
+func TestDetectorThreshold(t *testing.T) {
+	d, ds := trainTable(t, smallOptions(1))
+	th := d.Threshold()
+	if th == nil || th.Score != MetricMahal || th.Method != MethodMAD || th.Param != 3.5 || th.FittedOn != "validation rows" || th.Rows != 20 {
+		t.Fatalf("trained threshold = %+v; want mahal, mad:3.5 on the 20 validation rows", th)
+	}
+	path := filepath.Join(t.TempDir(), "d.safetensors")
+	if err := d.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	o, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := o.Threshold(); got == nil || *got != *th {
+		t.Errorf("threshold after Save and Open = %+v; want %+v", got, th)
+	}
+	th.Value = -1e9 // a copy: the detector keeps its own
+	if d.Threshold().Value == -1e9 {
+		t.Fatal("Threshold returned the detector's own record")
+	}
+	all := d.WithThreshold(&Threshold{Method: MethodValue, Value: -1e9, Score: MetricMSE})
+	none := d.WithThreshold(nil)
+	if all.Threshold().Score != MetricMahal || none.Threshold() != nil || d.Threshold().Value == -1e9 {
+		t.Fatalf("WithThreshold: %+v, %+v, original %+v", all.Threshold(), none.Threshold(), d.Threshold())
+	}
+	if all.Version() == d.Version() || none.Version() == d.Version() || d.WithThreshold(d.Threshold()).Version() != d.Version() {
+		t.Errorf("versions: %s with value:-1e9, %s without threshold, %s with its own; original %s",
+			all.Version(), none.Version(), d.WithThreshold(d.Threshold()).Version(), d.Version())
+	}
+	ra, err := all.Score(ds.X)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rn, err := none.Score(ds.X)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ra {
+		if !ra[i].Anomaly || rn[i].Anomaly || ra[i].Score != rn[i].Score {
+			t.Fatalf("row %d: flagged %v under value:-1e9, %v without threshold (scores %v, %v)", i, ra[i].Anomaly, rn[i].Anomaly, ra[i].Score, rn[i].Score)
+		}
+	}
+	rt, err := Rethreshold(rn, Spec{MethodContamination, 0.1}, MetricMahal, "scored rows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagged := 0
+	for _, r := range rn {
+		if r.Anomaly {
+			flagged++
+		}
+	}
+	if rt.Score != MetricMahal || rt.Rows != len(rn) || flagged < 15 || flagged > 25 {
+		t.Errorf("Rethreshold contamination:0.1 = %+v flagged %d of %d", rt, flagged, len(rn))
 	}
 }

@@ -174,6 +174,16 @@ func numericColumn(t *table, c int, rows []int) bool {
 // detectHeader: the first row has a non-numeric field in a column that is
 // numeric in the rows below it (looking at up to 1000 rows).
 func detectHeader(t *table) bool {
+	if t.rows == 1 {
+		// a lone row of names (no number in it) is a header over no data,
+		// not one row of categories
+		for c := 0; c < t.nc; c++ {
+			if _, ok := parseNumber(t.cell(0, c)); ok || isMissing(t.cell(0, c)) {
+				return false
+			}
+		}
+		return true
+	}
 	if t.rows < 2 {
 		return false
 	}

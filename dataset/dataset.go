@@ -1,8 +1,10 @@
 package dataset
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -281,4 +283,36 @@ func shuffle(r *rand.Rand, p []int) {
 		j := r.IntN(i + 1)
 		p[i], p[j] = p[j], p[i]
 	}
+}
+
+// FromTensor makes a dataset of the rows of x ([N, D] raw numbers, for
+// programs that hold their data in memory), fitting a per-column scaling
+// (scale: auto, standardize, minmax or none) the way NPY arrays are read,
+// so a model trained on it stores that preprocessing. NaN values are an
+// error.
+func FromTensor(name string, x *tensor.Tensor, scale string) (*Dataset, error) {
+	if len(x.Shape) < 2 || x.Rows() == 0 {
+		return nil, fail(ErrFormat, name, "tensor %v holds no rows", x.Shape)
+	}
+	n, d := x.Rows(), tensor.Size(x.Shape[1:])
+	raw := make([]byte, 4*n*d)
+	for i, v := range x.Data[:n*d] {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	a := &npyArray{shape: []int{n, d}, order: binary.LittleEndian, kind: 'f', size: 4, raw: raw, n: n * d}
+	rows := make([]int, n)
+	for i := range rows {
+		rows[i] = i
+	}
+	pre := &Preprocessor{Kind: KindArray, Format: FormatNPY, InputShape: []int{d}, LabelIndex: -1, Missing: MissingError}
+	if err := fitArray(name, pre, a, rows, d, scale); err != nil {
+		return nil, err
+	}
+	t := tensor.New(n, d)
+	for i := range n {
+		if err := pre.TransformValues(x.Data[i*d:(i+1)*d], t.Row(i)); err != nil {
+			return nil, fmt.Errorf("%s: row %d: %w", name, i, err)
+		}
+	}
+	return &Dataset{X: t, Shape: []int{d}, Features: pre.Features(), Pre: pre, Source: name}, nil
 }

@@ -389,6 +389,54 @@ func (p *Preprocessor) TransformRow(row map[string]string) ([]float32, error) {
 	return dst, nil
 }
 
+// TransformTable encodes records whose fields are named by header, in any
+// order: label and dropped columns may be absent (and are ignored), an
+// absent feature column counts as missing in every record, and a name the
+// model does not know is an error. It is TransformRow for many records,
+// resolving the header once.
+func (p *Preprocessor) TransformTable(header []string, records [][]string) (*tensor.Tensor, error) {
+	if p.Kind != KindTable {
+		return nil, fail(ErrOption, "records", "the preprocessor is for %s data, not named columns; send numeric arrays", p.Kind)
+	}
+	pos := make([]int, len(p.Columns)) // field index of each column, -1 absent
+	for i := range pos {
+		pos[i] = -1
+	}
+	var unknown []string
+	for j, h := range header {
+		i := p.columnIndex(strings.TrimSpace(h))
+		if i < 0 {
+			unknown = append(unknown, h)
+			continue
+		}
+		if pos[i] >= 0 {
+			return nil, fail(ErrColumn, "records", "column %q appears twice in the header", h)
+		}
+		pos[i] = j
+	}
+	if len(unknown) > 0 {
+		return nil, fail(ErrColumn, "records", "unknown columns %q; the model was trained on %s", unknown, strings.Join(p.FeatureColumns(), ", "))
+	}
+	x := tensor.New(append([]int{len(records)}, p.InputShape...)...)
+	rec := make([]string, len(p.Columns))
+	for r, in := range records {
+		if len(in) != len(header) {
+			return nil, fail(ErrFieldCount, "records", "record %d has %d fields, the header names %d", r, len(in), len(header))
+		}
+		for i, j := range pos {
+			rec[i] = ""
+			if j >= 0 {
+				rec[i] = cleanField(in[j])
+			}
+		}
+		if e := p.encodeTable(rec, x.Row(r), p.Missing, nil); e != nil {
+			kind, msg := p.cellMessage(e)
+			return nil, fail(kind, "records", "record %d, %s", r, msg)
+		}
+	}
+	return x, nil
+}
+
 func (p *Preprocessor) columnIndex(name string) int {
 	for i, c := range p.Columns {
 		if c.Name == name {

@@ -237,6 +237,7 @@ func (l *GELU) Backward(dy *tensor.Tensor) *tensor.Tensor {
 type Dropout struct {
 	elementwise
 	P    float64
+	pcg  *rand.PCG
 	rng  *rand.Rand
 	mask []float32
 }
@@ -246,7 +247,20 @@ func NewDropout(p float64) *Dropout { return &Dropout{P: p} }
 
 // Init seeds the mask generator from rng.
 func (l *Dropout) Init(rng *rand.Rand) {
-	l.rng = rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
+	l.Reseed(rng.Uint64(), rng.Uint64())
+}
+
+// Reseed restarts the mask generator at (seed, stream). A trainer that
+// reseeds before every step (with the step as the stream) gets the same
+// masks after a resume as in an uninterrupted run. It does not allocate
+// once the generator exists.
+func (l *Dropout) Reseed(seed, stream uint64) {
+	if l.pcg == nil {
+		l.pcg = rand.NewPCG(seed, stream)
+		l.rng = rand.New(l.pcg)
+		return
+	}
+	l.pcg.Seed(seed, stream)
 }
 
 func (l *Dropout) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
@@ -257,7 +271,7 @@ func (l *Dropout) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 		return l.out
 	}
 	if l.rng == nil {
-		l.rng = rand.New(rand.NewPCG(1, 2))
+		l.Reseed(1, 2)
 	}
 	if cap(l.mask) < len(in) {
 		l.mask = make([]float32, len(in))

@@ -78,3 +78,74 @@ func WriteFile(path string, write func(w io.Writer) error, perm os.FileMode) (er
 	}
 	return nil
 }
+
+// File is a file being written atomically: its content goes to a
+// temporary file beside path, and Commit puts it in place; Abort (or a
+// failed Commit) removes it, leaving any existing file at path untouched.
+type File struct {
+	path string
+	perm os.FileMode
+	f    *os.File
+	*bufio.Writer
+	done bool
+}
+
+// Create starts writing path atomically.
+func Create(path string, perm os.FileMode) (*File, error) {
+	a := &File{path: path, perm: perm}
+	err := WriteFile(path, func(io.Writer) error { return errCreate }, perm)
+	if !errors.Is(err, errCreate) {
+		return nil, err // the directory is missing or not one
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("atomicfile: %s: create temporary file: %w", path, err)
+	}
+	a.f, a.Writer = f, bufio.NewWriterSize(f, 64<<10)
+	return a, nil
+}
+
+var errCreate = errors.New("probe")
+
+// Abort discards what was written.
+func (a *File) Abort() {
+	if a.done {
+		return
+	}
+	a.done = true
+	a.f.Close()
+	os.Remove(a.f.Name())
+}
+
+// Commit flushes, syncs and renames the file over path.
+func (a *File) Commit() (err error) {
+	if a.done {
+		return fmt.Errorf("atomicfile: %s: already committed or aborted", a.path)
+	}
+	defer func() {
+		if err != nil {
+			a.Abort()
+		}
+		a.done = true
+	}()
+	if err = a.Flush(); err != nil {
+		return fmt.Errorf("atomicfile: %s: write: %w", a.path, err)
+	}
+	if err = a.f.Chmod(a.perm); err != nil {
+		return fmt.Errorf("atomicfile: %s: chmod: %w", a.path, err)
+	}
+	if err = a.f.Sync(); err != nil {
+		return fmt.Errorf("atomicfile: %s: sync: %w", a.path, err)
+	}
+	if err = a.f.Close(); err != nil {
+		return fmt.Errorf("atomicfile: %s: close: %w", a.path, err)
+	}
+	if err = os.Rename(a.f.Name(), a.path); err != nil {
+		return fmt.Errorf("atomicfile: %s: rename: %w", a.path, err)
+	}
+	return nil
+}

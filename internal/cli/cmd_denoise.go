@@ -10,8 +10,17 @@ import (
 
 	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/imageio"
+	"github.com/bottleneck-ml/bottleneck/imagetask"
 	"github.com/bottleneck-ml/bottleneck/noise"
 )
+
+// Default shipped image models per task.
+const (
+	defaultDenoiser  = "denoise-gray"
+	defaultColorizer = "colorize"
+)
+
+func defaultUpscaler(scale int) string { return fmt.Sprintf("upscale-x%d", scale) }
 
 // imageCmdOptions are the shared flags of denoise, upscale and colorize.
 type imageCmdOptions struct {
@@ -28,7 +37,7 @@ type imageCmdOptions struct {
 func (o *imageCmdOptions) addCommon(cmd *cobra.Command, def string) {
 	cmd.Flags().StringVarP(&o.model, "model", "m", "", "model file or shipped model name (default "+def+"; see 'bottleneck models')")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "PNG file to write (required)")
-	cmd.Flags().IntVar(&o.tile, "tile", ae.TileSize, "tile side for large images (overlapping tiles keep memory bounded)")
+	cmd.Flags().IntVar(&o.tile, "tile", imagetask.DefaultTile, "tile side for large images (overlapping tiles keep memory bounded)")
 	cmd.Flags().BoolVar(&o.ensemble, "ensemble", false, "average the model over the 8 flips and rotations of the input (8× slower, slightly better)")
 }
 
@@ -55,6 +64,49 @@ pictures are processed in overlapping tiles blended without seams.`,
 	return cmd
 }
 
+func newUpscaleCommand(g *globalOptions) *cobra.Command {
+	o := &imageCmdOptions{}
+	cmd := &cobra.Command{
+		Use:   "upscale [-m MODEL] --scale 2|3|4 IN -o OUT.png",
+		Short: "Enlarge a picture 2, 3 or 4 times with a super-resolution network",
+		Long: `Enlarge a picture exactly --scale times. The luma (Y of BT.601 YCbCr) is
+upscaled bicubically and sharpened by the network; the chroma is upscaled
+bicubically. Without -m the shipped upscaler for the scale is used.`,
+		Example: `  bottleneck upscale --scale 3 small.png -o big.png
+  bottleneck upscale -m my-sr.safetensors --scale 2 small.jpg -o big.png`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.scale < 2 || o.scale > 4 && o.model == "" {
+				return usagef("--scale %d: the shipped upscalers take 2, 3 or 4", o.scale)
+			}
+			return runImageCommand(ae.TaskUpscale, o, args[0], defaultUpscaler(o.scale), g, cmd.OutOrStdout())
+		},
+	}
+	o.addCommon(cmd, "upscale-xSCALE")
+	cmd.Flags().IntVar(&o.scale, "scale", 2, "enlargement factor: 2, 3 or 4")
+	cmd.Flags().StringVar(&o.baseline, "bicubic-out", "", "also write the plain bicubic enlargement to this PNG, for comparison")
+	return cmd
+}
+
+func newColorizeCommand(g *globalOptions) *cobra.Command {
+	o := &imageCmdOptions{}
+	cmd := &cobra.Command{
+		Use:   "colorize [-m MODEL] IN -o OUT.png",
+		Short: "Colour a black-and-white picture",
+		Long: `Colour a picture: it is first made grey (the L of CIE Lab), the network
+predicts a and b, and the RGB result of the same size is written. Without
+-m the shipped colorizer is used.`,
+		Example: `  bottleneck colorize old-photo.jpg -o colour.png`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runImageCommand(ae.TaskColorize, o, args[0], defaultColorizer, g, cmd.OutOrStdout())
+		},
+	}
+	o.addCommon(cmd, defaultColorizer)
+	cmd.Flags().StringVar(&o.baseline, "grey-out", "", "also write the grey input the model sees to this PNG")
+	return cmd
+}
+
 // runImageCommand reads in, applies the task's model and writes o.output.
 func runImageCommand(task string, o *imageCmdOptions, in, def string, g *globalOptions, stdout io.Writer) error {
 	if o.output == "" {
@@ -63,19 +115,27 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, g *globalO
 	if o.tile < 32 || o.tile > 4096 {
 		return usagef("--tile %d: want 32 to 4096", o.tile)
 	}
+	if err := refuseOverwrite(o.output, in); err != nil {
+		return err
+	}
+	if err := refuseOverwrite(o.baseline, in); err != nil {
+		return err
+	}
 	name := o.model
 	if name == "" {
 		name = def
 	}
-	m, err := loadConvModel(name)
+	m, err := openModel(name)
 	if err != nil {
 		return err
 	}
-	m.Ensemble = o.ensemble
-	if m.Config.Task != "" && m.Config.Task != task && !(task == ae.TaskDenoise && m.Config.Task == ae.TaskReconstruct) {
-		return usagef("model %s was trained for %s, not %s", name, m.Config.Task, task)
+	if t := m.Config.Task; t != "" && t != task && !(task == ae.TaskDenoise && t == ae.TaskReconstruct) {
+		return usagef("model %s was trained for %s, not %s", name, t, task)
 	}
-	img, err := readImage(in)
+	if task == ae.TaskUpscale && len(m.Config.Scales) > 0 && !containsInt(m.Config.Scales, o.scale) {
+		return usagef("model %s was trained for scales %v, not %d; pass one of those or another model", name, m.Config.Scales, o.scale)
+	}
+	img, err := imagetask.ReadImage(in)
 	if err != nil {
 		return err
 	}
@@ -104,18 +164,16 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, g *globalO
 			return err
 		}
 	}
-	old := ae.TileSize
-	ae.TileSize = o.tile
-	defer func() { ae.TileSize = old }()
+	opt := imagetask.Options{Tile: o.tile, Ensemble: o.ensemble}
 	start := time.Now()
 	var out *imageio.Image
 	switch task {
 	case ae.TaskDenoise:
-		out, err = m.Denoise(img)
+		out, err = imagetask.Denoise(m, img, opt)
 	case ae.TaskUpscale:
-		out, err = m.Upscale(img, o.scale)
+		out, err = imagetask.Upscale(m, img, o.scale, opt)
 	case ae.TaskColorize:
-		out, err = m.Colorize(img)
+		out, err = imagetask.Colorize(m, img, opt)
 	}
 	if err != nil {
 		return err
@@ -128,4 +186,13 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, g *globalO
 		fmt.Fprintf(stdout, "%s: %d×%d → %s %d×%d (%s, %.2f s)\n", in, img.W, img.H, o.output, out.W, out.H, name, time.Since(start).Seconds())
 	}
 	return nil
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }

@@ -2,11 +2,15 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/bottleneck-ml/bottleneck/ae"
+	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
@@ -50,35 +54,112 @@ func runEncode(ctx context.Context, o *encodeOptions, stdout io.Writer) error {
 	if o.output == "" {
 		return usagef("-o/--output is required: pass codes.npy or codes.csv")
 	}
-	if isConvModel(o.model) {
-		cm, err := loadConvModel(o.model)
+	if o.batch < 1 {
+		return usagef("--batch %d: want at least 1", o.batch)
+	}
+	if err := refuseOverwrite(o.output, o.data.path, o.model); err != nil {
+		return err
+	}
+	m, err := openModel(o.model)
+	if err != nil {
+		return err
+	}
+	pre, shape, err := streamPre(m, &o.data)
+	if err != nil {
+		return err
+	}
+	opt, err := o.data.options()
+	if err != nil {
+		return err
+	}
+	// Streamed in batches: a file larger than memory works.
+	s, err := dataset.OpenStream(o.data.path, pre, opt, o.batch)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	cs, err := m.CodeShape(shape)
+	if err != nil {
+		return err
+	}
+	k := tensor.Size(cs)
+	names := make([]string, k)
+	for i := range names {
+		names[i] = fmt.Sprintf("z%d", i)
+	}
+	w, err := dataset.CreateMatrix(o.output, k, names)
+	if err != nil {
+		return usageError{err}
+	}
+	var z *tensor.Tensor
+	for {
+		x, err := s.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err == nil && tensor.Size(x.Shape[1:]) != tensor.Size(shape) {
+			err = fmt.Errorf("%s: %d features per row after preprocessing, the model expects %d", o.data.path, x.Cols(), tensor.Size(shape))
+		}
+		if err == nil {
+			z, err = m.Encode(z, tensor.From(x.Data, append([]int{x.Rows()}, shape...)...))
+		}
+		if err == nil {
+			err = w.Write(tensor.From(z.Data, z.Rows(), k))
+		}
 		if err != nil {
+			w.Abort()
 			return err
 		}
-		return encodeConv(cm, o, stdout) // cmd_encode_stream.go
 	}
-	m, err := loadModel(o.model)
-	if err != nil {
+	if o.data.warn != nil {
+		for _, warn := range s.Warnings {
+			fmt.Fprintf(o.data.warn, "warning: %s\n", warn)
+		}
+	}
+	if w.Rows() == 0 {
+		w.Abort()
+		return fmt.Errorf("%s: no rows to encode", o.data.path)
+	}
+	if err := w.Close(); err != nil {
 		return err
 	}
-	// Streamed in batches (cmd_encode_stream.go): a file larger than memory works.
-	rows, err := encodeStream(m, &o.data, o.output, max(1, o.batch))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s: %d codes of size %d\n", o.output, rows, m.Config.Code)
+	fmt.Fprintf(stdout, "wrote %s: %d codes of size %d\n", o.output, w.Rows(), k)
 	return nil
 }
 
-// mapRows applies f (a model's Encode or Reconstruct) to x in batches and
-// collects the outputs of width outCols into one tensor.
-func mapRows(f func(*tensor.Tensor) *tensor.Tensor, x *tensor.Tensor, outCols, batch int) *tensor.Tensor {
-	n, d := x.Rows(), x.Cols()
-	out := tensor.New(n, outCols)
-	for lo := 0; lo < n; lo += batch {
-		hi := min(lo+batch, n)
-		y := f(tensor.From(x.Data[lo*d:hi*d], hi-lo, d))
-		copy(out.Data[lo*outCols:hi*outCols], y.Data)
+// streamPre is the preprocessing to stream d through m with, and the
+// per-sample shape the model takes: the model's own, or for image models
+// (which read pixels) one made for the file: IDX and integer NPY pixels
+// 0–255 scaled to [0,1], float NPY images taken as they are.
+func streamPre(m *ae.Model, d *dataFlags) (*dataset.Preprocessor, []int, error) {
+	if m.Preprocess != nil {
+		return m.Preprocess, m.Config.Input, nil
 	}
-	return out
+	shape := m.Config.Input
+	if shape == nil {
+		opt, err := d.options()
+		if err != nil {
+			return nil, nil, err
+		}
+		opt.MaxRows = 1
+		ds, err := dataset.Load(d.path, opt)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(ds.Shape) != 3 || ds.Shape[0] != m.Config.Channels {
+			return nil, nil, fmt.Errorf("%s: samples of shape %v, the model takes %d-channel images", d.path, ds.Shape, m.Config.Channels)
+		}
+		shape = ds.Shape
+	}
+	format := dataset.Format(strings.ToLower(d.format))
+	if format == "" {
+		format, _ = dataset.DetectFormat(d.path)
+	}
+	scale := dataset.ScaleUnit
+	if format == dataset.FormatNPY {
+		if dt, _, err := dataset.NPYDtype(d.path); err == nil && strings.ContainsRune(dt, 'f') {
+			scale = dataset.ScaleNone
+		}
+	}
+	return &dataset.Preprocessor{Kind: dataset.KindImage, Format: format, InputShape: shape, Scale: scale, LabelIndex: -1, Missing: "error"}, shape, nil
 }

@@ -5,25 +5,36 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
-	"github.com/bottleneck-ml/bottleneck/nn"
-	"github.com/bottleneck-ml/bottleneck/tensor"
+	"github.com/bottleneck-ml/bottleneck/anomaly"
+	"github.com/bottleneck-ml/bottleneck/imagetask"
+	"github.com/bottleneck-ml/bottleneck/internal/report"
+	"github.com/bottleneck-ml/bottleneck/latent"
+	"github.com/bottleneck-ml/bottleneck/noise"
 )
 
 type evalOptions struct {
-	model string
-	data  dataFlags
-	json  bool
-	batch int
-	// anomaly detection (anomaly_eval.go)
+	model  string
+	data   dataFlags
+	json   bool
+	batch  int
 	report string
 	stderr io.Writer
-	nll    nllFlags       // importance-sampled log-likelihood of a VAE (cmd_eval_nll.go)
-	image  imageEvalFlags // PSNR/SSIM of image models (cmd_eval_image.go)
+	// VAE log-likelihood
+	nll      bool
+	samples  int
+	seed     uint64
+	binarize string
+	// image models
+	noise     string
+	noiseSeed uint64
+	ensemble  bool
 }
 
 func newEvalCommand(g *globalOptions) *cobra.Command {
@@ -43,10 +54,17 @@ or 0 for 0/1 labels) are anomalies, and it reports ROC-AUC, PR-AUC
 (average precision), precision@n and, at the model's threshold, precision,
 recall, F1 and the false/missed-alarm rates. Here --normal names the
 normal label; it does not filter rows. --report DIR also draws ROC and PR
-curves and a score histogram with the threshold marked.`,
+curves and a score histogram with the threshold marked.
+
+Image models are measured by PSNR and SSIM on a folder of pictures: a
+denoiser against the clean pictures after --noise, an upscaler against the
+HR pictures (Y channel, border = scale), a colorizer against the colour
+originals; on an IDX file, by MSE, BCE and PSNR of the outputs. --nll
+estimates a VAE's negative log-likelihood by importance sampling.`,
 		Example: `  bottleneck eval -m mnist.safetensors --data ../shared/data/mnist/t10k-images-idx3-ubyte.gz
-  bottleneck eval -m mnist.safetensors --data t10k-images-idx3-ubyte.gz --json
-  bottleneck eval -m kdd.safetensors --data KDDTest+.txt --normal normal --json --report kdd-report`,
+  bottleneck eval -m kdd.safetensors --data KDDTest+.txt --normal normal --json --report kdd-report
+  bottleneck eval -m denoise-gray --data ../shared/data/denoise/set12 --noise gaussian:25
+  bottleneck eval -m mnist-vae --data t10k-images-idx3-ubyte.gz --nll --samples 5000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.data.warn = cmd.ErrOrStderr()
@@ -54,102 +72,234 @@ curves and a score histogram with the threshold marked.`,
 			return runEval(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVarP(&o.model, "model", "m", "", "model file (required)")
-	o.data.add(cmd.Flags())
-	cmd.Flags().BoolVar(&o.json, "json", false, "print one JSON object with the keys mse and bce (and roc_auc, pr_auc, f1, precision, recall, threshold for labelled data)")
-	cmd.Flags().StringVar(&o.report, "report", "", "labelled data: write roc.png, pr.png, scores.png and metrics.json into this folder")
-	cmd.Flags().IntVar(&o.batch, "batch", 256, "rows per forward pass")
-	o.nll.add(cmd.Flags())
-	o.image.add(cmd.Flags())
+	f := cmd.Flags()
+	f.StringVarP(&o.model, "model", "m", "", "model file (required)")
+	o.data.add(f)
+	f.BoolVar(&o.json, "json", false, "print one JSON object with the keys mse and bce (and roc_auc, pr_auc, f1, precision, recall, threshold for labelled data)")
+	f.StringVar(&o.report, "report", "", "labelled data: write roc.png, pr.png, scores.png and metrics.json into this folder")
+	f.IntVar(&o.batch, "batch", 256, "rows per forward pass")
+	f.BoolVar(&o.nll, "nll", false, "VAE: estimate −log p(x) per row by importance sampling (IWAE bound), with the ELBO beside it")
+	f.IntVar(&o.samples, "samples", 5000, "--nll: importance samples per row (K)")
+	f.Uint64Var(&o.seed, "seed", 1, "--nll: seed of the samples and of the binarisation")
+	f.StringVar(&o.binarize, "binarize", "auto", "--nll: score Bernoulli samples of the [0,1] data (stochastic binarisation, fixed by --seed): auto (when the model was trained on binarised data), yes or no")
+	f.StringVar(&o.noise, "noise", "", "image models: noise added to the clean images before denoising (e.g. gaussian:25; seeded by --noise-seed)")
+	f.Uint64Var(&o.noiseSeed, "noise-seed", 1, "image models: seed of the noise")
+	f.BoolVar(&o.ensemble, "ensemble", false, "image models: average over the 8 flips and rotations of each input")
 	return cmd
 }
 
-// EvalResult is what eval prints.
+// EvalResult is what eval prints for data with rows.
 type EvalResult struct {
-	MSE      float64  `json:"mse"`
-	BCE      *float64 `json:"bce"` // null when the model's output is not a probability
-	Rows     int      `json:"rows"`
-	Features int      `json:"features"`
-	// Detection metrics for labelled data (anomaly_eval.go).
-	*AnomalyMetrics
+	ae.Eval
+	*anomaly.Metrics
 }
 
 func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
-	if isConvModel(o.model) {
-		return runImageEval(ctx, o, stdout)
+	if o.batch < 1 {
+		return usagef("--batch %d: want at least 1", o.batch)
 	}
-	m, err := loadModel(o.model)
+	det, err := openDetector(o.model)
 	if err != nil {
 		return err
 	}
+	m := det.Model()
 	normal := o.data.normal // eval: names the normal label, does not filter
 	o.data.normal = ""
-	if done, err := evalSeries(o, m, normal, stdout); done {
-		return err
+	if o.nll {
+		return runNLL(ctx, o, m, stdout)
 	}
-	ds, err := loadForModel(m, &o.data)
+	if m.Preprocess == nil { // an image model
+		if st, err := os.Stat(o.data.path); err == nil && st.IsDir() {
+			return runImageEval(o, m, stdout)
+		}
+		return runSetEval(o, m, stdout)
+	}
+	ds, err := loadData(m, &o.data, det.Window())
 	if err != nil {
 		return err
 	}
-	if o.nll.on {
-		return runNLL(ctx, o, m, ds, stdout)
-	}
-	res := evaluate(m, ds.X, max(1, o.batch))
-	if res.AnomalyMetrics, err = evalDetection(m, ds, normal, o.report, max(1, o.batch), o.stderr); err != nil {
+	var res EvalResult
+	var results []anomaly.Result
+	if det.Window() > 1 {
+		// a time-series model is measured per time step
+		if results, err = det.ScoreWith(ds.X, anomaly.ScoreOptions{Top: -1, Batch: o.batch}); err != nil {
+			return err
+		}
+		res.Rows, res.Features = ds.Len(), ds.Dim()
+		for _, r := range results {
+			res.MSE += r.MSE / float64(len(results))
+		}
+	} else if res.Eval, err = m.Evaluate(ds.X, o.batch); err != nil {
 		return err
+	}
+	switch nl, ok := anomaly.NormalLabel(normal, ds.Pre, ds.Labels); {
+	case ds.Labels == nil && (normal != "" || o.report != ""):
+		return usagef("%s has no labels; pass --label COL (CSV) or data with labels for detection metrics", o.data.path)
+	case ds.Labels == nil:
+	case !ok && (o.report != "" || det.Window() > 1):
+		return usagef("cannot tell which label is normal (labels: %s); pass --normal VALUE", anomaly.SomeLabels(ds.Labels))
+	case ok:
+		if results == nil {
+			if results, err = det.ScoreWith(ds.X, anomaly.ScoreOptions{Top: -1, Batch: o.batch}); err != nil {
+				return err
+			}
+		}
+		met, y, err := anomaly.Measure(results, ds.Labels, nl, det.Threshold())
+		if err != nil {
+			return fmt.Errorf("%s: %w", o.data.path, err)
+		}
+		res.Metrics = met
+		if o.report != "" {
+			if err := report.Detection(o.report, anomaly.Scores(results), y, det.Threshold(), met); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.stderr, "wrote %s/{roc,pr,scores}.png and metrics.json\n", o.report)
+		}
 	}
 	if o.json {
 		b, _ := json.Marshal(res)
 		fmt.Fprintln(stdout, string(b))
 		return nil
 	}
-	fmt.Fprintf(stdout, "rows      %d\nfeatures  %d\nmse       %.6f\n", res.Rows, res.Features, res.MSE)
+	steps := ""
+	if det.Window() > 1 {
+		steps = fmt.Sprintf(" (time steps, windows of %d)", det.Window())
+	}
+	fmt.Fprintf(stdout, "rows      %d%s\nfeatures  %d\nmse       %.6f\n", res.Rows, steps, res.Features, res.MSE)
 	if res.BCE != nil {
 		fmt.Fprintf(stdout, "bce       %.6f\n", *res.BCE)
 	}
-	if res.AnomalyMetrics != nil {
-		printDetection(stdout, res.AnomalyMetrics)
+	if r := res.Metrics; r != nil {
+		fmt.Fprintf(stdout, "anomalies %d (label ≠ %q)\nroc_auc   %.4f\npr_auc    %.4f\nprec@n    %.4f\n", r.Anomalies, r.Normal, r.ROCAUC, r.PRAUC, r.PrecisionAtN)
+		if r.Threshold != nil {
+			fmt.Fprintf(stdout, "threshold %.6g (%s)\nflagged   %d\nprecision %.4f\nrecall    %.4f\nf1        %.4f\nfar       %.4f\nmar       %.4f\n",
+				*r.Threshold, r.ThresholdMethod, r.Flagged, *r.Precision, *r.Recall, *r.F1, *r.FAR, *r.MAR)
+		}
 	}
 	return nil
 }
 
-// evaluate returns the mean per-element MSE and (for sigmoid outputs with
-// targets in [0,1]) BCE of m's reconstructions of x.
-func evaluate(m *ae.Model, x *tensor.Tensor, batch int) EvalResult {
-	n, d := x.Rows(), x.Cols()
-	withBCE := m.Config.Output == nn.ActSigmoid
-	var se, ce float64
-	for lo := 0; lo < n; lo += batch {
-		hi := min(lo+batch, n)
-		in := tensor.From(x.Data[lo*d:hi*d], hi-lo, d)
-		out := m.Reconstruct(in)
-		for i, p := range out.Data {
-			t := float64(in.Data[i])
-			diff := float64(p) - t
-			se += diff * diff
-			if withBCE {
-				if t < 0 || t > 1 {
-					withBCE = false
-					continue
-				}
-				pv := float64(p)
-				ce -= t*clampLog(pv) + (1-t)*clampLog(1-pv)
+func (o *evalOptions) noiseModel() (*noise.Model, error) {
+	if o.noise == "" {
+		return nil, nil
+	}
+	v, err := noise.Parse(o.noise)
+	if err != nil {
+		return nil, usagef("--noise: %v", err)
+	}
+	return &v, nil
+}
+
+// runSetEval measures an image model on an IDX/NPY set of small images.
+func runSetEval(o *evalOptions, m *ae.Model, stdout io.Writer) error {
+	nm, err := o.noiseModel()
+	if err != nil {
+		return err
+	}
+	ds, err := loadData(m, &o.data, 1)
+	if err != nil {
+		return err
+	}
+	r, err := imagetask.BenchSet(m, ds, nm, o.noiseSeed)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		b, _ := json.Marshal(r)
+		fmt.Fprintln(stdout, string(b))
+		return nil
+	}
+	fmt.Fprintf(stdout, "images  %d\n%s\n", r.N, r)
+	return nil
+}
+
+func runImageEval(o *evalOptions, m *ae.Model, stdout io.Writer) error {
+	start := time.Now()
+	nm, err := o.noiseModel()
+	if err != nil {
+		return err
+	}
+	bo := imagetask.BenchOptions{Noise: nm, Seed: o.noiseSeed, Options: imagetask.Options{Ensemble: o.ensemble}}
+	if o.data.scale != "" && o.data.scale != "auto" {
+		sc, err := parseScales(o.data.scale)
+		if err != nil || len(sc) != 1 {
+			return usagef("--scale %q: give one scale, e.g. --scale 3", o.data.scale)
+		}
+		bo.Scale = sc[0]
+	}
+	res, err := imagetask.Bench(m, o.data.path, bo)
+	if err != nil {
+		return usageError{err}
+	}
+	if o.json {
+		b, _ := json.Marshal(struct {
+			*imagetask.Benchmark
+			Seconds float64 `json:"seconds"`
+		}{res, time.Since(start).Seconds()})
+		fmt.Fprintln(stdout, string(b))
+		return nil
+	}
+	fmt.Fprintf(stdout, "%-40s %8s %7s   %s PSNR / SSIM\n", "image", "PSNR", "SSIM", res.Baseline)
+	for _, s := range res.Images {
+		fmt.Fprintf(stdout, "%-40s %8.2f %7.4f   %8.2f %7.4f\n", filepath.Base(s.File), s.PSNR, s.SSIM, s.BasePSNR, s.BaseSSIM)
+	}
+	fmt.Fprintf(stdout, "%-40s %8.2f %7.4f   %8.2f %7.4f\n", "mean", res.PSNR, res.SSIM, res.BasePSNR, res.BaseSSIM)
+	return nil
+}
+
+// runNLL is eval --nll: a VAE's −log p(x) by importance sampling.
+func runNLL(ctx context.Context, o *evalOptions, m *ae.Model, stdout io.Writer) error {
+	if !m.IsVAE() {
+		return usagef("--nll needs a VAE (train one with --arch vae or --preset mnist-vae-conv); %s is a %s", o.model, m.Config.Summary())
+	}
+	if o.samples < 1 {
+		return usagef("--samples %d must be at least 1", o.samples)
+	}
+	nopt := latent.NLLOptions{Samples: o.samples, Seed: o.seed}
+	switch o.binarize {
+	case "auto":
+		nopt.Binarize = m.Config.Binarize
+	case "yes", "true":
+		nopt.Binarize = true
+	case "no", "false":
+	default:
+		return usagef("--binarize %q: want auto, yes or no", o.binarize)
+	}
+	ds, err := loadData(m, &o.data, 1)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if o.stderr != nil && !o.json {
+		last := time.Now()
+		nopt.Progress = func(done, total int) {
+			if time.Since(last) > 30*time.Second {
+				last = time.Now()
+				el := time.Since(start).Seconds()
+				fmt.Fprintf(o.stderr, "%d/%d rows, %.0fs, about %.0fs left\n", done, total, el, el/float64(max(done, 1))*float64(total-done))
 			}
 		}
 	}
-	total := float64(max(1, n*d))
-	res := EvalResult{MSE: se / total, Rows: n, Features: d}
-	if withBCE {
-		v := ce / total
-		res.BCE = &v
+	res, err := latent.NLL(ctx, m, ds.X, nopt)
+	if err != nil {
+		return err
 	}
-	return res
-}
-
-// clampLog is log with PyTorch's BCELoss clamp at -100.
-func clampLog(v float64) float64 {
-	if v <= 0 {
-		return -100
+	secs := time.Since(start).Seconds()
+	if o.json {
+		b, _ := json.Marshal(struct {
+			latent.NLLResult
+			Seconds float64 `json:"seconds"`
+		}{res, secs})
+		fmt.Fprintln(stdout, string(b))
+		return nil
 	}
-	return max(math.Log(v), -100)
+	bins := ""
+	if res.Binarized {
+		bins = fmt.Sprintf(", binarised with seed %d", o.seed)
+	}
+	fmt.Fprintf(stdout, "rows        %d%s\n", res.Rows, bins)
+	fmt.Fprintf(stdout, "−log p(x)   %.2f ± %.2f nats (importance sampling, K=%d)\n", res.NLL, res.NLLStdErr, o.samples)
+	fmt.Fprintf(stdout, "−ELBO       %.2f nats\n", res.NegELBO)
+	fmt.Fprintf(stdout, "time        %.1fs\n", secs)
+	return nil
 }

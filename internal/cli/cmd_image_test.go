@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bottleneck-ml/bottleneck/imageio"
+	"github.com/bottleneck-ml/bottleneck/imagetask"
 )
 
 // writePictures writes n small colour PNGs with smooth gradients and a
@@ -47,7 +48,7 @@ func TestImageTasksEndToEnd(t *testing.T) {
 		t.Fatalf("denoise output: %v", err)
 	}
 	js := mustRun(t, "eval", "-m", den, "--data", pics, "--noise", "gaussian:25", "--json")
-	var res imageEvalResult
+	var res imagetask.Benchmark
 	if err := json.Unmarshal([]byte(js), &res); err != nil || len(res.Images) != 3 || res.BasePSNR < 15 {
 		t.Fatalf("eval: %v %q", err, js)
 	}

@@ -3,18 +3,15 @@ package cli
 import (
 	"context"
 	"fmt"
-	"image"
-	"image/color"
 	_ "image/jpeg" // decode JPEG inputs
 	_ "image/png"  // decode PNG inputs
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
-	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/dataset"
+	"github.com/bottleneck-ml/bottleneck/imageio"
 	"github.com/bottleneck-ml/bottleneck/latent"
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
@@ -67,16 +64,15 @@ func runInterpolate(ctx context.Context, o *interpolateOptions, stdout io.Writer
 	if o.steps < 2 || o.steps > 1000 {
 		return usagef("--steps %d: want 2 to 1000", o.steps)
 	}
-	if isConvModel(o.model) {
-		cm, err := loadConvModel(o.model)
-		if err != nil {
-			return err
-		}
-		return interpolateConv(o, cm, stdout) // latent_conv.go
+	if err := refuseOverwrite(o.output, o.data.path, o.model, o.from, o.to); err != nil {
+		return err
 	}
-	m, err := loadModel(o.model)
+	m, err := openModel(o.model)
 	if err != nil {
 		return err
+	}
+	if m.CodeSize() == 0 {
+		return usagef("%s is a fully convolutional image model without a code to interpolate", o.model)
 	}
 	var ds *dataset.Dataset
 	input := func(ref string) ([]float32, error) {
@@ -85,7 +81,7 @@ func runInterpolate(ctx context.Context, o *interpolateOptions, stdout io.Writer
 				return nil, usagef("%q is a row index: pass --data to pick rows from", ref)
 			}
 			if ds == nil {
-				if ds, err = loadForModel(m, &o.data); err != nil {
+				if ds, err = loadData(m, &o.data, 1); err != nil {
 					return nil, err
 				}
 			}
@@ -94,7 +90,14 @@ func runInterpolate(ctx context.Context, o *interpolateOptions, stdout io.Writer
 			}
 			return ds.X.Row(idx), nil
 		}
-		return readImageInput(ref, m)
+		shape, err := pictureShape(m.Config.Input)
+		if err != nil {
+			return nil, err
+		}
+		if pre := m.Preprocess; pre != nil && (pre.Kind != dataset.KindImage || pre.Scale != dataset.ScaleUnit) {
+			return nil, usagef("%s: the model was not trained on images scaled to [0,1]; pass row indices of --data instead", ref)
+		}
+		return imageio.ReadSample(ref, shape)
 	}
 	a, err := input(o.from)
 	if err != nil {
@@ -104,82 +107,26 @@ func runInterpolate(ctx context.Context, o *interpolateOptions, stdout io.Writer
 	if err != nil {
 		return err
 	}
-	d, k := m.Config.Input(), m.Config.Code
-	codes := tensor.New(2, d)
-	copy(codes.Row(0), a)
-	copy(codes.Row(1), b)
-	z := mapRows(m.Encode, codes, k, 2)
-	path, kind := latent.Lerp(z.Row(0), z.Row(1), o.steps), "linear"
-	if m.IsVAE() && !o.linear {
-		path, kind = latent.Slerp(z.Row(0), z.Row(1), o.steps), "spherical"
+	spherical := m.IsVAE() && !o.linear
+	out, err := latent.Interpolate(m, a, b, o.steps, spherical)
+	if err != nil {
+		return err
 	}
-	zs := tensor.New(o.steps, k)
-	for i, p := range path {
-		copy(zs.Row(i), p)
+	kind := "linear"
+	if spherical {
+		kind = "spherical"
 	}
-	dec := mapRows(m.Decode, zs, d, 256)
-	out := dec
-	if isPNG(o.output) {
-		out = tensor.New(o.steps+2, d)
-		copy(out.Row(0), a)
-		copy(out.Data[d:], dec.Data)
-		copy(out.Row(o.steps+1), b)
+	if isPNG(o.output) && len(out.Data)/o.steps == len(a) {
+		d := len(a)
+		strip := tensor.New(append([]int{o.steps + 2}, out.Shape[1:]...)...)
+		copy(strip.Data[:d], a)
+		copy(strip.Data[d:], out.Data)
+		copy(strip.Data[(o.steps+1)*d:], b)
+		out = strip
 	}
 	if err := writeSamples(o.output, m, out, out.Rows()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %s interpolation in %d steps from %s to %s\n", o.output, kind, o.steps, o.from, o.to)
 	return nil
-}
-
-func isPNG(path string) bool {
-	n := len(path)
-	return n > 4 && (path[n-4:] == ".png" || path[n-4:] == ".PNG")
-}
-
-// readImageInput reads an image file as one model input: the model must
-// take images scaled to [0,1] (pixels/255), with the file's size.
-func readImageInput(path string, m *ae.Model) ([]float32, error) {
-	shape, err := pictureShape(m)
-	if err != nil {
-		return nil, err
-	}
-	if pre, err := preprocessor(m); err == nil && (pre.Kind != dataset.KindImage || pre.Scale != dataset.ScaleUnit) {
-		return nil, usagef("%s: the model was not trained on images scaled to [0,1]; pass row indices of --data instead", path)
-	}
-	return readPicture(path, shape)
-}
-
-// readPicture reads an image file of exactly shape [C H W] as pixels/255.
-func readPicture(path string, shape []int) ([]float32, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w; pass an image file or a row index of --data", path, err)
-	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: not a PNG or JPEG image: %w", path, err)
-	}
-	c, h, w := shape[0], shape[1], shape[2]
-	bounds := img.Bounds()
-	if bounds.Dx() != w || bounds.Dy() != h {
-		return nil, fmt.Errorf("%s: image is %d×%d, the model takes %d×%d", path, bounds.Dx(), bounds.Dy(), w, h)
-	}
-	out := make([]float32, c*h*w)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			px := img.At(bounds.Min.X+x, bounds.Min.Y+y)
-			if c == 1 {
-				g := color.GrayModel.Convert(px).(color.Gray)
-				out[y*w+x] = float32(g.Y) / 255
-				continue
-			}
-			r, gg, bb, _ := px.RGBA()
-			out[0*h*w+y*w+x] = float32(r>>8) / 255
-			out[1*h*w+y*w+x] = float32(gg>>8) / 255
-			out[2*h*w+y*w+x] = float32(bb>>8) / 255
-		}
-	}
-	return out, nil
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bottleneck-ml/bottleneck/dataset"
+	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/latent"
 	"github.com/bottleneck-ml/bottleneck/probe"
 	"github.com/bottleneck-ml/bottleneck/tensor"
@@ -62,6 +62,9 @@ convolutional models with a code both work.`,
 func runLatentMap(ctx context.Context, o *latentMapOptions, stdout io.Writer) error {
 	if o.output == "" || filepath.Ext(o.output) != ".png" {
 		return usagef("-o/--output is required and must be a .png file")
+	}
+	if err := refuseOverwrite(o.output, o.data.path, o.model); err != nil {
+		return err
 	}
 	switch o.method {
 	case "auto", "pca", "tsne":
@@ -124,61 +127,28 @@ func runLatentMap(ctx context.Context, o *latentMapOptions, stdout io.Writer) er
 	return nil
 }
 
-// mapCodes encodes at most o.n random rows of --data with a dense or
-// convolutional model and returns the codes, their labels (nil without)
-// and what the codes are ("codes", or "mean codes" for a VAE).
+// mapCodes encodes at most o.n random rows of --data and returns the
+// codes, their labels (nil without) and what the codes are ("codes", or
+// "mean codes" for a VAE).
 func mapCodes(o *latentMapOptions) (*tensor.Tensor, []string, string, error) {
-	pick := func(n int) []int {
-		if o.n > 0 && n > o.n {
-			return rand.New(rand.NewPCG(o.seed, 0x6d6170)).Perm(n)[:o.n]
-		}
-		return nil
-	}
-	if isConvModel(o.model) {
-		cm, err := loadConvModel(o.model)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		if cm.CodeSize() == 0 {
-			return nil, nil, "", usagef("%s is a fully convolutional image model without a code to map", o.model)
-		}
-		opt, err := o.data.options() // --data required, --format, --max-rows, --normal
-		if err != nil {
-			return nil, nil, "", err
-		}
-		opt.Scale = "" // pixels as the model was trained on them, whatever --scale says
-		ds, err := dataset.Load(o.data.path, opt)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		if perm := pick(ds.Len()); perm != nil {
-			ds = ds.Subset(perm)
-		}
-		x, err := convRows(cm, ds)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		codes, err := convEncodeRows(cm, x)
-		what := "codes"
-		if cm.IsVAE() {
-			what = "mean codes"
-		}
-		return codes, ds.Labels, what, err
-	}
-	m, err := loadModel(o.model)
+	m, err := openModel(o.model)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	ds, err := loadForModel(m, &o.data)
+	ds, err := loadData(m, &o.data, 1)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if perm := pick(ds.Len()); perm != nil {
-		ds = ds.Subset(perm)
+	if n := ds.Len(); o.n > 0 && n > o.n {
+		ds = ds.Subset(rand.New(rand.NewPCG(o.seed, 0x6d6170)).Perm(n)[:o.n])
+	}
+	codes, err := ae.Batched(m.Encode, ds.X, 256)
+	if err != nil {
+		return nil, nil, "", err
 	}
 	what := "codes"
 	if m.IsVAE() {
 		what = "mean codes"
 	}
-	return mapRows(m.Encode, ds.X, m.Config.Code, 256), ds.Labels, what, nil
+	return tensor.From(codes.Data, codes.Rows(), len(codes.Data)/codes.Rows()), ds.Labels, what, nil
 }

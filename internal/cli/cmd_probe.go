@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/probe"
 	"github.com/bottleneck-ml/bottleneck/tensor"
@@ -92,21 +93,14 @@ func runProbe(ctx context.Context, o *probeOptions, g *globalOptions, stdout, st
 	if o.l2 < 0 || o.maxIter < 1 {
 		return usagef("--l2 must be ≥ 0 and --max-iter ≥ 1")
 	}
-	if isConvModel(o.model) {
-		cm, err := loadConvModel(o.model)
-		if err != nil {
-			return err
-		}
-		return probeConv(ctx, o, g, cm, stdout, stderr)
-	}
-	m, err := loadModel(o.model)
+	m, err := openModel(o.model)
 	if err != nil {
 		return err
 	}
 	load := func(path string) (*dataset.Dataset, error) {
 		d := o.data
 		d.path = path
-		ds, err := loadForModel(m, &d)
+		ds, err := loadData(m, &d, 1)
 		if err != nil {
 			return nil, err
 		}
@@ -123,10 +117,27 @@ func runProbe(ctx context.Context, o *probeOptions, g *globalOptions, stdout, st
 	if err != nil {
 		return err
 	}
-	k := m.Config.Code
-	codeTr := mapRows(m.Encode, tr.X, k, 256)
-	codeTe := mapRows(m.Encode, te.X, k, 256)
-	return finishProbe(ctx, o, g, m.Config.Arch, tr, te, codeTr, codeTe, stdout, stderr)
+	codes := func(ds *dataset.Dataset) (*tensor.Tensor, error) {
+		z, err := ae.Batched(m.Encode, ds.X, 256)
+		if err != nil {
+			return nil, err
+		}
+		return tensor.From(z.Data, z.Rows(), len(z.Data)/z.Rows()), nil
+	}
+	codeTr, err := codes(tr)
+	if err != nil {
+		return err
+	}
+	codeTe, err := codes(te)
+	if err != nil {
+		return err
+	}
+	flat := func(ds *dataset.Dataset) *dataset.Dataset {
+		c := *ds
+		c.X = tensor.From(ds.X.Data, ds.Len(), ds.Dim())
+		return &c
+	}
+	return finishProbe(ctx, o, g, m.Config.Kind(), flat(tr), flat(te), codeTr, codeTe, stdout, stderr)
 }
 
 // finishProbe fits and scores the probes on the codes and the baselines

@@ -11,6 +11,8 @@ import (
 
 	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/dataset"
+	"github.com/bottleneck-ml/bottleneck/imageio"
+	"github.com/bottleneck-ml/bottleneck/imagetask"
 	"github.com/bottleneck-ml/bottleneck/internal/report"
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
@@ -31,7 +33,9 @@ func newReconstructCommand(g *globalOptions) *cobra.Command {
 		Long: `Reconstruct every row of a data file. .npy and .csv outputs hold one row
 per input row in the model's preprocessed space (CSV columns are named
 after the model's features). A .png output, for image data, is a grid of
-originals (top row) above their reconstructions (bottom row).`,
+originals (top row) above their reconstructions (bottom row). Given a
+picture (PNG, JPEG, BMP), an image model writes its output picture: the
+denoised, colorized or reconstructed picture.`,
 		Example: `  bottleneck reconstruct -m mnist.safetensors --data t10k-images-idx3-ubyte.gz -o recon.png --n 16
   bottleneck reconstruct -m kdd.safetensors --data KDDTest+.txt -o recon.csv`,
 		Args: cobra.NoArgs,
@@ -52,69 +56,79 @@ func runReconstruct(ctx context.Context, o *reconstructOptions, stdout io.Writer
 	if o.output == "" {
 		return usagef("-o/--output is required: pass out.npy, out.csv or out.png")
 	}
-	if isConvModel(o.model) {
-		return runImageReconstruct(o, stdout)
+	if o.batch < 1 {
+		return usagef("--batch %d: want at least 1", o.batch)
 	}
-	m, err := loadModel(o.model)
+	if err := refuseOverwrite(o.output, o.data.path, o.model); err != nil {
+		return err
+	}
+	m, err := openModel(o.model)
 	if err != nil {
 		return err
 	}
-	ds, err := loadForModel(m, &o.data)
+	switch strings.ToLower(filepath.Ext(o.data.path)) {
+	case ".png", ".jpg", ".jpeg", ".bmp":
+		return reconstructPicture(o, m, stdout)
+	}
+	ds, err := loadData(m, &o.data, 1)
 	if err != nil {
 		return err
 	}
-	if strings.EqualFold(filepath.Ext(o.output), ".png") {
-		if err := writeReconstructionGrid(o.output, m, ds, o.n); err != nil {
+	if isPNG(o.output) {
+		n := max(1, min(o.n, ds.Len()))
+		x := tensor.From(ds.X.Data[:n*ds.Dim()], append([]int{n}, ds.Shape...)...)
+		y, err := m.Reconstruct(nil, x)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "wrote %s: %d originals above their reconstructions\n", o.output, min(o.n, ds.X.Rows()))
+		if len(ds.Shape) < 2 || len(y.Data) != len(x.Data) {
+			return usagef("%s: a PNG needs image data the model reconstructs (this data has shape %v); write .npy or .csv instead", o.output, ds.Shape)
+		}
+		if err := report.PairGrid(o.output, ds.Shape, x.Data, y.Data, n); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s: %d originals above their reconstructions\n", o.output, n)
 		return nil
 	}
-	rec := mapRows(m.Reconstruct, ds.X, m.Config.Input(), max(1, o.batch))
-	if err := writeMatrix(o.output, rec, ds.Features); err != nil {
+	rec, err := ae.Batched(m.Reconstruct, ds.X, o.batch)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %d reconstructions of %d features\n", o.output, rec.Rows(), rec.Cols())
+	flat := tensor.From(rec.Data, rec.Rows(), len(rec.Data)/rec.Rows())
+	header := ds.Features
+	if len(header) != flat.Cols() {
+		header = featureNames(m, flat.Cols())
+	}
+	if err := dataset.WriteMatrix(o.output, flat, header); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d reconstructions of %d features\n", o.output, flat.Rows(), flat.Cols())
 	return nil
 }
 
-// writeReconstructionGrid draws the first n images of ds above their
-// reconstructions by m.
-func writeReconstructionGrid(path string, m *ae.Model, ds *dataset.Dataset, n int) error {
-	shape := ds.Shape
-	if len(shape) < 2 {
-		return usagef("%s: a PNG needs image data (this data has shape %v); write .npy or .csv instead", path, shape)
+// reconstructPicture writes an image model's output for one picture: its
+// task's (denoised, colorized, reconstructed); upscalers need upscale.
+func reconstructPicture(o *reconstructOptions, m *ae.Model, stdout io.Writer) error {
+	img, err := imagetask.ReadImage(o.data.path)
+	if err != nil {
+		return err
 	}
-	n = max(1, min(n, ds.X.Rows()))
-	d := ds.X.Cols()
-	in := tensor.From(ds.X.Data[:n*d], n, d)
-	out := m.Reconstruct(in)
-	// Small images (MNIST's 28×28) are drawn enlarged so a grid is
-	// readable on a screen.
-	f := max(1, 84/shape[len(shape)-2])
-	orig := make([][]float32, n)
-	recon := make([][]float32, n)
-	var big []int
-	for i := 0; i < n; i++ {
-		orig[i], big = enlarge(in.Row(i), shape, f)
-		recon[i], _ = enlarge(out.Row(i), shape, f)
+	var out *imageio.Image
+	switch m.Config.Task {
+	case ae.TaskColorize:
+		out, err = imagetask.Colorize(m, img, imagetask.Options{})
+	case ae.TaskUpscale:
+		return usagef("model %s is an upscaler; use 'bottleneck upscale -m %s --scale S'", o.model, o.model)
+	default:
+		out, err = imagetask.Denoise(m, img, imagetask.Options{})
 	}
-	return report.ImageGrid(path, [][][]float32{orig, recon}, big, n)
-}
-
-// enlarge repeats every pixel of an image ([H,W] or [C,H,W]) f×f times.
-func enlarge(img []float32, shape []int, f int) ([]float32, []int) {
-	h, w := shape[len(shape)-2], shape[len(shape)-1]
-	c := len(img) / (h * w)
-	out := make([]float32, c*h*f*w*f)
-	for ch := 0; ch < c; ch++ {
-		for y := 0; y < h*f; y++ {
-			for x := 0; x < w*f; x++ {
-				out[(ch*h*f+y)*w*f+x] = img[(ch*h+y/f)*w+x/f]
-			}
-		}
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.data.path, err)
 	}
-	big := append([]int(nil), shape...)
-	big[len(big)-2], big[len(big)-1] = h*f, w*f
-	return out, big
+	out.Clamp()
+	if err := imageio.WritePNG(o.output, out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d×%d)\n", o.output, out.W, out.H)
+	return nil
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bottleneck-ml/bottleneck/internal/server"
+	"github.com/bottleneck-ml/bottleneck/serve"
 )
 
 type serveOptions struct {
@@ -75,7 +75,7 @@ connections and finishes the requests in flight. With --token-file,
 }
 
 func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
-	m, err := loadModel(o.model)
+	det, err := openDetector(o.model)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	if top == 0 {
 		top = -1
 	}
-	srv, err := server.New(m, server.Options{MaxBodyBytes: o.maxBody, MaxRows: o.maxRows, Top: top, Token: token})
+	srv, err := serve.New(det, serve.Options{MaxBodyBytes: o.maxBody, MaxRows: o.maxRows, Top: top, Token: token})
 	if err != nil {
 		return err
 	}
@@ -117,9 +117,9 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	for {
 		select {
 		case <-hup:
-			nm, err := loadModel(o.model)
+			nd, err := openDetector(o.model)
 			if err == nil {
-				err = srv.Swap(nm)
+				err = srv.Swap(nd)
 			}
 			if err != nil {
 				fmt.Fprintf(stderr, "reload %s failed, still serving version %s: %v\n", o.model, srv.ModelVersion(), err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,9 +16,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/dataset"
+	"github.com/bottleneck-ml/bottleneck/imagetask"
 	"github.com/bottleneck-ml/bottleneck/internal/atomicfile"
 	"github.com/bottleneck-ml/bottleneck/internal/report"
 	"github.com/bottleneck-ml/bottleneck/train"
@@ -31,19 +32,30 @@ type trainOptions struct {
 	code       int
 	activation string
 	outputAct  string
+	codeAct    string
 	loss       string
 	dropout    float64
+	sparsity   string
+	likelihood string
+	beta       float64
+	binarize   bool
 	val        float64
 	checkpoint string
 	resume     bool
 	noPlot     bool
-	threshold  string      // anomaly threshold spec (anomaly_train.go)
-	score      string      // anomaly score metric (anomaly_train.go)
-	scoreTrim  float64     // mahal: fraction trimmed from the covariance refit (anomaly_train.go)
-	window     windowFlags // time-series windows (anomaly_window.go)
+	threshold  string
+	score      string
+	scoreTrim  float64
+	window     int
+	stride     int
 	fit        train.Options
-	latent     latentTrainFlags // VAE and sparsity flags (cmd_train_latent.go)
-	image      imageTrainFlags  // --task for image models (cmd_train_image.go)
+	batch      int
+	seed       uint64
+	// image tasks
+	task, noise, preset, encoder, decoder, valData, valNoise string
+	patch, steps                                             int
+	residual, colour                                         bool
+	cmd                                                      *cobra.Command
 }
 
 func newTrainCommand(g *globalOptions) *cobra.Command {
@@ -52,26 +64,33 @@ func newTrainCommand(g *globalOptions) *cobra.Command {
 		Use:   "train --data PATH -o MODEL",
 		Short: "Train an autoencoder on a data file and save it as a model file",
 		Long: `Train an autoencoder on a data file. The preprocessing fitted on the data
-(scaling, one-hot categories, label and dropped columns) is saved in the
-model file with the weights, so later commands apply it by themselves.
+(scaling, one-hot categories, label and dropped columns), the anomaly
+score's statistics and a threshold are saved in the model file with the
+weights, so later commands apply them by themselves.
 
 Data in [0,1] (images, or NPY already scaled) gets a sigmoid output and
 binary cross-entropy; standardised tables get a linear output and MSE.
+With --task, a convolutional image model is trained on patches instead
+(denoise, upscale, colorize or reconstruct).
 
-A checkpoint (MODEL.ckpt) is written after every epoch; Ctrl-C saves it and
-stops, and --resume continues from it. The loss history is written beside
-the model as MODEL.history.json and drawn as MODEL.loss.png.`,
+A checkpoint (MODEL.ckpt) is written after every epoch; Ctrl-C stops and
+keeps it, and --resume continues from it. The loss history is written
+beside the model as MODEL.history.json and drawn as MODEL.loss.png.`,
 		Example: `  # MNIST, 784-256-64-32 dense autoencoder
   bottleneck train --data ../shared/data/mnist/train-images-idx3-ubyte.gz -o mnist.safetensors --hidden 256,64 --code 32 --epochs 20
 
   # NSL-KDD without header, only normal traffic, label and difficulty columns kept out
   bottleneck train --data KDDTrain+.txt --no-header --columns kddcup.names,label,difficulty \
-      --label label --drop difficulty --normal normal -o kdd.safetensors`,
+      --label label --drop difficulty --normal normal -o kdd.safetensors
+
+  # a blind Gaussian denoiser on a folder of pictures
+  bottleneck train --task denoise --data train-images/ --noise gaussian:0-55 -o denoiser.safetensors`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTrain(cmd.Context(), o, g, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
+	o.cmd = cmd
 	f := cmd.Flags()
 	o.data.add(f)
 	f.StringVarP(&o.output, "output", "o", "", "model file to write (required)")
@@ -82,37 +101,49 @@ the model as MODEL.history.json and drawn as MODEL.loss.png.`,
 	f.StringVar(&o.outputAct, "output-activation", "", "output activation (default: sigmoid for [0,1] data, identity otherwise)")
 	f.StringVar(&o.loss, "loss", "", "loss: bce, mse or l1 (default: bce with a sigmoid output, mse otherwise)")
 	f.Float64Var(&o.dropout, "dropout", 0, "dropout after each hidden layer while training")
+	f.StringVar(&o.codeAct, "code-activation", "", "activation of the code layer (default identity); sigmoid for --sparsity kl")
+	f.StringVar(&o.sparsity, "sparsity", "", "activity penalty on the code: l1:λ (e.g. l1:1e-4) or kl:ρ:β (e.g. kl:0.05:1, needs --code-activation sigmoid)")
+	f.StringVar(&o.likelihood, "likelihood", "", "VAE decoder likelihood: bernoulli (data in [0,1]) or gaussian (default: bernoulli for [0,1] data)")
+	f.Float64Var(&o.beta, "beta", 1, "VAE: weight of the KL term (β-VAE)")
+	f.Float64Var(&o.fit.KLWarmup, "kl-warmup", 0, "VAE: epochs over which the KL weight rises linearly from 0 to β")
+	f.BoolVar(&o.binarize, "binarize", false, "VAE: train on Bernoulli samples of the [0,1] inputs, redrawn every step (dynamic binarisation)")
 	f.IntVar(&o.fit.Epochs, "epochs", 20, "training epochs")
-	f.IntVar(&o.fit.Batch, "batch", 128, "mini-batch size")
+	f.IntVar(&o.batch, "batch", 128, "mini-batch size (image tasks: 16)")
 	f.Float64Var(&o.fit.LR, "lr", 1e-3, "learning rate")
 	f.StringVar(&o.fit.Optimizer, "optimizer", "adam", "optimizer: adam, adamw or sgd")
 	f.Float64Var(&o.fit.WeightDecay, "weight-decay", 0, "weight decay (0 = the optimizer's default)")
 	f.StringVar(&o.fit.Schedule, "schedule", "constant", "learning-rate schedule: constant, step:EVERY:GAMMA, cosine[:WARMUP[:MIN]]")
 	f.Float64Var(&o.fit.ClipNorm, "clip", 0, "clip the global gradient norm to this value (0 = off)")
 	f.IntVar(&o.fit.Patience, "patience", 5, "early stopping: epochs without validation improvement (0 = off)")
-	f.Uint64Var(&o.fit.Seed, "seed", 1, "random seed (weights, split, shuffling)")
+	f.Float64Var(&o.fit.EMA, "ema", 0, "keep an exponential moving average of the weights with this decay per step (e.g. 0.998) and save it as the model")
+	f.Uint64Var(&o.seed, "seed", 1, "random seed (weights, split, shuffling)")
 	f.Float64Var(&o.val, "val", 0.1, "fraction of rows held out for validation")
 	f.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file (default MODEL.ckpt; \"none\" disables)")
 	f.BoolVar(&o.resume, "resume", false, "continue from the checkpoint if it exists")
 	f.BoolVar(&o.noPlot, "no-plot", false, "do not write the loss curve PNG")
-	o.window.add(f)
+	f.IntVar(&o.window, "window", 0, "time series: score sliding windows of this many consecutive rows (0 = rows on their own)")
+	f.IntVar(&o.stride, "stride", 1, "time series: rows between the starts of consecutive windows")
 	f.StringVar(&o.score, "score", "", "anomaly score stored with the threshold: mahal (Mahalanobis distances of code and residual), mse, nmse (per-feature normalised) or mae (default "+anomaly.DefaultMetric+" for tables, "+anomaly.DefaultImageMetric+" for images)")
 	f.Float64Var(&o.scoreTrim, "score-trim", -1, "score mahal: fraction of the training rows farthest from a first fit left out of the covariances (-1: 0.2 when training on all rows, 0 with --normal)")
 	f.StringVar(&o.threshold, "threshold", "", "anomaly threshold stored in the model: contamination:P, sigma:K, mad:K, pot:Q, f1 or value:X (default "+anomaly.DefaultSpec+", fitted on the validation rows)")
-	o.latent.add(f)
-	o.image.add(f)
+	f.StringVar(&o.task, "task", "", "image task: reconstruct, denoise, upscale or colorize (trains a convolutional model on patches of --data, a folder of images, several joined by commas, or an IDX file)")
+	f.StringVar(&o.noise, "noise", "", "corruption for denoising: gaussian:SIGMA, gaussian:LO-HI (blind), saltpepper:P, mask:P, block:F (a square F × the side zeroed), speckle:S, poisson:PEAK, shift:PIXELS; chain kinds with + (shift:2+block:0.5); σ on the 0-255 scale; ',clip' clamps to [0,1]")
+	f.IntVar(&o.patch, "patch", 48, "image tasks: training patch side in pixels")
+	f.StringVar(&o.preset, "preset", "", "image tasks: architecture preset: restore[:DEPTH[:WIDTH]], colorize[:WIDTH], mnist-conv[:CODE], mnist-vae-conv[:CODE] (default by task)")
+	f.StringVar(&o.encoder, "encoder", "", "image tasks: encoder layer specs, e.g. conv:32:3:s2,relu,conv:64:3:s2,relu (overrides --preset; see package nn)")
+	f.StringVar(&o.decoder, "decoder", "", "image tasks: decoder layer specs, e.g. convt:32:3:s2,relu,convt:1:3:s2,sigmoid")
+	f.BoolVar(&o.residual, "residual", false, "image tasks with --encoder: add the input to the output (predict the residual)")
+	f.IntVar(&o.steps, "steps", 500, "image tasks: training steps per epoch (data is drawn fresh every step)")
+	f.StringVar(&o.valData, "val-data", "", "image tasks: images to report PSNR on after every epoch (not used for training decisions)")
+	f.StringVar(&o.valNoise, "val-noise", "", "denoise: noise for --val-data (default: the middle of --noise)")
+	f.BoolVar(&o.colour, "colour", false, "denoise/reconstruct: train on RGB instead of grey")
 	return cmd
-}
-
-// modelStem is the model path without its extension, for side files.
-func modelStem(path string) string {
-	return strings.TrimSuffix(path, filepath.Ext(path))
 }
 
 func parseWidths(s string) ([]int, error) {
 	s = strings.TrimSpace(s)
 	if s == "auto" {
-		return nil, nil // autoArch picks them
+		return nil, nil // DefaultArch picks them
 	}
 	if s == "" || s == "none" {
 		return []int{}, nil
@@ -133,22 +164,97 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, stderr io.Writer) error {
-	if o.image.task != "" {
-		return runImageTrain(ctx, o, g, stderr)
+func splitSpecs(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
 	}
+	return out
+}
+
+// check refuses flag values that training would otherwise replace with
+// defaults or fail on late.
+func (o *trainOptions) check() error {
 	if o.output == "" {
 		return usagef("-o/--output is required: pass the model file to write")
 	}
-	if o.val < 0 || o.val >= 1 {
+	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
+	switch {
+	case o.fit.Epochs < 1:
+		return usagef("--epochs %d: train at least one epoch", o.fit.Epochs)
+	case o.batch < 1:
+		return usagef("--batch %d: want at least 1", o.batch)
+	case !(o.fit.LR > 0) || bad(o.fit.LR):
+		return usagef("--lr %v: want a positive learning rate", o.fit.LR)
+	case o.fit.ClipNorm < 0 || bad(o.fit.ClipNorm):
+		return usagef("--clip %v: want 0 (off) or a positive norm", o.fit.ClipNorm)
+	case o.val < 0 || o.val >= 1:
 		return usagef("--val %v must be in [0, 1)", o.val)
+	case o.fit.Patience < 0 || o.steps < 1 || o.patch < 1:
+		return usagef("--patience, --steps and --patch must be positive")
+	case o.window < 0 || (o.window > 0 && o.stride < 1):
+		return usagef("--window %d, --stride %d: want a window of 0 (off) or more and a stride of at least 1", o.window, o.stride)
+	case o.beta <= 0 || bad(o.beta) || o.fit.KLWarmup < 0 || bad(o.fit.KLWarmup):
+		return usagef("--beta must be positive and --kl-warmup 0 or more")
+	case o.scoreTrim >= 0.9 || bad(o.scoreTrim):
+		return usagef("--score-trim %v: leave out less than 0.9 of the rows", o.scoreTrim)
+	}
+	if o.threshold != "" {
+		if _, err := anomaly.ParseSpec(o.threshold); err != nil {
+			return usageError{fmt.Errorf("--threshold: %w", err)}
+		}
+	}
+	// a missing folder or a directory for -o shows now, not after training
+	if st, err := os.Stat(filepath.Dir(o.output)); err != nil || !st.IsDir() {
+		return usagef("-o %s: the folder %s does not exist; create it first", o.output, filepath.Dir(o.output))
+	}
+	if st, err := os.Stat(o.output); err == nil && st.IsDir() {
+		return usagef("-o %s is a folder; pass a file name such as %s", o.output, filepath.Join(o.output, "model.safetensors"))
+	}
+	return nil
+}
+
+func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, stderr io.Writer) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	if err := refuseOverwrite(o.output, o.data.path, o.valData); err != nil {
+		return err
+	}
+	var log io.Writer = stderr
+	if g.quiet {
+		log = nil
+	}
+	fit := o.fit
+	fit.Checkpoint = o.checkpoint
+	switch fit.Checkpoint {
+	case "":
+		fit.Checkpoint = o.output + ".ckpt"
+	case "none":
+		fit.Checkpoint = ""
+	}
+	fit.Resume = o.resume
+	fit.Log = log
+	fit.Bar = log != nil && isTerminal(log)
+	fit.Command = "bottleneck " + strings.Join(os.Args[1:], " ")
+	if o.task != "" {
+		return runImageTrain(ctx, o, fit, stdout, log)
+	}
+	if o.noise != "" || o.preset != "" || o.encoder != "" || o.decoder != "" {
+		return usagef("--noise, --preset, --encoder and --decoder are for image tasks (--task)")
 	}
 	hidden, err := parseWidths(o.hidden)
 	if err != nil {
 		return err
 	}
-	if _, err := thresholdSpec(o.threshold); err != nil {
-		return err
+	if o.arch != "dense" && o.arch != "vae" {
+		return usagef("--arch %q: want dense or vae", o.arch)
+	}
+	vae := o.arch == "vae"
+	if !vae && (o.likelihood != "" || o.beta != 1 || o.fit.KLWarmup != 0 || o.binarize) {
+		return usagef("--likelihood, --beta, --kl-warmup and --binarize are for --arch vae")
 	}
 	opt, err := o.data.options()
 	if err != nil {
@@ -159,85 +265,150 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 	if err != nil {
 		return err
 	}
-	log := stderr
-	if g.quiet {
-		log = nil
+	if log != nil {
+		fmt.Fprintf(log, "data: %s, %d rows × %d features (%s), read in %.1fs\n", o.data.path, ds.X.Rows(), ds.X.Cols(), preSummary(ds.Pre), time.Since(start).Seconds())
 	}
-	logf := func(format string, args ...any) {
-		if log != nil {
-			fmt.Fprintf(log, format, args...)
+	to := anomaly.TrainOptions{
+		Hidden: hidden, Code: o.code, Variational: vae, Activation: o.activation, CodeActivation: o.codeAct,
+		OutputActivation: o.outputAct, Loss: o.loss, Dropout: o.dropout, Sparsity: o.sparsity,
+		Likelihood: o.likelihood, Beta: o.beta, Binarize: o.binarize, Seed: o.seed, Batch: o.batch,
+		Val: o.val, Window: o.window, Stride: o.stride, Fit: fit, Score: o.score, Threshold: o.threshold, Log: log,
+	}
+	if o.val == 0 {
+		to.Val = -1
+	}
+	switch {
+	case o.scoreTrim < 0:
+		to.ScoreTrim = 0
+	case o.scoreTrim == 0:
+		to.ScoreTrim = -1
+	default:
+		to.ScoreTrim = o.scoreTrim
+	}
+	if spec, _ := anomaly.ParseSpec(o.threshold); spec.Method == anomaly.MethodF1 && ds.Pre.Normal != "" {
+		// rows --normal left out were never trained on: the labelled
+		// anomalies to choose the threshold with
+		opt.Normal = ""
+		full, err := dataset.LoadWith(o.data.path, ds.Pre, opt)
+		if err != nil {
+			return err
+		}
+		var idx []int
+		for i, l := range full.Labels {
+			if l != ds.Pre.Normal {
+				idx = append(idx, i)
+			}
+		}
+		if len(idx) > 0 {
+			to.Anomalies = full.Subset(idx)
 		}
 	}
-	logf("data: %s, %d rows × %d features (%s), read in %.1fs\n", o.data.path, ds.X.Rows(), ds.X.Cols(), preSummary(ds.Pre), time.Since(start).Seconds())
-	if ds, err = trainWindows(o, ds, logf); err != nil {
-		return err
+	det, err := anomaly.Train(ctx, ds, to)
+	rec := (*train.Record)(nil)
+	if det != nil {
+		rec = det.Model().Training
 	}
-
-	hidden, code := autoArch(o, hidden, ds.Dim())
-	cfg := ae.Config{
-		Arch: o.arch, InputShape: ds.Shape, Hidden: hidden, Code: code,
-		Activation: o.activation, Output: o.outputAct, Loss: o.loss, Dropout: o.dropout,
-	}
-	if err := o.latent.apply(&cfg); err != nil {
-		return err
-	}
-	cfg.Defaults(ds.Pre.OutputInUnitRange())
-	m, err := ae.New(cfg, o.fit.Seed)
 	if err != nil {
-		return usageError{err}
-	}
-	pre, err := json.Marshal(ds.Pre)
-	if err != nil {
-		return err
-	}
-	m.Preprocess = pre
-
-	trainDS, valDS := ds, (*dataset.Dataset)(nil)
-	if o.val > 0 {
-		trainDS, valDS = dataset.Split(ds, o.val, o.fit.Seed)
-	}
-	fit := o.fit
-	fit.Checkpoint = o.checkpoint
-	if fit.Checkpoint == "" {
-		fit.Checkpoint = o.output + ".ckpt"
-	} else if fit.Checkpoint == "none" {
-		fit.Checkpoint = ""
-	}
-	fit.Resume = o.resume
-	fit.Log = log
-	fit.Bar = log != nil && isTerminal(log)
-	fit.BeforeStep = o.latent.schedule(m, fit.Seed)
-	logf("model: %s %s, %s output, %s loss, %d parameters\n", cfg.Arch, archLine(cfg), cfg.Output, cfg.Loss, m.NumParams())
-	rec, err := train.Fit(ctx, m, trainDS, valDS, fit)
-	if err != nil {
-		if rec != nil && len(rec.TrainLoss) > 0 && !errors.Is(err, train.ErrDiverged) {
-			writeHistory(o, rec, logf)
+		if errors.Is(err, anomaly.ErrSpec) {
+			return usageError{err}
 		}
 		return err
 	}
-	if err := fitThreshold(o, m, ds, trainDS, valDS, logf); err != nil {
+	if err := det.Save(o.output); err != nil {
+		return err
+	}
+	o.writeHistory(rec, log)
+	if fit.Checkpoint != "" {
+		_ = os.Remove(fit.Checkpoint) // the finished model supersedes it
+	}
+	best := rec.Epochs
+	if rec.BestEpoch > 0 {
+		best = rec.BestEpoch
+	}
+	line := fmt.Sprintf("saved %s: %d epochs (%s), best epoch %d, train loss %.5f", o.output, rec.Epochs, rec.Stopped, best, rec.TrainLoss[best-1])
+	if len(rec.ValLoss) >= best {
+		line += fmt.Sprintf(", val loss %.5f", rec.ValLoss[best-1])
+	}
+	fmt.Fprintf(stdout, "%s, %.1fs\n", line, rec.Seconds)
+	if !vae && (o.sparsity != "" || o.codeAct != "") {
+		mean, meanAbs, err := det.Model().MeanActivation(ds.X, 512)
+		if err == nil {
+			fmt.Fprintf(stdout, "code: mean activation %.4f, mean |activation| %.4f over %d training rows (sparsity %s)\n", mean, meanAbs, ds.X.Rows(), orNone(o.sparsity))
+		}
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func runImageTrain(ctx context.Context, o *trainOptions, fit train.Options, stdout, log io.Writer) error {
+	if o.data.path == "" {
+		return usagef("--data is required: a folder of images (or several, comma-separated) or an IDX file")
+	}
+	to := imagetask.TrainOptions{
+		Task: o.task, Data: strings.Split(o.data.path, ","), Noise: o.noise, Colour: o.colour,
+		Preset: o.preset, Encoder: splitSpecs(o.encoder), Decoder: splitSpecs(o.decoder), Residual: o.residual,
+		Loss: o.loss, Variational: o.arch == "vae", Likelihood: o.likelihood, Binarize: o.binarize,
+		Batch: o.batch, Steps: o.steps, Seed: o.seed, ValData: o.valData, ValNoise: o.valNoise,
+		Output: o.output, Fit: fit, Log: log,
+	}
+	if o.beta != 1 {
+		to.Beta = o.beta
+	}
+	if o.cmd.Flags().Changed("patch") {
+		to.Patch = o.patch
+	}
+	if !o.cmd.Flags().Changed("batch") {
+		to.Batch = 16
+	}
+	if o.task == "upscale" {
+		// --scale is shared with the table data flags: for --task upscale it
+		// names the scale factors ("auto": 2,3,4, one model for all three)
+		if s := o.data.scale; s != "" && s != "auto" {
+			sc, err := parseScales(s)
+			if err != nil {
+				return err
+			}
+			to.Scales = sc
+		}
+	}
+	start := time.Now()
+	m, err := imagetask.Train(ctx, to)
+	if err != nil {
 		return err
 	}
 	if err := m.Save(o.output); err != nil {
 		return err
 	}
-	writeHistory(o, rec, logf)
 	if fit.Checkpoint != "" {
-		// The finished model supersedes the checkpoint.
 		_ = os.Remove(fit.Checkpoint)
 	}
-	best := rec.TrainLoss[rec.BestEpoch-1]
-	line := fmt.Sprintf("saved %s: %d epochs (%s), best epoch %d, train loss %.5f", o.output, rec.Epochs, rec.Stopped, rec.BestEpoch, best)
-	if len(rec.ValLoss) > 0 {
-		line += fmt.Sprintf(", val loss %.5f", rec.ValLoss[rec.BestEpoch-1])
+	if log != nil {
+		fmt.Fprintf(log, "wrote %s (%d epochs, %.0f s training, %.0f s total)\n", o.output, m.Training.Epochs, m.Training.Seconds, time.Since(start).Seconds())
 	}
-	fmt.Fprintf(stdout, "%s, %.1fs\n", line, rec.Seconds)
-	o.latent.report(m, trainDS, stdout)
 	return nil
 }
 
-func writeHistory(o *trainOptions, rec *train.Record, logf func(string, ...any)) {
-	stem := modelStem(o.output)
+// parseScales reads "2", "2,3,4".
+func parseScales(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 2 || v > 8 {
+			return nil, usagef("--scale %q: want integers from 2 to 8, e.g. 3 or 2,3,4", s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (o *trainOptions) writeHistory(rec *train.Record, log io.Writer) {
+	stem := strings.TrimSuffix(o.output, filepath.Ext(o.output))
 	hist := struct {
 		TrainLoss []float64 `json:"train_loss"`
 		ValLoss   []float64 `json:"val_loss"`
@@ -251,13 +422,13 @@ func writeHistory(o *trainOptions, rec *train.Record, logf func(string, ...any))
 	if err := atomicfile.WriteFile(stem+".history.json", func(w io.Writer) error {
 		_, err := w.Write(append(raw, '\n'))
 		return err
-	}, 0o644); err != nil {
-		logf("warning: loss history not written: %v\n", err)
+	}, 0o644); err != nil && log != nil {
+		fmt.Fprintf(log, "warning: loss history not written: %v\n", err)
 	}
 	if o.noPlot {
 		return
 	}
-	if err := report.LossCurve(stem+".loss.png", rec.TrainLoss, rec.ValLoss, "training loss ("+rec.Loss+")"); err != nil {
-		logf("warning: loss curve not drawn: %v\n", err)
+	if err := report.LossCurve(stem+".loss.png", rec.TrainLoss, rec.ValLoss, "training loss ("+rec.Loss+")"); err != nil && log != nil {
+		fmt.Fprintf(log, "warning: loss curve not drawn: %v\n", err)
 	}
 }

@@ -1,16 +1,20 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
+	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/dataset"
+	"github.com/bottleneck-ml/bottleneck/internal/report"
+	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
 // dataFlags are the flags that say where data is and how to read it; every
@@ -61,8 +65,7 @@ func (d *dataFlags) options() (dataset.LoadOptions, error) {
 		return opt, usagef("--missing %q: want error or impute", d.missing)
 	}
 	if d.noHeader {
-		f := false
-		opt.Header = &f
+		opt.Header = dataset.NoHeader
 	}
 	if d.columns != "" {
 		names, err := columnNames(d.columns)
@@ -100,56 +103,82 @@ func columnNames(s string) ([]string, error) {
 	return names, nil
 }
 
-// preprocessor returns the preprocessing stored in a model file.
-func preprocessor(m *ae.Model) (*dataset.Preprocessor, error) {
-	if len(m.Preprocess) == 0 {
-		return nil, fmt.Errorf("model has no preprocessing record; retrain it with 'bottleneck train'")
+// openDetector opens a model file or a shipped model as a detector.
+func openDetector(path string) (*anomaly.Detector, error) {
+	if path == "" {
+		return nil, usagef("-m/--model is required: pass a model file written by 'bottleneck train' or a shipped model's name (see 'bottleneck models')")
 	}
-	var p dataset.Preprocessor
-	if err := json.Unmarshal(m.Preprocess, &p); err != nil {
-		return nil, fmt.Errorf("model's preprocessing record is damaged: %v", err)
-	}
-	return &p, nil
+	return anomaly.Open(path)
 }
 
-// loadForModel reads data for an existing model, applying the model's own
-// preprocessing (label and dropped columns remembered from training).
-func loadForModel(m *ae.Model, d *dataFlags) (*dataset.Dataset, error) {
+// openModel opens a model file or a shipped model.
+func openModel(path string) (*ae.Model, error) {
+	d, err := openDetector(path)
+	if err != nil {
+		return nil, err
+	}
+	return d.Model(), nil
+}
+
+// loadData reads d for model m: with the model's own preprocessing when it
+// has one (label and dropped columns remembered from training), else as
+// pixels or arrays the way image models are trained on them. window is
+// the rows a time-series model reads at once (1 otherwise).
+func loadData(m *ae.Model, d *dataFlags, window int) (*dataset.Dataset, error) {
 	opt, err := d.options()
 	if err != nil {
 		return nil, err
 	}
-	pre, err := preprocessor(m)
-	if err != nil {
-		return nil, err
-	}
-	ds, err := dataset.LoadWith(d.path, pre, opt)
-	if err != nil {
-		return nil, err
+	var ds *dataset.Dataset
+	if pre := m.Preprocess; pre != nil {
+		if ds, err = dataset.LoadWith(d.path, pre, opt); err != nil {
+			return nil, err
+		}
+	} else {
+		opt.Scale = "" // pixels as image models are trained on them, whatever --scale says
+		if ds, err = dataset.Load(d.path, opt); err != nil {
+			return nil, err
+		}
 	}
 	if d.warn != nil {
 		for _, w := range ds.Warnings {
 			fmt.Fprintf(d.warn, "warning: %s\n", w)
 		}
 	}
-	if ds.X.Cols() != m.Config.Input() {
-		return nil, fmt.Errorf("%s: %d features per row after preprocessing, the model expects %d; pass data laid out like the training file", d.path, ds.X.Cols(), m.Config.Input())
+	switch in := m.Config.Input; {
+	case in == nil:
+		if len(ds.Shape) != 3 || ds.Shape[0] != m.Config.Channels {
+			return nil, fmt.Errorf("%s: samples of shape %v; the model takes %d-channel images", d.path, ds.Shape, m.Config.Channels)
+		}
+	case ds.Dim()*window != tensor.Size(in):
+		return nil, fmt.Errorf("%s: %d values per row after preprocessing, the model expects %d (shape %v); pass data laid out like the training data", d.path, ds.Dim(), tensor.Size(in)/window, in)
+	default:
+		if window == 1 && !slicesEqual(ds.Shape, in) {
+			ds.X = tensor.From(ds.X.Data, append([]int{ds.Len()}, in...)...)
+			ds.Shape = in
+		}
 	}
 	return ds, nil
 }
 
-// loadModel loads a model file, with an error that says what to pass.
-func loadModel(path string) (*ae.Model, error) {
-	if path == "" {
-		return nil, usagef("-m/--model is required: pass a model file written by 'bottleneck train'")
+func slicesEqual(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	return loadModelOrZoo(path) // cmd_models.go: a file, else a shipped model's name
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // preSummary describes a preprocessing record in one line.
 func preSummary(p *dataset.Preprocessor) string {
-	switch p.Kind {
-	case dataset.KindImage:
+	if p == nil {
+		return "none (pixels or arrays as they are)"
+	}
+	if p.Kind == dataset.KindImage {
 		return fmt.Sprintf("%s images %v, pixels scaled %s", p.Format, p.InputShape, p.Scale)
 	}
 	var num, cat, oneHot int
@@ -181,4 +210,62 @@ func preSummary(p *dataset.Preprocessor) string {
 		s += ", missing imputed"
 	}
 	return s
+}
+
+// featureNames names a model's input (or output) columns for CSV output.
+func featureNames(m *ae.Model, n int) []string {
+	if pre := m.Preprocess; pre != nil {
+		if f := pre.Features(); len(f) == n {
+			return f
+		}
+	}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("x%d", i)
+	}
+	return names
+}
+
+func isPNG(path string) bool { return strings.EqualFold(filepath.Ext(path), ".png") }
+
+// pictureShape is the [C,H,W] shape to draw samples of per-sample shape s.
+func pictureShape(s []int) ([]int, error) {
+	switch {
+	case len(s) == 3 && (s[0] == 1 || s[0] == 3):
+		return s, nil
+	case len(s) == 2:
+		return []int{1, s[0], s[1]}, nil
+	case len(s) == 1:
+		r := int(math.Round(math.Sqrt(float64(s[0]))))
+		if r*r == s[0] && r > 1 {
+			return []int{1, r, r}, nil
+		}
+	}
+	return nil, usagef("the samples (shape %v) are not images; write .npy or .csv instead of .png", s)
+}
+
+// writeSamples writes rows of model-space samples x as a PNG grid (cols per
+// row, default √n) or as .npy/.csv.
+func writeSamples(path string, m *ae.Model, x *tensor.Tensor, cols int) error {
+	flat := tensor.From(x.Data, x.Rows(), len(x.Data)/max(x.Rows(), 1))
+	if !isPNG(path) {
+		return dataset.WriteMatrix(path, flat, featureNames(m, flat.Cols()))
+	}
+	shape, err := pictureShape(x.Shape[1:])
+	if err != nil {
+		return err
+	}
+	n := flat.Rows()
+	if cols <= 0 {
+		cols = int(math.Ceil(math.Sqrt(float64(n))))
+	}
+	var rows [][][]float32
+	for lo := 0; lo < n; lo += cols {
+		var row [][]float32
+		for i := lo; i < min(lo+cols, n); i++ {
+			row = append(row, flat.Row(i))
+		}
+		rows = append(rows, row)
+	}
+	return report.ImageGrid(path, rows, shape, cols)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/internal/parallel"
+	"github.com/bottleneck-ml/bottleneck/latent"
 )
 
 // writeLabelledIDX writes n 8×8 images of a bright bar at row r (noisy)
@@ -108,7 +109,7 @@ func TestLatentWorkflow(t *testing.T) {
 
 	// eval --nll
 	out = mustRun(t, "eval", "-m", vae, "--data", test, "--nll", "--samples", "50", "--json")
-	var nr NLLResult
+	var nr latent.NLLResult
 	if err := json.Unmarshal([]byte(out), &nr); err != nil {
 		t.Fatalf("eval --nll --json: %v\n%s", err, out)
 	}
@@ -118,7 +119,7 @@ func TestLatentWorkflow(t *testing.T) {
 	old := parallel.Threads()
 	out2 := mustRun(t, "eval", "-m", vae, "--data", test, "--nll", "--samples", "50", "--json", "--threads", "1")
 	parallel.SetThreads(old)
-	var nr1 NLLResult
+	var nr1 latent.NLLResult
 	json.Unmarshal([]byte(out2), &nr1)
 	if nr1.NLL != nr.NLL || nr1.NegELBO != nr.NegELBO {
 		t.Errorf("eval --nll depends on the thread count:\n%s\n%s", out, out2)
@@ -279,7 +280,7 @@ func TestConvVAEWorkflow(t *testing.T) {
 		t.Error("latent-map --method umap: no error")
 	}
 	out = mustRun(t, "eval", "-m", model, "--data", test, "--nll", "--samples", "30", "--json")
-	var r NLLResult
+	var r latent.NLLResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("eval --nll --json: %v\n%s", err, out)
 	}
@@ -288,7 +289,7 @@ func TestConvVAEWorkflow(t *testing.T) {
 	}
 	// The same estimate at 1 and 2 threads.
 	one := mustRun(t, "--threads", "1", "eval", "-m", model, "--data", test, "--nll", "--samples", "30", "--json")
-	var r1 NLLResult
+	var r1 latent.NLLResult
 	json.Unmarshal([]byte(one), &r1)
 	if r1.NLL != r.NLL {
 		t.Errorf("NLL %v at 1 thread, %v at the default", r1.NLL, r.NLL)
@@ -383,7 +384,7 @@ func TestConvVAEGaussianCLI(t *testing.T) {
 		t.Errorf("inspect of a Gaussian conv VAE:\n%s", out)
 	}
 	out = mustRun(t, "eval", "-m", model, "--data", data, "--nll", "--samples", "5", "--max-rows", "4", "--json")
-	var r NLLResult
+	var r latent.NLLResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Rows != 4 || r.Binarized {
 		t.Errorf("eval --nll: %+v, %v", r, err)
 	}

@@ -22,10 +22,11 @@ import (
 	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/imageio"
+	"github.com/bottleneck-ml/bottleneck/imagetask"
 	"github.com/bottleneck-ml/bottleneck/internal/cli"
 	"github.com/bottleneck-ml/bottleneck/internal/demodata"
-	"github.com/bottleneck-ml/bottleneck/internal/zoo"
 	"github.com/bottleneck-ml/bottleneck/tensor"
+	"github.com/bottleneck-ml/bottleneck/zoo"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -96,7 +97,7 @@ func check(t *testing.T, name string, got outputs) {
 				worst, at = d, i
 			}
 		}
-		if !(worst <= 1e-6) {
+		if !(worst <= tolerance) {
 			t.Errorf("%s %s: max difference %.3g at %d (got %v, want %v)", name, k, worst, at, g[at], w[at])
 		}
 	}
@@ -181,9 +182,9 @@ func TestShippedDenseVAEs(t *testing.T) {
 			}
 			x := digits(t, 2)
 			got := outputs{}
-			got.put("encode", m.Encode(x).Data)
-			got.put("reconstruct", m.Reconstruct(x).Data)
-			got.put("decode", m.Decode(codes(1, m.Config.Code)).Data)
+			got.put("encode", must(m.Encode(nil, x)).Data)
+			got.put("reconstruct", must(m.Reconstruct(nil, x)).Data)
+			got.put("decode", must(m.Decode(nil, codes(1, m.CodeSize()))).Data)
 			logp, elbo, err := m.LogLikelihood(tensor.From(x.Data[:2*784], 2, 784), 16, 8, rand.New(rand.NewPCG(3, 4)))
 			if err != nil {
 				t.Fatal(err)
@@ -195,33 +196,21 @@ func TestShippedDenseVAEs(t *testing.T) {
 }
 
 func TestShippedMNISTConv(t *testing.T) {
-	m, err := ae.DecodeConv(shipped(t, "mnist-conv"))
+	m, err := ae.Decode(shipped(t, "mnist-conv"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	x := digits(t, 2)
 	x4 := tensor.From(x.Data, 2, 1, 28, 28)
 	got := outputs{}
-	z, err := m.Encode(x4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got.put("encode", z.Data)
-	y, err := m.Apply(x4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got.put("reconstruct", y.Data)
-	d, err := m.Decode(codes(1, m.CodeSize()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got.put("decode", d.Data)
+	got.put("encode", must(m.Encode(nil, x4)).Data)
+	got.put("reconstruct", must(m.Reconstruct(nil, x4)).Data)
+	got.put("decode", must(m.Decode(nil, codes(1, m.CodeSize()))).Data)
 	check(t, "mnist-conv", got)
 }
 
 func TestShippedMNISTDenoise(t *testing.T) {
-	m, err := ae.DecodeConv(shipped(t, "mnist-denoise"))
+	m, err := ae.Decode(shipped(t, "mnist-denoise"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +219,7 @@ func TestShippedMNISTDenoise(t *testing.T) {
 	for i, v := range x.Data {
 		x.Data[i] = float32(min(max(float64(v)+0.5*rng.NormFloat64(), 0), 1))
 	}
-	y, err := m.Apply(tensor.From(x.Data, 2, 1, 28, 28))
+	y, err := m.Reconstruct(nil, tensor.From(x.Data, 2, 1, 28, 28))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,11 +228,11 @@ func TestShippedMNISTDenoise(t *testing.T) {
 	check(t, "mnist-denoise", got)
 }
 
-func withTiles(size, overlap int, f func()) {
-	s, o := ae.TileSize, ae.TileOverlap
-	ae.TileSize, ae.TileOverlap = size, overlap
-	defer func() { ae.TileSize, ae.TileOverlap = s, o }()
-	f()
+func must(t *tensor.Tensor, err error) *tensor.Tensor {
+	if err != nil {
+		panic(err)
+	}
+	return t
 }
 
 func TestShippedImageModels(t *testing.T) {
@@ -261,27 +250,26 @@ func TestShippedImageModels(t *testing.T) {
 	}
 
 	t.Run("denoise-gray", func(t *testing.T) {
-		m, err := ae.DecodeConv(shipped(t, "denoise-gray"))
+		m, err := ae.Decode(shipped(t, "denoise-gray"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := outputs{}
-		out, err := m.Denoise(noisy)
+		out, err := imagetask.Denoise(m, noisy, imagetask.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		got.put("grey", out.Pix)
-		if out, err = m.Denoise(colour); err != nil {
+		if out, err = imagetask.Denoise(m, colour, imagetask.Options{}); err != nil {
 			t.Fatal(err)
 		}
 		got.put("colour", out.Pix)
-		withTiles(24, 8, func() { out, err = m.Denoise(big) })
+		out, err = imagetask.Denoise(m, big, imagetask.Options{Tile: 24, Overlap: 8})
 		if err != nil {
 			t.Fatal(err)
 		}
 		got.put("tiled", out.Pix)
-		m.Ensemble = true
-		if out, err = m.Denoise(noisy.Crop(0, 0, 16, 20)); err != nil {
+		if out, err = imagetask.Denoise(m, noisy.Crop(0, 0, 16, 20), imagetask.Options{Ensemble: true}); err != nil {
 			t.Fatal(err)
 		}
 		got.put("ensemble", out.Pix)
@@ -292,17 +280,17 @@ func TestShippedImageModels(t *testing.T) {
 		scale int
 	}{{"upscale-x2", 2}, {"upscale-x3", 3}, {"upscale-x4", 4}} {
 		t.Run(c.name, func(t *testing.T) {
-			m, err := ae.DecodeConv(shipped(t, c.name))
+			m, err := ae.Decode(shipped(t, c.name))
 			if err != nil {
 				t.Fatal(err)
 			}
 			got := outputs{}
-			out, err := m.Upscale(small, c.scale)
+			out, err := imagetask.Upscale(m, small, c.scale, imagetask.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			got.put("colour", out.Pix)
-			if out, err = m.Upscale(small.Channels(1, 2), c.scale); err != nil {
+			if out, err = imagetask.Upscale(m, small.Channels(1, 2), c.scale, imagetask.Options{}); err != nil {
 				t.Fatal(err)
 			}
 			got.put("grey", out.Pix)
@@ -310,11 +298,11 @@ func TestShippedImageModels(t *testing.T) {
 		})
 	}
 	t.Run("colorize", func(t *testing.T) {
-		m, err := ae.DecodeConv(shipped(t, "colorize"))
+		m, err := ae.Decode(shipped(t, "colorize"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := m.Colorize(colour)
+		out, err := imagetask.Colorize(m, colour, imagetask.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -142,3 +142,41 @@ func toByte(v float32) uint8 {
 	}
 	return uint8(math.Round(float64(v) * 255))
 }
+
+// Enlarge repeats every pixel of an image ([H,W] or [C,H,W]) f×f times
+// and returns it with its shape.
+func Enlarge(img []float32, shape []int, f int) ([]float32, []int) {
+	h, w := shape[len(shape)-2], shape[len(shape)-1]
+	c := len(img) / (h * w)
+	out := make([]float32, c*h*f*w*f)
+	for ch := 0; ch < c; ch++ {
+		for y := 0; y < h*f; y++ {
+			for x := 0; x < w*f; x++ {
+				out[(ch*h*f+y)*w*f+x] = img[(ch*h+y/f)*w+x/f]
+			}
+		}
+	}
+	big := append([]int(nil), shape...)
+	big[len(big)-2], big[len(big)-1] = h*f, w*f
+	return out, big
+}
+
+// PairGrid writes a PNG of the first n images of a (shape [C H W] or
+// [H W] each) above the first n of b, small images enlarged so the grid is
+// readable on a screen (reconstructions under their inputs, say).
+func PairGrid(path string, shape []int, a, b []float32, n int) error {
+	per := 1
+	for _, d := range shape {
+		per *= d
+	}
+	f := max(1, 84/shape[len(shape)-2])
+	rows := [][][]float32{{}, {}}
+	var big []int
+	for i := range n {
+		var x, y []float32
+		x, big = Enlarge(a[i*per:(i+1)*per], shape, f)
+		y, _ = Enlarge(b[i*per:(i+1)*per], shape, f)
+		rows[0], rows[1] = append(rows[0], x), append(rows[1], y)
+	}
+	return ImageGrid(path, rows, big, n)
+}

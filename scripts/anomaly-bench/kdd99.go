@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bottleneck-ml/bottleneck/anomaly"
+	"github.com/bottleneck-ml/bottleneck/dataset"
 )
 
 // kdd99 runs DAGMM's protocol (Zong et al. 2018) on the KDD Cup 99 10 %
@@ -37,6 +39,9 @@ func kdd99() {
 	f.Close()
 	cols := filepath.Join(dir, "kddcup.names") + ",label"
 	flags := []string{"--no-header", "--columns", cols, "--label", "label"}
+	names, err := dataset.ReadColumnNames(filepath.Join(dir, "kddcup.names"))
+	check(err)
+	opt := dataset.LoadOptions{Header: dataset.NoHeader, Columns: append(names, "label"), Label: "label"}
 	var ps, rs, fs []float64
 	start := time.Now()
 	for s := 1; s <= *seeds; s++ {
@@ -50,18 +55,14 @@ func kdd99() {
 			truth = append(truth, strings.HasSuffix(l, ",normal."))
 			return true
 		})
-		model := filepath.Join(tmpDir, "kdd.safetensors")
-		args := append([]string{"-q", "train", "--data", trainF}, flags...)
-		args = append(args, "-o", model, "--seed", fmt.Sprint(s), "--checkpoint", "none", "--no-plot")
-		run(append(args, strings.Fields(*extra)...))
-		out := run(append([]string{"score", "-m", model, "--data", testF, "--top", "0"}, flags...))
-		rows := strings.Split(strings.TrimSpace(out), "\n")[1:]
-		scores := make([]float64, len(rows))
-		for i, l := range rows {
-			v, err := strconv.ParseFloat(strings.Split(l, ",")[1], 64)
-			check(err)
-			scores[i] = v
-		}
+		ds, err := dataset.Load(trainF, opt)
+		check(err)
+		det := trainDetector(ds, uint64(s), 0)
+		te, err := dataset.LoadWith(testF, det.Preprocessor(), opt)
+		check(err)
+		res, err := det.ScoreWith(te.X, anomaly.ScoreOptions{Top: -1})
+		check(err)
+		scores := anomaly.Scores(res)
 		idx := make([]int, len(scores))
 		for i := range idx {
 			idx[i] = i
@@ -85,8 +86,8 @@ func kdd99() {
 	p, psd := meanStd(ps)
 	r, rsd := meanStd(rs)
 	f1, fsd := meanStd(fs)
-	fmt.Printf("| KDD Cup 99 (DAGMM protocol) | precision %.4f ± %.4f | recall %.4f ± %.4f | F1 %.4f ± %.4f | %d seeds | %s | %.0fs |\n", p, psd, r, rsd, f1, fsd, *seeds, *extra, time.Since(start).Seconds())
-	fmt.Printf("\ncommand: `bottleneck train --data TRAIN.csv %s %s -o m.safetensors --seed S; bottleneck score -m m.safetensors --data TEST.csv %s --top 0`, top 20 %% of scores flagged\n", show(flags), *extra, show(flags))
+	fmt.Printf("| KDD Cup 99 (DAGMM protocol) | precision %.4f ± %.4f | recall %.4f ± %.4f | F1 %.4f ± %.4f | %d seeds | %s | %.0fs |\n", p, psd, r, rsd, f1, fsd, *seeds, extra(), time.Since(start).Seconds())
+	fmt.Printf("\ncommand: `bottleneck train --data TRAIN.csv %s %s -o m.safetensors --seed S; bottleneck score -m m.safetensors --data TEST.csv %s --top 0`, top 20 %% of scores flagged\n", show(flags), extra(), show(flags))
 }
 
 // writeLines writes lines[i] for i in idx that keep accepts to path.

@@ -1,9 +1,10 @@
 // Command anomaly-bench runs the anomaly-detection benchmarks of
-// docs/RESULTS.md through the bottleneck command line (in process, the
-// same code as the binary) and prints a Markdown table: per dataset the
-// mean ± std over seeds and the commands that produced it.
+// docs/RESULTS.md through the library (anomaly.Train and anomaly.Evaluate,
+// what `bottleneck train` and `bottleneck eval` call) and prints a Markdown
+// table: per dataset the mean ± std over seeds and the equivalent command
+// lines.
 //
-//	go run ./scripts/anomaly-bench -suite odds   [-seeds 5] [-args "--epochs 50"]
+//	go run ./scripts/anomaly-bench -suite odds   [-seeds 5] [-epochs 50]
 //	go run ./scripts/anomaly-bench -suite adbench
 //	go run ./scripts/anomaly-bench -suite nslkdd
 //	go run ./scripts/anomaly-bench -suite mnist
@@ -16,7 +17,6 @@ package main
 
 import (
 	"archive/zip"
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -29,20 +29,24 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/dataset"
-	"github.com/bottleneck-ml/bottleneck/internal/cli"
+	"github.com/bottleneck-ml/bottleneck/train"
 )
 
 var (
-	data   = flag.String("data", "../shared/data", "the shared data folder")
-	suite  = flag.String("suite", "odds", "odds, adbench, nslkdd, mnist")
-	seeds  = flag.Int("seeds", 5, "seeds per dataset (1..N)")
-	extra  = flag.String("args", "", "extra train flags, space-separated")
-	only   = flag.String("only", "", "comma-separated dataset names to run (default all)")
-	keys   = flag.String("keys", "roc_auc", "comma-separated eval JSON keys to report")
-	window = flag.Int("window", 10, "skab: window length (--window)")
-	trainN = flag.Int("train-rows", 400, "skab: leading rows of each experiment trained on")
-	tmpDir string
+	data      = flag.String("data", "../shared/data", "the shared data folder")
+	suite     = flag.String("suite", "odds", "odds, adbench, nslkdd, mnist")
+	seeds     = flag.Int("seeds", 5, "seeds per dataset (1..N)")
+	epochs    = flag.Int("epochs", 20, "training epochs (train --epochs)")
+	scoreTrim = flag.Float64("score-trim", -1, "mahal covariance trim (train --score-trim; -1 automatic)")
+	score     = flag.String("score", "", "score metric (train --score)")
+	threshold = flag.String("threshold", "", "threshold spec (train --threshold)")
+	only      = flag.String("only", "", "comma-separated dataset names to run (default all)")
+	keys      = flag.String("keys", "roc_auc", "comma-separated eval JSON keys to report")
+	window    = flag.Int("window", 10, "skab: window length (--window)")
+	trainN    = flag.Int("train-rows", 400, "skab: leading rows of each experiment trained on")
+	tmpDir    string
 )
 
 // ODDS17 are the 17 ODDS sets of PyOD's benchmark table.
@@ -50,9 +54,50 @@ var ODDS17 = []string{"arrhythmia", "cardio", "glass", "ionosphere", "letter", "
 
 type job struct {
 	name  string
-	train []string   // train args without -o and --seed
-	evals [][]string // eval args without -m and --json; one result row each
+	train []string   // train args without -o and --seed (shown)
+	evals [][]string // eval args without -m and --json; one result row each (shown)
 	tags  []string   // names of the eval rows
+	// what runs: the training data and how to read it, and the eval files
+	trainPath  string
+	trainOpt   dataset.LoadOptions
+	evalPaths  []string
+	evalOpt    dataset.LoadOptions
+	evalNormal string
+}
+
+// extra is the train flags the -epochs, -score-trim, -score and
+// -threshold flags stand for, for the command column.
+func extra() string {
+	var f []string
+	if *epochs != 20 {
+		f = append(f, fmt.Sprintf("--epochs %d", *epochs))
+	}
+	if *scoreTrim >= 0 {
+		f = append(f, fmt.Sprintf("--score-trim %g", *scoreTrim))
+	}
+	if *score != "" {
+		f = append(f, "--score "+*score)
+	}
+	if *threshold != "" {
+		f = append(f, "--threshold "+*threshold)
+	}
+	return strings.Join(f, " ")
+}
+
+// trainDetector trains a detector on ds as `bottleneck train` would with
+// the script's flags and its defaults.
+func trainDetector(ds *dataset.Dataset, seed uint64, window int) *anomaly.Detector {
+	o := anomaly.TrainOptions{Seed: seed, Window: window, Stride: 1, Score: *score, Threshold: *threshold,
+		Fit: train.Options{Epochs: *epochs, Patience: 5}}
+	switch {
+	case *scoreTrim == 0:
+		o.ScoreTrim = -1
+	case *scoreTrim > 0:
+		o.ScoreTrim = *scoreTrim
+	}
+	det, err := anomaly.Train(context.Background(), ds, o)
+	check(err)
+	return det
 }
 
 func main() {
@@ -98,16 +143,18 @@ func main() {
 		for i := range vals {
 			vals[i] = map[string][]float64{}
 		}
-		model := filepath.Join(tmpDir, "model.safetensors")
 		for s := 1; s <= *seeds; s++ {
-			args := append([]string{"-q", "train"}, j.train...)
-			args = append(args, "-o", model, "--seed", fmt.Sprint(s), "--checkpoint", "none", "--no-plot")
-			args = append(args, strings.Fields(*extra)...)
-			run(args)
-			for i, ev := range j.evals {
-				out := run(append([]string{"eval", "-m", model, "--json"}, ev...))
+			ds, err := dataset.Load(j.trainPath, j.trainOpt)
+			check(err)
+			det := trainDetector(ds, uint64(s), 0)
+			for i, path := range j.evalPaths {
+				te, err := dataset.LoadWith(path, det.Preprocessor(), j.evalOpt)
+				check(err)
+				m, _, _, err := anomaly.Evaluate(det, te, j.evalNormal)
+				check(err)
+				raw, _ := json.Marshal(m)
 				var res map[string]any
-				check(json.Unmarshal([]byte(out), &res))
+				check(json.Unmarshal(raw, &res))
 				for _, k := range ks {
 					if v, ok := res[k].(float64); ok {
 						vals[i][k] = append(vals[i][k], v)
@@ -128,7 +175,7 @@ func main() {
 					means[k] = append(means[k], m)
 				}
 			}
-			cmd := "`bottleneck train " + show(j.train) + " " + *extra + " -o m.safetensors --seed S` then `bottleneck eval -m m.safetensors --json " + show(j.evals[i]) + "`"
+			cmd := "`bottleneck train " + show(j.train) + " " + extra() + " -o m.safetensors --seed S` then `bottleneck eval -m m.safetensors --json " + show(j.evals[i]) + "`"
 			fmt.Printf("| %s | %s | %d | %s |\n", name, strings.Join(cells, " | "), *seeds, cmd)
 		}
 	}
@@ -142,14 +189,6 @@ func show(args []string) string {
 	s := strings.Join(args, " ")
 	s = strings.ReplaceAll(s, tmpDir, "$TMP")
 	return strings.ReplaceAll(s, *data, "$DATA")
-}
-
-func run(args []string) string {
-	var out, errb bytes.Buffer
-	if code := cli.Run(context.Background(), args, &out, &errb); code != 0 {
-		check(fmt.Errorf("bottleneck %s: exit %d: %s", strings.Join(args, " "), code, errb.String()))
-	}
-	return out.String()
 }
 
 func meanStd(v []float64) (float64, float64) {
@@ -211,7 +250,8 @@ func oddsJobs() []job {
 	for _, n := range ODDS17 {
 		npz := filepath.Join(tmpDir, n+".npz")
 		matToNPZ(filepath.Join(*data, "odds", n+".mat"), npz)
-		jobs = append(jobs, job{name: n, train: []string{"--data", npz}, evals: [][]string{{"--data", npz}}})
+		jobs = append(jobs, job{name: n, train: []string{"--data", npz}, evals: [][]string{{"--data", npz}},
+			trainPath: npz, evalPaths: []string{npz}})
 	}
 	return jobs
 }
@@ -223,7 +263,8 @@ func adbenchJobs() []job {
 	var jobs []job
 	for _, f := range files {
 		n := strings.TrimSuffix(filepath.Base(f), ".npz")
-		jobs = append(jobs, job{name: n, train: []string{"--data", f}, evals: [][]string{{"--data", f}}})
+		jobs = append(jobs, job{name: n, train: []string{"--data", f}, evals: [][]string{{"--data", f}},
+			trainPath: f, evalPaths: []string{f}})
 	}
 	return jobs
 }
@@ -231,11 +272,18 @@ func adbenchJobs() []job {
 func nslkddJobs() []job {
 	d := filepath.Join(*data, "nsl-kdd")
 	cols := filepath.Join(*data, "kddcup99", "kddcup.names") + ",label,difficulty"
+	names, err := dataset.ReadColumnNames(filepath.Join(*data, "kddcup99", "kddcup.names"))
+	check(err)
+	opt := dataset.LoadOptions{Header: dataset.NoHeader, Columns: append(names, "label", "difficulty"), Label: "label", Drop: []string{"difficulty"}}
+	trainOpt := opt
+	trainOpt.Normal = "normal"
 	return []job{{
-		name:  "NSL-KDD",
-		train: []string{"--data", filepath.Join(d, "KDDTrain+_20Percent.txt"), "--no-header", "--columns", cols, "--label", "label", "--drop", "difficulty", "--normal", "normal"},
-		evals: [][]string{{"--data", filepath.Join(d, "KDDTest+.txt")}, {"--data", filepath.Join(d, "KDDTest-21.txt")}},
-		tags:  []string{"KDDTest+", "KDDTest-21"},
+		name:      "NSL-KDD",
+		train:     []string{"--data", filepath.Join(d, "KDDTrain+_20Percent.txt"), "--no-header", "--columns", cols, "--label", "label", "--drop", "difficulty", "--normal", "normal"},
+		evals:     [][]string{{"--data", filepath.Join(d, "KDDTest+.txt")}, {"--data", filepath.Join(d, "KDDTest-21.txt")}},
+		tags:      []string{"KDDTest+", "KDDTest-21"},
+		trainPath: filepath.Join(d, "KDDTrain+_20Percent.txt"), trainOpt: trainOpt,
+		evalPaths: []string{filepath.Join(d, "KDDTest+.txt"), filepath.Join(d, "KDDTest-21.txt")}, evalOpt: opt,
 	}}
 }
 
@@ -244,9 +292,11 @@ func mnistJobs() []job {
 	var jobs []job
 	for digit := 0; digit < 10; digit++ {
 		jobs = append(jobs, job{
-			name:  fmt.Sprintf("digit %d", digit),
-			train: []string{"--data", filepath.Join(d, "train-images-idx3-ubyte.gz"), "--normal", fmt.Sprint(digit)},
-			evals: [][]string{{"--data", filepath.Join(d, "t10k-images-idx3-ubyte.gz"), "--normal", fmt.Sprint(digit)}},
+			name:      fmt.Sprintf("digit %d", digit),
+			train:     []string{"--data", filepath.Join(d, "train-images-idx3-ubyte.gz"), "--normal", fmt.Sprint(digit)},
+			evals:     [][]string{{"--data", filepath.Join(d, "t10k-images-idx3-ubyte.gz"), "--normal", fmt.Sprint(digit)}},
+			trainPath: filepath.Join(d, "train-images-idx3-ubyte.gz"), trainOpt: dataset.LoadOptions{Normal: fmt.Sprint(digit)},
+			evalPaths: []string{filepath.Join(d, "t10k-images-idx3-ubyte.gz")}, evalNormal: fmt.Sprint(digit),
 		})
 	}
 	return jobs

@@ -8,6 +8,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/bottleneck-ml/bottleneck/anomaly"
+	"github.com/bottleneck-ml/bottleneck/dataset"
 )
 
 // skab runs SKAB's leaderboard protocol: for each of the 34 experiment
@@ -26,6 +29,7 @@ func skab() {
 		files = append(files, fs...)
 	}
 	flags := []string{"--drop", "datetime,changepoint", "--label", "anomaly"}
+	opt := dataset.LoadOptions{Drop: []string{"datetime", "changepoint"}, Label: "anomaly"}
 	type cnt struct{ tp, fp, fn, tn int }
 	var f1s, fars, mars []float64
 	start := time.Now()
@@ -34,15 +38,17 @@ func skab() {
 		for _, f := range files {
 			head := filepath.Join(tmpDir, "head.csv")
 			writeHead(f, head, *trainN)
-			model := filepath.Join(tmpDir, "skab.safetensors")
-			args := append([]string{"-q", "train", "--data", head, "--normal", "0.0", "--window", fmt.Sprint(*window)}, flags...)
-			args = append(args, "-o", model, "--seed", fmt.Sprint(s), "--checkpoint", "none", "--no-plot")
-			run(append(args, strings.Fields(*extra)...))
-			out := run(append([]string{"score", "-m", model, "--data", f, "--top", "0"}, flags...))
-			lines := strings.Split(strings.TrimSpace(out), "\n")
-			for _, l := range lines[1:] { // row,score,anomaly,label
-				v := strings.Split(l, ",")
-				pred, truth := v[2] == "1", v[3] != "0.0"
+			trainOpt := opt
+			trainOpt.Normal = "0.0"
+			ds, err := dataset.Load(head, trainOpt)
+			check(err)
+			det := trainDetector(ds, uint64(s), *window)
+			all, err := dataset.LoadWith(f, det.Preprocessor(), opt)
+			check(err)
+			res, err := det.ScoreWith(all.X, anomaly.ScoreOptions{Top: -1})
+			check(err)
+			for i, r := range res {
+				pred, truth := r.Anomaly, all.Labels[i] != "0.0"
 				switch {
 				case pred && truth:
 					c.tp++
@@ -63,9 +69,9 @@ func skab() {
 	a, as := meanStd(fars)
 	m, ms := meanStd(mars)
 	fmt.Printf("| SKAB (%d files) | F1 %.4f ± %.4f | FAR %.2f ± %.2f %% | MAR %.2f ± %.2f %% | %d seeds | window %d, first %d rows trained on, %s | %.0fs |\n",
-		len(files), f, fs, a, as, m, ms, *seeds, *window, *trainN, *extra, time.Since(start).Seconds())
+		len(files), f, fs, a, as, m, ms, *seeds, *window, *trainN, extra(), time.Since(start).Seconds())
 	fmt.Printf("\ncommand per file F: `head -%d F > H; bottleneck train --data H --normal 0.0 --window %d %s %s -o m.safetensors --seed S; bottleneck score -m m.safetensors --data F %s --top 0`\n",
-		*trainN+1, *window, strings.Join(flags, " "), *extra, strings.Join(flags, " "))
+		*trainN+1, *window, strings.Join(flags, " "), extra(), strings.Join(flags, " "))
 }
 
 // writeHead copies the header and the first n data lines of src to dst.

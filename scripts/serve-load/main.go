@@ -21,8 +21,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bottleneck-ml/bottleneck/ae"
-	"github.com/bottleneck-ml/bottleneck/internal/server"
+	"github.com/bottleneck-ml/bottleneck/anomaly"
+	"github.com/bottleneck-ml/bottleneck/serve"
 )
 
 var (
@@ -36,9 +36,9 @@ var (
 
 func main() {
 	flag.Parse()
-	m, err := ae.Load(*modelPath)
+	det, err := anomaly.Open(*modelPath)
 	check(err)
-	srv, err := server.New(m, server.Options{})
+	srv, err := serve.New(det, serve.Options{})
 	check(err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)

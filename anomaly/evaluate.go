@@ -1,0 +1,139 @@
+package anomaly
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/bottleneck-ml/bottleneck/dataset"
+)
+
+// Metrics measure a detector against labels (anomaly = a label other than
+// the normal one): the ranking quality of its scores, and its decisions at
+// its threshold (nil fields when it has none).
+type Metrics struct {
+	ROCAUC          float64  `json:"roc_auc"`
+	PRAUC           float64  `json:"pr_auc"` // average precision
+	PrecisionAtN    float64  `json:"precision_at_n"`
+	Threshold       *float64 `json:"threshold"`
+	ThresholdMethod string   `json:"threshold_method,omitempty"`
+	Precision       *float64 `json:"precision"`
+	Recall          *float64 `json:"recall"`
+	F1              *float64 `json:"f1"`
+	FAR             *float64 `json:"far"` // false-alarm rate
+	MAR             *float64 `json:"mar"` // missed-alarm rate
+	Flagged         int      `json:"flagged"`
+	Anomalies       int      `json:"anomalies"`
+	Normal          string   `json:"normal"`
+	Score           string   `json:"score"`
+	MSENormal       float64  `json:"mse_normal"`
+	MSEAnomalous    float64  `json:"mse_anomalous"`
+}
+
+// Evaluate scores the labelled rows of ds (a time series, for a
+// time-series detector) and measures the detector against their labels.
+// normal is the label of normal rows; "" takes the one the detector was
+// trained on, or 0 for 0/1 labels. It also returns the results and which
+// rows are anomalous by label, for reports.
+func Evaluate(d *Detector, ds *dataset.Dataset, normal string) (*Metrics, []Result, []bool, error) {
+	if ds.Labels == nil {
+		return nil, nil, nil, fmt.Errorf("anomaly: %s has no labels; pass --label COL (CSV) or data with labels", ds.Source)
+	}
+	nl, ok := NormalLabel(normal, ds.Pre, ds.Labels)
+	if !ok {
+		return nil, nil, nil, fmt.Errorf("anomaly: cannot tell which label is normal (labels: %s); pass --normal VALUE", SomeLabels(ds.Labels))
+	}
+	res, err := d.ScoreWith(ds.X, ScoreOptions{Top: -1})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m, y, err := Measure(res, ds.Labels, nl, d.threshold)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", ds.Source, err)
+	}
+	return m, res, y, nil
+}
+
+// Measure computes the metrics of results against labels (anomalous =
+// label ≠ normal) at threshold th (nil: ranking metrics only), and returns
+// which rows are anomalous.
+func Measure(res []Result, labels []string, normal string, th *Threshold) (*Metrics, []bool, error) {
+	if len(res) != len(labels) {
+		return nil, nil, fmt.Errorf("%d results for %d labels", len(res), len(labels))
+	}
+	y := make([]bool, len(labels))
+	scores := make([]float64, len(res))
+	var pos int
+	var seNorm, seAnom float64
+	for i, l := range labels {
+		y[i] = l != normal
+		scores[i] = res[i].Score
+		if y[i] {
+			pos++
+			seAnom += res[i].MSE
+		} else {
+			seNorm += res[i].MSE
+		}
+	}
+	if pos == 0 || pos == len(y) {
+		return nil, nil, fmt.Errorf("labels hold one class only (%d of %d rows anomalous with normal = %q; labels seen: %s); pass --normal with the label of normal rows and data that has both", pos, len(y), normal, SomeLabels(labels))
+	}
+	r := &Metrics{
+		ROCAUC: ROCAUC(scores, y), PRAUC: AveragePrecision(scores, y),
+		PrecisionAtN: PrecisionAtN(scores, y, 0), Anomalies: pos, Normal: normal, Score: MetricMSE,
+		MSENormal: seNorm / float64(len(y)-pos), MSEAnomalous: seAnom / float64(pos),
+	}
+	if th != nil {
+		r.Score = th.Score
+		c := AtThreshold(scores, y, th.Value)
+		v, p, rc, f, far, mar := th.Value, c.Precision(), c.Recall(), c.F1(), c.FAR(), c.MAR()
+		r.Threshold, r.Precision, r.Recall, r.F1, r.FAR, r.MAR = &v, &p, &rc, &f, &far, &mar
+		r.ThresholdMethod = Spec{Method: th.Method, Param: th.Param}.String()
+		r.Flagged = c.TP + c.FP
+	}
+	return r, y, nil
+}
+
+// NormalLabel picks the label of normal rows: flag when given, else the one
+// the data was filtered to at training (pre.Normal), else "0" for 0/1
+// labels or "normal"; ok is false when it cannot tell.
+func NormalLabel(flag string, pre *dataset.Preprocessor, labels []string) (string, bool) {
+	if flag != "" {
+		return flag, true
+	}
+	if pre != nil && pre.Normal != "" {
+		return pre.Normal, true
+	}
+	seen := map[string]bool{}
+	for _, l := range labels {
+		seen[l] = true
+		if len(seen) > 2 {
+			return "", false
+		}
+	}
+	for _, pair := range [][2]string{{"0", "1"}, {"0.0", "1.0"}, {"normal", ""}} {
+		ok := seen[pair[0]]
+		for l := range seen {
+			ok = ok && (l == pair[0] || l == pair[1] || pair[1] == "")
+		}
+		if ok {
+			return pair[0], true
+		}
+	}
+	return "", false
+}
+
+// SomeLabels lists up to 8 distinct labels, quoted and sorted, for
+// messages.
+func SomeLabels(labels []string) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range labels {
+		if !seen[l] && len(out) < 8 {
+			seen[l] = true
+			out = append(out, fmt.Sprintf("%q", l))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}

@@ -1,0 +1,288 @@
+package anomaly
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/bottleneck-ml/bottleneck/ae"
+	"github.com/bottleneck-ml/bottleneck/dataset"
+	"github.com/bottleneck-ml/bottleneck/train"
+)
+
+// TrainOptions configure Train. The zero value trains the default
+// architecture for the data, with the default score and threshold.
+type TrainOptions struct {
+	// Hidden and Code are the dense architecture's widths (nil and 0:
+	// DefaultArch of the input width); Variational makes it a VAE.
+	// Activation defaults to relu, CodeActivation to identity, and
+	// OutputActivation and Loss to sigmoid and bce for data in [0,1],
+	// identity and mse otherwise.
+	Hidden                                       []int
+	Code                                         int
+	Variational                                  bool
+	Activation, CodeActivation, OutputActivation string
+	Loss                                         string
+	Dropout                                      float64
+	Sparsity                                     string  // activity penalty on the code: "l1:λ" or "kl:ρ:β"
+	Likelihood                                   string  // VAE: bernoulli or gaussian
+	Beta                                         float64 // VAE: weight of the KL term (0: 1)
+	Binarize                                     bool    // VAE: dynamic binarisation of [0,1] inputs
+	// Config, when set, is the architecture itself (layer specs); the
+	// width fields above are then ignored.
+	Config *ae.Config
+
+	Seed  uint64 // weights, split and shuffling
+	Batch int    // rows per step (0: 128)
+	// Val is the fraction of rows held out for validation and for fitting
+	// the threshold (0: 0.1; negative: none, the threshold is fitted on
+	// the training rows).
+	Val float64
+	// Window and Stride make a time-series detector: samples are windows
+	// of Window consecutive rows every Stride rows (0: rows on their own).
+	Window, Stride int
+	// Fit configures the training loop (epochs, learning rate, schedule,
+	// early stopping, checkpoint and resume, progress log). Its Seed is
+	// Seed.
+	Fit train.Options
+
+	// Score is the score metric: mahal, mse, nmse or mae (default
+	// DefaultMetric for tables and arrays, DefaultImageMetric for images).
+	Score string
+	// ScoreTrim is the fraction of training rows left out of mahal's
+	// covariance refit: 0 is automatic (MahalTrim when the rows may hold
+	// anomalies, none when the data was filtered to its normal label),
+	// negative is none.
+	ScoreTrim float64
+	// Threshold is the threshold spec (default DefaultSpec), fitted on the
+	// validation rows; f1 also uses Anomalies, labelled anomalous rows
+	// preprocessed like ds (e.g. the training file's rows that the normal
+	// filter left out).
+	Threshold string
+	Anomalies *dataset.Dataset
+
+	// Log receives what training does (the model, windows, epochs, the
+	// threshold); nil discards it.
+	Log io.Writer
+}
+
+// minThresholdRows is the fewest rows a threshold is fitted on without a
+// warning: a median and MAD of fewer scores say little.
+const minThresholdRows = 30
+
+// Train fits a detector on ds: an autoencoder trained on its rows (or
+// windows), the score statistics of the training rows, and a threshold
+// fitted on held-out rows. It is what `bottleneck train` does for data
+// without --task. The model's training record says how it went
+// (d.Model().Training).
+func Train(ctx context.Context, ds *dataset.Dataset, o TrainOptions) (*Detector, error) {
+	if ds == nil || ds.Len() == 0 {
+		return nil, errors.New("anomaly: no training rows; check the data file and the --normal filter")
+	}
+	spec, err := ParseSpec(orDefault(o.Threshold, DefaultSpec))
+	if err != nil {
+		return nil, err
+	}
+	normal := ""
+	if ds.Pre != nil {
+		normal = ds.Pre.Normal
+	}
+	window := 1
+	if o.Window > 0 {
+		if ds.Pre != nil && ds.Pre.Kind == dataset.KindImage {
+			return nil, errors.New("anomaly: windows are for time series in CSV/NPY files, not images")
+		}
+		window = o.Window
+		if ds, err = windowDataset(ds, o.Window, max(o.Stride, 1), normal); err != nil {
+			return nil, err
+		}
+		logf(o.Log, "windows: %d of %d rows every %d rows → %d samples × %d values\n", ds.Len(), o.Window, max(o.Stride, 1), ds.Len(), ds.Dim())
+	}
+	cfg, err := o.config(ds)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ae.New(cfg, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	m.Preprocess = ds.Pre
+	trainDS, valDS := ds, (*dataset.Dataset)(nil)
+	val := o.Val
+	if val == 0 {
+		val = 0.1
+	}
+	if val >= 1 {
+		return nil, fmt.Errorf("anomaly: validation fraction %v must be below 1", val)
+	}
+	if val > 0 {
+		trainDS, valDS = dataset.Split(ds, val, o.Seed)
+	}
+	batch := o.Batch
+	if batch <= 0 {
+		batch = 128
+	}
+	batch = min(batch, trainDS.Len())
+	fit := o.Fit
+	fit.Seed = o.Seed
+	if fit.Log == nil {
+		fit.Log = o.Log
+	}
+	tr := train.NewRows(trainDS, train.RowsOptions{Batch: batch, Seed: o.Seed})
+	var vs train.Source
+	if valDS != nil && valDS.Len() > 0 {
+		vs = train.NewRows(valDS, train.RowsOptions{Batch: batch, Ordered: true})
+	}
+	logf(o.Log, "model: %s, %s, %d parameters\n", cfg.Summary(), objective(cfg), m.NumParams())
+	if _, err := train.Fit(ctx, m, tr, vs, fit); err != nil {
+		return nil, err
+	}
+	d := &Detector{model: m, pre: ds.Pre, window: window}
+	d.pool = newPool()
+	if err := d.fitThreshold(ds, trainDS, valDS, spec, normal, o); err != nil {
+		return nil, err
+	}
+	if err := d.setup(); err != nil {
+		return nil, err
+	}
+	d.pool = newPool()
+	return d, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format, args...)
+	}
+}
+
+// objective describes a config's output and loss for the log.
+func objective(c ae.Config) string {
+	if c.Variational {
+		return fmt.Sprintf("%s likelihood, β %g", c.Likelihood, c.Beta)
+	}
+	return c.Loss + " loss"
+}
+
+// config builds the architecture for the dataset.
+func (o *TrainOptions) config(ds *dataset.Dataset) (ae.Config, error) {
+	if o.Config != nil {
+		return *o.Config, nil
+	}
+	hidden, code := DefaultArch(ds.Dim())
+	if o.Hidden != nil {
+		hidden = o.Hidden
+	}
+	if o.Code > 0 {
+		code = o.Code
+	}
+	unit := ds.Pre != nil && ds.Pre.OutputInUnitRange()
+	cfg, err := ae.DenseConfig(ds.Shape, unit, ae.Dense{
+		Hidden: hidden, Code: code, Activation: o.Activation, CodeActivation: o.CodeActivation,
+		Output: o.OutputActivation, Dropout: o.Dropout, Variational: o.Variational, Likelihood: o.Likelihood, Loss: o.Loss,
+	})
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Sparsity = o.Sparsity
+	if o.Variational {
+		if o.Beta > 0 {
+			cfg.Beta = o.Beta
+		}
+		cfg.Binarize = o.Binarize
+	}
+	return cfg, cfg.Validate()
+}
+
+// fitThreshold fits the score statistics on the training rows and the
+// threshold on the validation rows (the training rows when there are
+// none). For f1 the labelled anomalies are the validation rows' own
+// anomalous labels and o.Anomalies.
+func (d *Detector) fitThreshold(all, trainDS, valDS *dataset.Dataset, spec Spec, normal string, o TrainOptions) error {
+	rows, fittedOn := valDS, "validation rows"
+	if rows == nil || rows.Len() == 0 {
+		rows, fittedOn = trainDS, "training rows"
+	}
+	if rows.Len() < minThresholdRows {
+		logf(o.Log, "warning: the threshold is fitted on only %d %s; it will be unreliable. Train on more rows or raise --val\n", rows.Len(), fittedOn)
+	}
+	metric := o.Score
+	if metric == "" {
+		metric = DefaultMetric
+		if all.Pre != nil && all.Pre.Kind == dataset.KindImage {
+			metric = DefaultImageMetric
+		}
+	}
+	s, err := newScorer(d.model, &d.scoring, 256, all.Shape)
+	if err != nil {
+		return err
+	}
+	d.scoring = Scoring{Metric: MetricMSE}
+	s.sc = &d.scoring
+	switch metric {
+	case MetricMSE, MetricMAE:
+	case MetricNMSE:
+		if d.scoring.FeatureScale, err = fitScale(s, trainDS.X); err != nil {
+			return err
+		}
+	case MetricMahal:
+		trim := o.ScoreTrim
+		switch {
+		case trim == 0 && normal != "":
+			trim = 0 // rows chosen by their normal label are clean
+		case trim == 0:
+			trim = MahalTrim
+		case trim < 0:
+			trim = 0
+		}
+		if trim >= 0.9 {
+			return fmt.Errorf("anomaly: score trim %v: leave out less than 0.9 of the rows", trim)
+		}
+		if d.scoring.Mahal, err = fitMahal(s, trainDS.X, trim); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("anomaly: score %q; want %s", metric, MetricNames)
+	}
+	d.scoring.Metric = metric
+	var scores []float64
+	err = s.run(rows.X, func(_ int, _ []float32, score, _ float64) { scores = append(scores, score) })
+	if err != nil {
+		return err
+	}
+	var labels []bool
+	if spec.Method == MethodF1 {
+		if normal == "" || rows.Labels == nil {
+			return errors.New("anomaly: threshold f1 needs labelled data: pass --label COL (CSV) and --normal VALUE, the label of normal rows")
+		}
+		labels = make([]bool, rows.Len())
+		for i, l := range rows.Labels {
+			labels[i] = l != normal
+		}
+		if a := o.Anomalies; a != nil && a.Len() > 0 {
+			err := s.run(a.X, func(_ int, _ []float32, score, _ float64) {
+				scores = append(scores, score)
+				labels = append(labels, true)
+			})
+			if err != nil {
+				return err
+			}
+			fittedOn = fmt.Sprintf("validation rows + %d anomalous rows of the training file", a.Len())
+		}
+	}
+	th, err := Fit(spec, scores, labels, fittedOn)
+	if err != nil {
+		return err
+	}
+	th.Score = metric
+	d.threshold = th
+	logf(o.Log, "threshold: %s\n", th.Describe())
+	return nil
+}

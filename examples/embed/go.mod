@@ -1,0 +1,16 @@
+module example.com/embed
+
+go 1.26.0
+
+require github.com/bottleneck-ml/bottleneck v0.0.0
+
+require (
+	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
+	github.com/rivo/uniseg v0.4.7 // indirect
+	github.com/schollz/progressbar/v3 v3.19.1 // indirect
+	golang.org/x/image v0.30.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/term v0.48.0 // indirect
+)
+
+replace github.com/bottleneck-ml/bottleneck => ../..
