@@ -465,7 +465,11 @@ func encodeCSV(name string, t *table, pos []int, labels []string, pre *Preproces
 		}
 		c := pre.Columns[i].Name
 		ds.Unknown[c] = n
-		ds.Warnings = append(ds.Warnings, fmt.Sprintf("%s: column %q: %d rows have categories not seen in training (first %q); they are encoded as all-zero one-hot", name, c, n, first[i]))
+		if ds.firstUnknown == nil {
+			ds.firstUnknown = map[string]string{}
+		}
+		ds.firstUnknown[c] = first[i]
+		ds.Warnings = append(ds.Warnings, unknownWarning(name, c, n, first[i]))
 	}
 	return ds, nil
 }
@@ -564,16 +568,49 @@ func applyCSV(name string, t *table, pre *Preprocessor, opt LoadOptions) (*Datas
 			labels[r] = t.cell(r, pos[pre.LabelIndex])
 		}
 	}
+	var ids []string
+	if opt.ID != "" {
+		col := -1
+		if names != nil {
+			col = resolveColumn(names, opt.ID)
+		} else if i, err := strconv.Atoi(opt.ID); err == nil && i >= 0 && i < t.nc {
+			col = i
+		}
+		if col < 0 {
+			return nil, fail(ErrColumn, name, "id column %q not found; columns are %s (or pass a 0-based index)", opt.ID, listNames(names))
+		}
+		ids = make([]string, t.rows)
+		for r := range ids {
+			ids[r] = t.cell(r, col)
+		}
+	}
 	if opt.Normal != "" {
 		keep, err := normalRows(name, labels, opt.Normal)
 		if err != nil {
 			return nil, err
 		}
 		t, labels = t.filter(keep, labels)
+		if ids != nil {
+			kept := make([]string, len(keep))
+			for k, r := range keep {
+				kept[k] = ids[r]
+			}
+			ids = kept
+		}
 	}
 	missing := pre.Missing
 	if opt.Missing != "" {
 		missing = opt.Missing
 	}
-	return encodeCSV(name, t, pos, labels, pre, missing)
+	ds, err := encodeCSV(name, t, pos, labels, pre, missing)
+	if ds != nil {
+		ds.IDs = ids
+	}
+	return ds, err
+}
+
+// unknownWarning says that n rows of file name had a category of column c
+// not seen in training.
+func unknownWarning(name, c string, n int, first string) string {
+	return fmt.Sprintf("%s: column %q: %d rows have categories not seen in training (first %q); they are encoded as all-zero one-hot", name, c, n, first)
 }

@@ -17,6 +17,7 @@ type Dataset struct {
 	X        *tensor.Tensor // N × D, preprocessed (model space)
 	Shape    []int          // per-sample shape: [D] for tables, [C,H,W] for images (e.g. [1,28,28])
 	Labels   []string       // one per row ("" when absent); nil when the source has no labels
+	IDs      []string       // the LoadOptions.ID column's values, one per row; nil without
 	Features []string       // names of the D model-space columns (one-hot columns named "service=http")
 	Pre      *Preprocessor  // the preprocessing that produced X (fitted on training data)
 	Source   string         // file path
@@ -25,7 +26,8 @@ type Dataset struct {
 	Warnings []string
 	// Unknown counts values per raw column name whose category was not seen
 	// in training (LoadWith only).
-	Unknown map[string]int
+	Unknown      map[string]int
+	firstUnknown map[string]string // the first such value per column
 }
 
 // Len is the number of samples.
@@ -55,6 +57,11 @@ type LoadOptions struct {
 	Comma   rune     // 0 = detect among , ; \t, else whitespace; ' ' = runs of spaces/tabs (no quoting)
 	// All formats
 	Normal  string // keep only rows whose label equals this; "" keep all
+	// ID names a CSV column (name or 0-based index) whose raw values are
+	// returned in Dataset.IDs when data is read for a model (LoadWith), to
+	// pass through to the output; the model uses the column as it was
+	// trained to (as a feature only if it was one).
+	ID string
 	Missing string // "error" (default) or "impute" (median for numeric, mode for categorical); "", "?", "NA", "NaN" count as missing
 	Scale   string // "auto" (default), "standardize", "minmax", "none"
 	MaxRows int    // read at most this many samples (before the Normal filter); 0 = all

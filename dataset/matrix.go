@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -22,46 +23,74 @@ type MatrixWriter struct {
 	cols  int
 	rows  int
 	npy   bool
-	out   *atomicfile.File // the file itself (CSV) or the NPY body
+	file  *atomicfile.File // the file being written (nil for a stream)
+	out   *bufio.Writer    // CSV text, to file or stream
+	dst   io.Writer        // a stream's destination
 	body  *os.File         // NPY: the values, before the header is known
 	buf   []byte
-	b4    [4]byte
 	wbody io.Writer
 }
 
 // CreateMatrix starts a matrix file of cols columns at path; the extension
 // picks the format. header names the CSV columns (nil: none).
 func CreateMatrix(path string, cols int, header []string) (*MatrixWriter, error) {
-	w := &MatrixWriter{path: path, cols: cols}
+	var format Format
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".npy":
-		w.npy = true
-		f, err := os.CreateTemp(filepath.Dir(path), ".matrix-*.f32")
-		if err != nil {
-			return nil, fmt.Errorf("dataset: %s: %w", path, err)
-		}
-		os.Remove(f.Name()) // unlinked: gone whatever happens
-		w.body = f
-		w.wbody = f
-		return w, nil
+		format = FormatNPY
 	case ".csv":
-		out, err := atomicfile.Create(path, 0o644)
+		format = FormatCSV
+	default:
+		return nil, fmt.Errorf("dataset: output %s: unknown extension; use .npy or .csv", path)
+	}
+	w := &MatrixWriter{path: path, cols: cols}
+	if format == FormatCSV {
+		f, err := atomicfile.Create(path, 0o644)
 		if err != nil {
 			return nil, err
 		}
-		w.out = out
-		if len(header) > 0 {
-			for j, h := range header {
-				if j > 0 {
-					out.WriteByte(',')
-				}
-				out.WriteString(CSVField(h))
-			}
-			out.WriteByte('\n')
-		}
-		return w, nil
+		w.file, w.out = f, f.Writer
 	}
-	return nil, fmt.Errorf("dataset: output %s: unknown extension; use .npy or .csv", path)
+	return w, w.start(format, filepath.Dir(path), header)
+}
+
+// NewMatrixWriter writes a matrix of cols columns in format (csv or npy)
+// to dst, a stream such as standard output. An NPY stream is written on
+// Close, when the row count is known.
+func NewMatrixWriter(dst io.Writer, format Format, cols int, header []string) (*MatrixWriter, error) {
+	w := &MatrixWriter{path: "the output", cols: cols, dst: dst}
+	switch format {
+	case FormatCSV:
+		w.out = bufio.NewWriterSize(dst, 64<<10)
+	case FormatNPY:
+	default:
+		return nil, fmt.Errorf("dataset: output format %q; use csv or npy", format)
+	}
+	return w, w.start(format, os.TempDir(), header)
+}
+
+func (w *MatrixWriter) start(format Format, dir string, header []string) error {
+	if format == FormatNPY {
+		w.npy = true
+		f, err := os.CreateTemp(dir, ".matrix-*.f32")
+		if err != nil {
+			return fmt.Errorf("dataset: %s: %w", w.path, err)
+		}
+		os.Remove(f.Name()) // unlinked: gone whatever happens
+		w.body = f
+		w.wbody = bufio.NewWriterSize(f, 64<<10)
+		return nil
+	}
+	if len(header) > 0 {
+		for j, h := range header {
+			if j > 0 {
+				w.out.WriteByte(',')
+			}
+			w.out.WriteString(CSVField(h))
+		}
+		w.out.WriteByte('\n')
+	}
+	return nil
 }
 
 // Write appends the rows of t ([n, cols]).
@@ -99,22 +128,32 @@ func (w *MatrixWriter) Write(t *tensor.Tensor) error {
 // Rows is the number of rows written.
 func (w *MatrixWriter) Rows() int { return w.rows }
 
-// Close puts the complete file in place.
+// Close puts the complete file in place (or finishes the stream).
 func (w *MatrixWriter) Close() error {
 	if !w.npy {
-		return w.out.Commit()
+		if w.file != nil {
+			return w.file.Commit()
+		}
+		return w.out.Flush()
 	}
 	defer w.body.Close()
+	if err := w.wbody.(*bufio.Writer).Flush(); err != nil {
+		return fmt.Errorf("dataset: %s: %w", w.path, err)
+	}
 	if _, err := w.body.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("dataset: %s: %w", w.path, err)
 	}
-	return atomicfile.WriteFile(w.path, func(out io.Writer) error {
+	write := func(out io.Writer) error {
 		if err := WriteNPYHeader(out, []int{w.rows, w.cols}); err != nil {
 			return err
 		}
 		_, err := io.Copy(out, w.body)
 		return err
-	}, 0o644)
+	}
+	if w.dst != nil {
+		return write(w.dst)
+	}
+	return atomicfile.WriteFile(w.path, write, 0o644)
 }
 
 // Abort discards the file.
@@ -123,7 +162,9 @@ func (w *MatrixWriter) Abort() {
 		w.body.Close()
 		return
 	}
-	w.out.Abort()
+	if w.file != nil {
+		w.file.Abort()
+	}
 }
 
 // WriteMatrix writes t ([rows, cols]) to a .npy or .csv file atomically.

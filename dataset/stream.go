@@ -2,7 +2,9 @@ package dataset
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing/fstest"
+	"unicode/utf8"
 
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
@@ -20,12 +23,44 @@ import (
 // one batch at a time; other formats (IDX, NPZ, Fortran-order NPY) are
 // loaded whole and then handed out in batches.
 type Stream struct {
-	// Warnings collects non-fatal findings (unknown categories), per batch.
+	// Warnings are non-fatal findings (categories not seen in training),
+	// one per column over everything read so far, naming the file.
 	Warnings []string
 
-	next  func() (*tensor.Tensor, error)
-	close func() error
-	rows  int
+	next    func() (*tensor.Tensor, error)
+	close   func() error
+	rows    int
+	unknown map[string]int    // column → rows with an unseen category
+	first   map[string]string // column → the first unseen category
+	order   []string          // columns in the order they first had one
+	path    string
+}
+
+// note folds a chunk's unknown categories into the stream's warnings.
+func (s *Stream) note(ds *Dataset) {
+	if len(ds.Unknown) == 0 {
+		return
+	}
+	if s.unknown == nil {
+		s.unknown, s.first = map[string]int{}, map[string]string{}
+	}
+	cols := make([]string, 0, len(ds.Unknown))
+	for c := range ds.Unknown {
+		cols = append(cols, c)
+	}
+	slices.Sort(cols)
+	for _, c := range cols {
+		n := ds.Unknown[c]
+		if _, ok := s.unknown[c]; !ok {
+			s.order = append(s.order, c)
+			s.first[c] = ds.firstUnknown[c]
+		}
+		s.unknown[c] += n
+	}
+	s.Warnings = s.Warnings[:0]
+	for _, c := range s.order {
+		s.Warnings = append(s.Warnings, unknownWarning(s.path, c, s.unknown[c], s.first[c]))
+	}
 }
 
 // OpenStream opens path for streaming with pre. opt.MaxRows limits the rows
@@ -136,11 +171,11 @@ func NPYDtype(path string) (string, []int, error) {
 // openNPY streams a C-order NPY file; it returns false (and no error) for
 // a Fortran-order file, which the caller loads whole.
 func (s *Stream) openNPY(path string, pre *Preprocessor, opt LoadOptions, batch int) (bool, error) {
-	f, err := os.Open(path)
+	f, err := openData(osFS{}, path) // gzip too, as LoadWith reads it
 	if err != nil {
-		return false, fmt.Errorf("dataset: %w", err)
+		return false, err
 	}
-	r := bufio.NewReaderSize(f, 1<<20)
+	r := f.r
 	descr, fortran, shape, err := readNPYHeader(r, path)
 	if err != nil {
 		f.Close()
@@ -187,6 +222,10 @@ func (s *Stream) openNPY(path string, pre *Preprocessor, opt LoadOptions, batch 
 	if opt.MaxRows > 0 {
 		rows = min(rows, opt.MaxRows)
 	}
+	missing := pre.Missing // as LoadWith: opt.Missing overrides the model's
+	if opt.Missing != "" {
+		missing = opt.Missing
+	}
 	buf := tensor.New(batch, d)
 	raw := make([]float32, d)
 	a.raw = make([]byte, batch*d*a.size)
@@ -201,6 +240,19 @@ func (s *Stream) openNPY(path string, pre *Preprocessor, opt LoadOptions, batch 
 		}
 		buf.SetRows(n)
 		for i := 0; i < n; i++ {
+			if pre.Kind == KindArray {
+				// the same float64 arithmetic as LoadWith, not rounded
+				// to float32 first
+				row := buf.Row(i)
+				for j := range row {
+					v, err := arrayValue(path, &pre.Columns[j], missing, a.value(i*d+j), done+i, j)
+					if err != nil {
+						return nil, err
+					}
+					row[j] = v
+				}
+				continue
+			}
 			for j := range raw {
 				raw[j] = float32(a.value(i*d + j))
 			}
@@ -221,12 +273,20 @@ func (s *Stream) openNPY(path string, pre *Preprocessor, opt LoadOptions, batch 
 // and dropped columns, one-hot categories). Records may not span lines
 // (quoted newlines are joined as long as the quotes balance).
 func (s *Stream) openCSV(path string, pre *Preprocessor, opt LoadOptions, batch int) error {
-	f, err := os.Open(path)
+	f, err := openData(osFS{}, path) // gzip too, as LoadWith reads it
 	if err != nil {
-		return fmt.Errorf("dataset: %w", err)
+		return err
 	}
-	r := bufio.NewReaderSize(f, 1<<20)
-	readRecord := func() (string, error) {
+	s.path = path
+	r := f.r
+	comma := opt.Comma // as LoadWith picks it, once for every chunk
+	if comma == 0 && pre.Comma != "" {
+		comma, _ = utf8.DecodeRuneInString(pre.Comma)
+	}
+	if comma == 0 {
+		comma = detectComma(r)
+	}
+	readLine := func() (string, error) {
 		var sb strings.Builder
 		for {
 			line, err := r.ReadString('\n')
@@ -242,38 +302,59 @@ func (s *Stream) openCSV(path string, pre *Preprocessor, opt LoadOptions, batch 
 			}
 		}
 	}
-	// Header: as told, else the first record names the model's columns.
+	// readRecord skips the lines LoadWith skips: empty ones, and blank
+	// ones in whitespace-separated files.
+	readRecord := func() (string, error) {
+		for {
+			rec, err := readLine()
+			if err != nil {
+				return "", err
+			}
+			if strings.TrimRight(rec, "\r\n") != "" && (comma != ' ' || strings.TrimSpace(rec) != "") {
+				return rec, nil
+			}
+		}
+	}
+	// fieldCount is the number of fields of one record, -1 if it does not
+	// parse (the chunk's parse then reports that).
+	fieldCount := func(rec string) int {
+		if comma == ' ' {
+			return len(strings.Fields(rec))
+		}
+		cr := csv.NewReader(strings.NewReader(rec))
+		cr.Comma, cr.FieldsPerRecord = comma, -1
+		f, err := cr.Read()
+		if err != nil {
+			return -1
+		}
+		return len(f)
+	}
+	// Header: as told, else decided as LoadWith decides it.
+	hasHeader := false
+	if opt.Header != nil {
+		hasHeader = *opt.Header
+	} else {
+		hasHeader = streamHeader(r, pre, opt, comma)
+	}
 	var header string
 	first, err := readRecord()
 	if err != nil {
 		f.Close()
 		return fail(ErrFormat, path, "the file is empty")
 	}
-	hasHeader := false
-	if opt.Header != nil {
-		hasHeader = *opt.Header
-	} else {
-		fields := splitLoose(first)
-		hasHeader = true
-		for _, c := range pre.Columns {
-			if c.Role == RoleFeature && !slices.Contains(fields, c.Name) {
-				hasHeader = false
-				break
-			}
-		}
-	}
-	pending := ""
+	pending, fields := "", -1
 	if hasHeader {
 		header = first
 		if !strings.HasSuffix(header, "\n") {
 			header += "\n"
 		}
 	} else {
-		pending = first
+		pending, fields = first, fieldCount(first)
 	}
 	no := false
 	chunkOpt := opt
 	chunkOpt.MaxRows = 0
+	chunkOpt.Comma = comma
 	chunkOpt.Header = &no
 	if hasHeader {
 		yes := true
@@ -307,8 +388,12 @@ func (s *Stream) openCSV(path string, pre *Preprocessor, opt LoadOptions, batch 
 			if err != nil {
 				return nil, fmt.Errorf("dataset: %s: %w", path, err)
 			}
-			if strings.TrimSpace(rec) == "" {
-				continue
+			if n == 0 && fields >= 0 {
+				// a chunk's records agree with its first, and the
+				// first with the file's first, as LoadWith checks
+				if k := fieldCount(rec); k >= 0 && k != fields {
+					return nil, fail(ErrFieldCount, path, "row %d has %d fields, the first row has %d; fix the row (a stray delimiter or quote?) or check --comma", done+1, k, fields)
+				}
 			}
 			sb.WriteString(rec)
 			if !strings.HasSuffix(rec, "\n") {
@@ -317,6 +402,10 @@ func (s *Stream) openCSV(path string, pre *Preprocessor, opt LoadOptions, batch 
 			n++
 		}
 		if n == 0 {
+			if done == 0 && hasHeader {
+				// as LoadWith: a header alone is not an empty result
+				return nil, fail(ErrFormat, path, "has a header but no data rows; pass a file with data")
+			}
 			return nil, io.EOF
 		}
 		fsys := fstest.MapFS{"chunk.csv": &fstest.MapFile{Data: []byte(sb.String())}}
@@ -324,7 +413,7 @@ func (s *Stream) openCSV(path string, pre *Preprocessor, opt LoadOptions, batch 
 		if err != nil {
 			return nil, fmt.Errorf("%s: rows %d to %d: %w", path, done, done+n-1, err)
 		}
-		s.Warnings = append(s.Warnings, ds.Warnings...)
+		s.note(ds)
 		done += ds.Len()
 		s.rows += ds.Len()
 		x := ds.X
@@ -337,16 +426,29 @@ func (s *Stream) openCSV(path string, pre *Preprocessor, opt LoadOptions, batch 
 	return nil
 }
 
-// splitLoose splits a header line on the usual delimiters, trimming quotes
-// and spaces; it is only used to recognise column names.
-func splitLoose(line string) []string {
-	fields := strings.FieldsFunc(line, func(r rune) bool {
-		return r == ',' || r == ';' || r == '\t' || r == '|' || r == '\n' || r == '\r'
-	})
-	for i, f := range fields {
-		fields[i] = strings.Trim(strings.TrimSpace(f), `"`)
+// streamHeader decides whether the first record in r is a header with
+// LoadWith's rule (applyHeader), applied to the records r has buffered
+// (up to the last whole line when the file goes on), without consuming
+// them.
+func streamHeader(r *bufio.Reader, pre *Preprocessor, opt LoadOptions, comma rune) bool {
+	head, err := r.Peek(r.Size())
+	if err == nil || err == bufio.ErrBufferFull {
+		if i := bytes.LastIndexByte(head, '\n'); i >= 0 {
+			head = head[:i+1]
+		}
 	}
-	return fields
+	br := bufio.NewReader(bytes.NewReader(head))
+	records := 1001 // detectHeader looks at up to 1000 rows below
+	if opt.MaxRows > 0 {
+		records = min(records, opt.MaxRows+1)
+	}
+	var t *table
+	if comma == ' ' {
+		t, err = readFields("head", br, records)
+	} else {
+		t, err = readTable("head", br, comma, records)
+	}
+	return err == nil && applyHeader(t, pre)
 }
 
 // WriteNPYHeader writes the header of a little-endian float32, C-order NPY

@@ -10,6 +10,7 @@
 package imagetask
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
@@ -34,6 +35,25 @@ type Options struct {
 	// input (the "self-ensemble" of EDSR, Lim et al. 2017): 8× the time, a
 	// little more accuracy.
 	Ensemble bool
+	// MaxPixels bounds the pictures a task makes (width × height of the
+	// output, an upscaler's included) and so its memory: about 40 bytes per
+	// pixel of an RGB output. 0 means imageio.MaxPixels (64 Mpx).
+	MaxPixels int
+}
+
+// ErrTooLarge is wrapped when a picture would exceed Options.MaxPixels.
+var ErrTooLarge = errors.New("imagetask: picture too large")
+
+// checkSize refuses an output of h×w pixels over the limit.
+func (o Options) checkSize(h, w int) error {
+	limit := o.MaxPixels
+	if limit <= 0 {
+		limit = imageio.MaxPixels
+	}
+	if h <= 0 || w <= 0 || h > limit/w {
+		return fmt.Errorf("%w: the output would be %d×%d (%.1f Mpx), over the limit of %.1f Mpx; shrink or crop the picture first, or raise the limit (--max-pixels) on a machine with the memory for it", ErrTooLarge, w, h, float64(w)*float64(h)/1e6, float64(limit)/1e6)
+	}
+	return nil
 }
 
 func (o Options) tile() (int, int) {
@@ -52,6 +72,9 @@ func (o Options) tile() (int, int) {
 // convolutional models take any size (in tiles); models with dense layers
 // take exactly their input shape.
 func Run(m *ae.Model, img *imageio.Image, o Options) (*imageio.Image, error) {
+	if err := o.checkSize(img.H, img.W); err != nil {
+		return nil, err
+	}
 	if o.Ensemble && m.Config.Input == nil {
 		return runEnsemble(m, img, o)
 	}
@@ -192,6 +215,9 @@ func Upscale(m *ae.Model, img *imageio.Image, scale int, o Options) (*imageio.Im
 	}
 	if m.Config.InChannels() != 1 || m.OutChannels() != 1 {
 		return nil, fmt.Errorf("imagetask: an upscaler works on one channel; this model has %d in, %d out", m.Config.InChannels(), m.OutChannels())
+	}
+	if err := o.checkSize(img.H*scale, img.W*scale); err != nil {
+		return nil, err
 	}
 	if img.C == 1 {
 		return Run(m, imageio.Upscale(img, scale), o)

@@ -10,6 +10,10 @@
 //
 // Parameters are views into one flat array per model (see ParamSet), so an
 // optimiser is one loop over a slice and a model file is one blob.
+//
+// Models are described by layer specs, short strings such as "dense:64",
+// "conv:64:3:s2", "relu" or "shuffle:2" (see ParseSpecs): a dense
+// autoencoder and a DnCNN-style denoiser are two lists of them.
 package nn
 
 import (

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,19 +35,21 @@ type imageCmdOptions struct {
 	seed     uint64
 	baseline string // write the baseline too: the noisy input, the bicubic upscale, the grey input
 	ensemble bool
+	maxPx    int
 }
 
 func (o *imageCmdOptions) addCommon(cmd *cobra.Command, def string) {
 	cmd.Flags().StringVarP(&o.model, "model", "m", "", "model file or shipped model name (default "+def+"; see 'bottleneck models')")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "", "PNG file to write (required)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "PNG file to write, - for standard output (required)")
 	cmd.Flags().IntVar(&o.tile, "tile", imagetask.DefaultTile, "tile side for large images (overlapping tiles keep memory bounded)")
 	cmd.Flags().BoolVar(&o.ensemble, "ensemble", false, "average the model over the 8 flips and rotations of the input (8× slower, slightly better)")
+	cmd.Flags().IntVar(&o.maxPx, "max-pixels", imageio.MaxPixels, "largest output picture in pixels (width × height); about 40 bytes of memory per pixel")
 }
 
 func newDenoiseCommand(g *globalOptions) *cobra.Command {
 	o := &imageCmdOptions{}
 	cmd := &cobra.Command{
-		Use:   "denoise [-m MODEL] IN -o OUT.png",
+		Use:   "denoise [-m MODEL] IN|- -o OUT.png|-",
 		Short: "Remove noise from a picture with a convolutional denoising autoencoder",
 		Long: `Remove noise from a PNG, JPEG or BMP picture. Without -m the shipped blind
 Gaussian denoiser is used (trained for σ from 0 to 55 on the 0-255 scale);
@@ -54,7 +59,7 @@ pictures are processed in overlapping tiles blended without seams.`,
   bottleneck denoise -m my-denoiser.safetensors noisy.jpg -o clean.png`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runImageCommand(ae.TaskDenoise, o, args[0], defaultDenoiser, g, cmd.OutOrStdout())
+			return runImageCommand(ae.TaskDenoise, o, args[0], defaultDenoiser, cmd.OutOrStdout(), g.info(cmd, o.output))
 		},
 	}
 	o.addCommon(cmd, defaultDenoiser)
@@ -79,7 +84,7 @@ bicubically. Without -m the shipped upscaler for the scale is used.`,
 			if o.scale < 2 || o.scale > 4 && o.model == "" {
 				return usagef("--scale %d: the shipped upscalers take 2, 3 or 4", o.scale)
 			}
-			return runImageCommand(ae.TaskUpscale, o, args[0], defaultUpscaler(o.scale), g, cmd.OutOrStdout())
+			return runImageCommand(ae.TaskUpscale, o, args[0], defaultUpscaler(o.scale), cmd.OutOrStdout(), g.info(cmd, o.output))
 		},
 	}
 	o.addCommon(cmd, "upscale-xSCALE")
@@ -99,7 +104,7 @@ predicts a and b, and the RGB result of the same size is written. Without
 		Example: `  bottleneck colorize old-photo.jpg -o colour.png`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runImageCommand(ae.TaskColorize, o, args[0], defaultColorizer, g, cmd.OutOrStdout())
+			return runImageCommand(ae.TaskColorize, o, args[0], defaultColorizer, cmd.OutOrStdout(), g.info(cmd, o.output))
 		},
 	}
 	o.addCommon(cmd, defaultColorizer)
@@ -108,7 +113,7 @@ predicts a and b, and the RGB result of the same size is written. Without
 }
 
 // runImageCommand reads in, applies the task's model and writes o.output.
-func runImageCommand(task string, o *imageCmdOptions, in, def string, g *globalOptions, stdout io.Writer) error {
+func runImageCommand(task string, o *imageCmdOptions, in, def string, stdout, info io.Writer) error {
 	if o.output == "" {
 		return usagef("-o/--output is required: pass the PNG file to write")
 	}
@@ -125,6 +130,14 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, g *globalO
 	if name == "" {
 		name = def
 	}
+	if n, ok := strings.CutPrefix(name, "upscale-x"); ok && task == ae.TaskUpscale && n != strconv.Itoa(o.scale) {
+		if _, err := os.Stat(name); err != nil { // a shipped name, not a file
+			return usagef("%s is the shipped ×%s upscaler; for --scale %d pass -m upscale-x%d, or leave -m out", name, n, o.scale, o.scale)
+		}
+	}
+	if o.maxPx < 1 {
+		return usagef("--max-pixels %d: want a positive number of pixels", o.maxPx)
+	}
 	m, err := openModel(name)
 	if err != nil {
 		return err
@@ -135,7 +148,7 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, g *globalO
 	if task == ae.TaskUpscale && len(m.Config.Scales) > 0 && !containsInt(m.Config.Scales, o.scale) {
 		return usagef("model %s was trained for scales %v, not %d; pass one of those or another model", name, m.Config.Scales, o.scale)
 	}
-	img, err := imagetask.ReadImage(in)
+	img, err := readPictureArg(in)
 	if err != nil {
 		return err
 	}
@@ -154,6 +167,9 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, g *globalO
 			return usagef("--noisy-out needs --add-noise")
 		}
 	case ae.TaskUpscale:
+		if img.H*o.scale > o.maxPx/(img.W*o.scale) {
+			return fmt.Errorf("%s: %w: ×%d gives %d×%d (%.0f Mpx), over --max-pixels %d; shrink or crop the picture, or raise --max-pixels on a machine with the memory (about 40 bytes per pixel)", in, imagetask.ErrTooLarge, o.scale, img.W*o.scale, img.H*o.scale, float64(img.W*o.scale)*float64(img.H*o.scale)/1e6, o.maxPx)
+		}
 		base = imageio.Upscale(img, max(o.scale, 1))
 	case ae.TaskColorize:
 		base = imageio.RGBToGrey(img)
@@ -164,7 +180,7 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, g *globalO
 			return err
 		}
 	}
-	opt := imagetask.Options{Tile: o.tile, Ensemble: o.ensemble}
+	opt := imagetask.Options{Tile: o.tile, Ensemble: o.ensemble, MaxPixels: o.maxPx}
 	start := time.Now()
 	var out *imageio.Image
 	switch task {
@@ -179,12 +195,10 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, g *globalO
 		return err
 	}
 	out.Clamp()
-	if err := imageio.WritePNG(o.output, out); err != nil {
+	if err := writePicture(o.output, out, stdout); err != nil {
 		return err
 	}
-	if !g.quiet {
-		fmt.Fprintf(stdout, "%s: %d×%d → %s %d×%d (%s, %.2f s)\n", in, img.W, img.H, o.output, out.W, out.H, name, time.Since(start).Seconds())
-	}
+	fmt.Fprintf(info, "%s: %d×%d → %s %d×%d (%s, %.2f s)\n", in, img.W, img.H, o.output, out.W, out.H, name, time.Since(start).Seconds())
 	return nil
 }
 

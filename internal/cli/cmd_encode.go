@@ -40,17 +40,17 @@ for a convolutional model is taken as already scaled to [0,1].`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.data.warn = cmd.ErrOrStderr()
-			return runEncode(cmd.Context(), o, cmd.OutOrStdout())
+			return runEncode(cmd.Context(), o, cmd.OutOrStdout(), g.info(cmd, o.output))
 		},
 	}
 	cmd.Flags().StringVarP(&o.model, "model", "m", "", "model file (required)")
 	o.data.add(cmd.Flags())
-	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output file, .npy or .csv (required)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output file, .npy or .csv, or - for standard output (CSV, or NPY with --format npy) (required)")
 	cmd.Flags().IntVar(&o.batch, "batch", 256, "rows per forward pass")
 	return cmd
 }
 
-func runEncode(ctx context.Context, o *encodeOptions, stdout io.Writer) error {
+func runEncode(ctx context.Context, o *encodeOptions, stdout, info io.Writer) error {
 	if o.output == "" {
 		return usagef("-o/--output is required: pass codes.npy or codes.csv")
 	}
@@ -87,9 +87,9 @@ func runEncode(ctx context.Context, o *encodeOptions, stdout io.Writer) error {
 	for i := range names {
 		names[i] = fmt.Sprintf("z%d", i)
 	}
-	w, err := dataset.CreateMatrix(o.output, k, names)
+	w, err := createMatrix(o.output, o.data.format, k, names, stdout)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	var z *tensor.Tensor
 	for {
@@ -123,7 +123,7 @@ func runEncode(ctx context.Context, o *encodeOptions, stdout io.Writer) error {
 	if err := w.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %d codes of size %d\n", o.output, w.Rows(), k)
+	fmt.Fprintf(info, "wrote %s: %d codes of size %d\n", o.output, w.Rows(), k)
 	return nil
 }
 
@@ -136,6 +136,9 @@ func streamPre(m *ae.Model, d *dataFlags) (*dataset.Preprocessor, []int, error) 
 		return m.Preprocess, m.Config.Input, nil
 	}
 	shape := m.Config.Input
+	if f, _ := dataset.DetectFormat(d.path); f == dataset.FormatCSV && d.format == "" {
+		return nil, nil, usagef("%s is a table, and the model reads images (%s); pass an IDX or NPY file of images", d.path, imageInput(m))
+	}
 	if shape == nil {
 		opt, err := d.options()
 		if err != nil {
@@ -154,6 +157,9 @@ func streamPre(m *ae.Model, d *dataFlags) (*dataset.Preprocessor, []int, error) 
 	format := dataset.Format(strings.ToLower(d.format))
 	if format == "" {
 		format, _ = dataset.DetectFormat(d.path)
+	}
+	if format != dataset.FormatIDX && format != dataset.FormatNPY {
+		return nil, nil, usagef("%s is not an IDX or NPY file of images, and the model reads images (%s); pass one", d.path, imageInput(m))
 	}
 	scale := dataset.ScaleUnit
 	if format == dataset.FormatNPY {

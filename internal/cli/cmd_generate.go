@@ -51,7 +51,7 @@ A .png output lays the samples out in a grid (image models only); .npy or
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.data.warn = cmd.ErrOrStderr()
-			return runGenerate(cmd.Context(), o, cmd.OutOrStdout())
+			return runGenerate(cmd.Context(), o, g.info(cmd, o.output))
 		},
 	}
 	f := cmd.Flags()

@@ -43,7 +43,7 @@ the decoded steps, one per row.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.data.warn = cmd.ErrOrStderr()
-			return runInterpolate(cmd.Context(), o, cmd.OutOrStdout())
+			return runInterpolate(cmd.Context(), o, g.info(cmd, o.output))
 		},
 	}
 	f := cmd.Flags()

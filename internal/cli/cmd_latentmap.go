@@ -45,7 +45,7 @@ convolutional models with a code both work.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.data.warn = cmd.ErrOrStderr()
 			o.flagsN = cmd.Flags().Changed("n")
-			return runLatentMap(cmd.Context(), o, cmd.OutOrStdout())
+			return runLatentMap(cmd.Context(), o, g.info(cmd, o.output))
 		},
 	}
 	f := cmd.Flags()

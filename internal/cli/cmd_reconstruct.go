@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
-	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/imageio"
 	"github.com/bottleneck-ml/bottleneck/imagetask"
 	"github.com/bottleneck-ml/bottleneck/internal/report"
@@ -41,7 +40,7 @@ denoised, colorized or reconstructed picture.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.data.warn = cmd.ErrOrStderr()
-			return runReconstruct(cmd.Context(), o, cmd.OutOrStdout())
+			return runReconstruct(cmd.Context(), o, cmd.OutOrStdout(), g.info(cmd, o.output))
 		},
 	}
 	cmd.Flags().StringVarP(&o.model, "model", "m", "", "model file (required)")
@@ -52,7 +51,7 @@ denoised, colorized or reconstructed picture.`,
 	return cmd
 }
 
-func runReconstruct(ctx context.Context, o *reconstructOptions, stdout io.Writer) error {
+func runReconstruct(ctx context.Context, o *reconstructOptions, stdout, info io.Writer) error {
 	if o.output == "" {
 		return usagef("-o/--output is required: pass out.npy, out.csv or out.png")
 	}
@@ -68,7 +67,7 @@ func runReconstruct(ctx context.Context, o *reconstructOptions, stdout io.Writer
 	}
 	switch strings.ToLower(filepath.Ext(o.data.path)) {
 	case ".png", ".jpg", ".jpeg", ".bmp":
-		return reconstructPicture(o, m, stdout)
+		return reconstructPicture(o, m, stdout, info)
 	}
 	ds, err := loadData(m, &o.data, 1)
 	if err != nil {
@@ -87,7 +86,7 @@ func runReconstruct(ctx context.Context, o *reconstructOptions, stdout io.Writer
 		if err := report.PairGrid(o.output, ds.Shape, x.Data, y.Data, n); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "wrote %s: %d originals above their reconstructions\n", o.output, n)
+		fmt.Fprintf(info, "wrote %s: %d originals above their reconstructions\n", o.output, n)
 		return nil
 	}
 	rec, err := ae.Batched(m.Reconstruct, ds.X, o.batch)
@@ -99,16 +98,24 @@ func runReconstruct(ctx context.Context, o *reconstructOptions, stdout io.Writer
 	if len(header) != flat.Cols() {
 		header = featureNames(m, flat.Cols())
 	}
-	if err := dataset.WriteMatrix(o.output, flat, header); err != nil {
+	w, err := createMatrix(o.output, o.data.format, flat.Cols(), header, stdout)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %d reconstructions of %d features\n", o.output, flat.Rows(), flat.Cols())
+	if err := w.Write(flat); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(info, "wrote %s: %d reconstructions of %d features\n", o.output, flat.Rows(), flat.Cols())
 	return nil
 }
 
 // reconstructPicture writes an image model's output for one picture: its
 // task's (denoised, colorized, reconstructed); upscalers need upscale.
-func reconstructPicture(o *reconstructOptions, m *ae.Model, stdout io.Writer) error {
+func reconstructPicture(o *reconstructOptions, m *ae.Model, stdout, info io.Writer) error {
 	img, err := imagetask.ReadImage(o.data.path)
 	if err != nil {
 		return err
@@ -126,9 +133,9 @@ func reconstructPicture(o *reconstructOptions, m *ae.Model, stdout io.Writer) er
 		return fmt.Errorf("%s: %w", o.data.path, err)
 	}
 	out.Clamp()
-	if err := imageio.WritePNG(o.output, out); err != nil {
+	if err := writePicture(o.output, out, stdout); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s (%d×%d)\n", o.output, out.W, out.H)
+	fmt.Fprintf(info, "wrote %s (%d×%d)\n", o.output, out.W, out.H)
 	return nil
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"math"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +33,8 @@ type scoreOptions struct {
 	stride     int
 	heatmap    string
 	heatmapTop int
+	json       bool
+	id         string
 }
 
 func newScoreCommand(g *globalOptions) *cobra.Command {
@@ -49,8 +53,10 @@ error (one-hot columns folded back into their categorical column). A
 time-series model scores every time step from the windows covering it.
 
 The output is CSV with a header and one row per input row, in input order:
-row, score, anomaly, the label when the data has one, then top1, top1_share,
-… topK, topK_share.
+row, score, anomaly, the label when the data has one, the id (--id), then
+top1, top1_share, … topK, topK_share; with --json, one JSON object per
+line. A score that is not a finite number (a value so far out of range
+that the reconstruction error overflows) is written as +Inf and flagged.
 
 A convolutional image model (train --task reconstruct) scores each image
 by its mean squared pixel error instead, decides by --threshold (default:
@@ -63,13 +69,19 @@ their per-pixel error laid over them in red.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.data.warn = cmd.ErrOrStderr()
-			return runScore(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			info := cmd.ErrOrStderr()
+			if g.quiet {
+				info = io.Discard
+			}
+			return runScore(cmd.Context(), o, cmd.OutOrStdout(), info)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.model, "model", "m", "", "model file (required)")
 	o.data.add(f)
-	f.StringVarP(&o.output, "output", "o", "", "CSV file to write (default: standard output)")
+	f.StringVarP(&o.output, "output", "o", "", "file to write (default, or -: standard output)")
+	f.BoolVar(&o.json, "json", false, "write JSON lines instead of CSV: {\"row\", \"score\", \"anomaly\", \"label\", \"id\", \"top\": [{\"feature\", \"share\"}]}")
+	f.StringVar(&o.id, "id", "", "CSV: a column (name or 0-based index) whose values are copied to the output as the row's id")
 	f.IntVar(&o.top, "top", 3, "features to list per row, largest share of the error first (0: none)")
 	f.StringVar(&o.threshold, "threshold", "", "override the model's threshold: value:X, or contamination:P of these rows' scores")
 	f.IntVar(&o.batch, "batch", 256, "rows per forward pass")
@@ -84,6 +96,7 @@ their per-pixel error laid over them in red.`,
 type scored struct {
 	res    []anomaly.Result
 	labels []string
+	ids    []string // --id values
 	names  []string // image files
 	th     *anomaly.Threshold
 }
@@ -91,6 +104,9 @@ type scored struct {
 func runScore(ctx context.Context, o *scoreOptions, stdout, stderr io.Writer) error {
 	if o.top < 0 || o.batch < 1 || o.stride < 1 || o.window < 0 {
 		return usagef("--top and --window must be 0 or more, --batch and --stride at least 1")
+	}
+	if o.output == "-" {
+		o.output = ""
 	}
 	if err := refuseOverwrite(o.output, o.data.path, o.model); err != nil {
 		return err
@@ -130,7 +146,12 @@ func runScore(ctx context.Context, o *scoreOptions, stdout, stderr io.Writer) er
 	if images != nil {
 		top = 0 // a pixel's share says little; --heatmap draws them
 	}
-	write := func(w io.Writer) error { return writeScores(w, s, top) }
+	write := func(w io.Writer) error {
+		if o.json {
+			return writeScoresJSON(w, s, top)
+		}
+		return writeScores(w, s, top)
+	}
 	if o.output == "" {
 		if err := write(stdout); err != nil {
 			return err
@@ -175,6 +196,7 @@ func decide(det *anomaly.Detector, res []anomaly.Result, flag, def, fittedOn str
 }
 
 func scoreRows(det *anomaly.Detector, o *scoreOptions) (*scored, error) {
+	o.data.id = o.id
 	ds, err := loadData(det.Model(), &o.data, det.Window())
 	if err != nil {
 		return nil, err
@@ -191,7 +213,10 @@ func scoreRows(det *anomaly.Detector, o *scoreOptions) (*scored, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &scored{res: res, labels: ds.Labels, th: th}, nil
+	if o.id != "" && ds.IDs == nil {
+		return nil, usagef("--id %s: ids come from a CSV column; %s is not a CSV file", o.id, o.data.path)
+	}
+	return &scored{res: res, labels: ds.Labels, ids: ds.IDs, th: th}, nil
 }
 
 // scoreImages scores the images of an IDX file or a folder with an image
@@ -269,6 +294,9 @@ func writeScores(w io.Writer, s *scored, top int) error {
 	if s.names != nil {
 		bw.WriteString(",file")
 	}
+	if s.ids != nil {
+		bw.WriteString(",id")
+	}
 	for k := 1; k <= top; k++ {
 		fmt.Fprintf(bw, ",top%d,top%d_share", k, k)
 	}
@@ -290,6 +318,9 @@ func writeScores(w io.Writer, s *scored, top int) error {
 		if s.names != nil {
 			bw.WriteString("," + dataset.CSVField(s.names[i]))
 		}
+		if s.ids != nil {
+			bw.WriteString("," + dataset.CSVField(s.ids[i]))
+		}
 		for k := 0; k < top; k++ {
 			if k < len(r.Top) {
 				fmt.Fprintf(bw, ",%s,%.4f", dataset.CSVField(r.Top[k].Feature), r.Top[k].Share)
@@ -298,6 +329,44 @@ func writeScores(w io.Writer, s *scored, top int) error {
 			}
 		}
 		bw.WriteByte('\n')
+	}
+	return bw.Flush()
+}
+
+// scoreLine is one row of score --json.
+type scoreLine struct {
+	Row     int                    `json:"row"`
+	Score   any                    `json:"score"` // a number, or "+Inf"/"NaN" (JSON has none)
+	Anomaly bool                   `json:"anomaly"`
+	Label   *string                `json:"label,omitempty"`
+	File    string                 `json:"file,omitempty"`
+	ID      *string                `json:"id,omitempty"`
+	Top     []anomaly.Contribution `json:"top,omitempty"`
+}
+
+func writeScoresJSON(w io.Writer, s *scored, top int) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	for i, r := range s.res {
+		l := scoreLine{Row: i, Score: r.Score, Anomaly: r.Anomaly}
+		if math.IsNaN(r.Score) || math.IsInf(r.Score, 0) {
+			l.Score = strconv.FormatFloat(r.Score, 'g', -1, 64)
+		}
+		if s.labels != nil {
+			l.Label = &s.labels[i]
+		}
+		if s.names != nil {
+			l.File = s.names[i]
+		}
+		if s.ids != nil {
+			l.ID = &s.ids[i]
+		}
+		if top > 0 {
+			l.Top = r.Top[:min(top, len(r.Top))]
+		}
+		if err := enc.Encode(l); err != nil {
+			return err
+		}
 	}
 	return bw.Flush()
 }

@@ -54,7 +54,7 @@ type trainOptions struct {
 	// image tasks
 	task, noise, preset, encoder, decoder, valData, valNoise string
 	patch, steps                                             int
-	residual, colour                                         bool
+	residual, colour, reproducible                           bool
 	cmd                                                      *cobra.Command
 }
 
@@ -121,6 +121,7 @@ beside the model as MODEL.history.json and drawn as MODEL.loss.png.`,
 	f.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file (default MODEL.ckpt; \"none\" disables)")
 	f.BoolVar(&o.resume, "resume", false, "continue from the checkpoint if it exists")
 	f.BoolVar(&o.noPlot, "no-plot", false, "do not write the loss curve PNG")
+	f.BoolVar(&o.reproducible, "reproducible", false, "leave the wall-clock time, speed, date and command line out of the model file, so the same data, flags, seed and --threads give a byte-identical file")
 	f.IntVar(&o.window, "window", 0, "time series: score sliding windows of this many consecutive rows (0 = rows on their own)")
 	f.IntVar(&o.stride, "stride", 1, "time series: rows between the starts of consecutive windows")
 	f.StringVar(&o.score, "score", "", "anomaly score stored with the threshold: mahal (Mahalanobis distances of code and residual), mse, nmse (per-feature normalised) or mae (default "+anomaly.DefaultMetric+" for tables, "+anomaly.DefaultImageMetric+" for images)")
@@ -314,6 +315,10 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 		}
 		return err
 	}
+	seconds := rec.Seconds
+	if o.reproducible {
+		stripTiming(rec)
+	}
 	if err := det.Save(o.output); err != nil {
 		return err
 	}
@@ -329,7 +334,7 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 	if len(rec.ValLoss) >= best {
 		line += fmt.Sprintf(", val loss %.5f", rec.ValLoss[best-1])
 	}
-	fmt.Fprintf(stdout, "%s, %.1fs\n", line, rec.Seconds)
+	fmt.Fprintf(stdout, "%s, %.1fs\n", line, seconds)
 	if !vae && (o.sparsity != "" || o.codeAct != "") {
 		mean, meanAbs, err := det.Model().MeanActivation(ds.X, 512)
 		if err == nil {
@@ -382,6 +387,10 @@ func runImageTrain(ctx context.Context, o *trainOptions, fit train.Options, stdo
 	if err != nil {
 		return err
 	}
+	seconds := m.Training.Seconds
+	if o.reproducible {
+		stripTiming(m.Training)
+	}
 	if err := m.Save(o.output); err != nil {
 		return err
 	}
@@ -389,9 +398,14 @@ func runImageTrain(ctx context.Context, o *trainOptions, fit train.Options, stdo
 		_ = os.Remove(fit.Checkpoint)
 	}
 	if log != nil {
-		fmt.Fprintf(log, "wrote %s (%d epochs, %.0f s training, %.0f s total)\n", o.output, m.Training.Epochs, m.Training.Seconds, time.Since(start).Seconds())
+		fmt.Fprintf(log, "wrote %s (%d epochs, %.0f s training, %.0f s total)\n", o.output, m.Training.Epochs, seconds, time.Since(start).Seconds())
 	}
 	return nil
+}
+
+// stripTiming leaves what varies between identical runs out of a record.
+func stripTiming(r *train.Record) {
+	r.Seconds, r.SamplesPerSec, r.Finished, r.Command = 0, 0, time.Time{}, ""
 }
 
 // parseScales reads "2", "2,3,4".

@@ -30,11 +30,12 @@ type dataFlags struct {
 	missing  string
 	scale    string
 	maxRows  int
+	id       string    // score --id: a column passed through
 	warn     io.Writer // where data warnings go (unknown categories); nil drops them
 }
 
 func (d *dataFlags) add(fs *pflag.FlagSet) {
-	fs.StringVar(&d.path, "data", "", "data file: .csv/.txt, MNIST-style IDX (*-idx3-ubyte[.gz]), .npy or .npz (required)")
+	fs.StringVar(&d.path, "data", "", "data file: .csv/.txt, MNIST-style IDX (*-idx3-ubyte[.gz]), .npy or .npz, - for standard input (required)")
 	fs.StringVar(&d.format, "format", "", "data format when the file name does not tell: idx, csv, npy or npz")
 	fs.StringVar(&d.label, "label", "", "CSV: label column (name or 0-based index), kept out of the features")
 	fs.StringSliceVar(&d.drop, "drop", nil, "CSV: columns to ignore (names or 0-based indices, comma-separated)")
@@ -48,7 +49,10 @@ func (d *dataFlags) add(fs *pflag.FlagSet) {
 
 func (d *dataFlags) options() (dataset.LoadOptions, error) {
 	if d.path == "" {
-		return dataset.LoadOptions{}, usagef("--data is required: pass the data file to read")
+		return dataset.LoadOptions{}, usagef("--data is required: pass the data file to read (- for standard input)")
+	}
+	if err := d.resolveStdin(); err != nil {
+		return dataset.LoadOptions{}, err
 	}
 	opt := dataset.LoadOptions{
 		Format:  dataset.Format(strings.ToLower(d.format)),
@@ -58,6 +62,7 @@ func (d *dataFlags) options() (dataset.LoadOptions, error) {
 		Missing: d.missing,
 		MaxRows: d.maxRows,
 		Scale:   d.scale,
+		ID:      d.id,
 	}
 	switch d.missing {
 	case "error", "impute":
@@ -139,6 +144,9 @@ func loadData(m *ae.Model, d *dataFlags, window int) (*dataset.Dataset, error) {
 		if ds, err = dataset.Load(d.path, opt); err != nil {
 			return nil, err
 		}
+		if ds.Pre.Kind == dataset.KindTable {
+			return nil, usagef("%s is a table, and the model reads images (%s); pass an IDX or NPY file of images, or a folder of pictures where the command takes one", d.path, imageInput(m))
+		}
 	}
 	if d.warn != nil {
 		for _, w := range ds.Warnings {
@@ -159,6 +167,14 @@ func loadData(m *ae.Model, d *dataFlags, window int) (*dataset.Dataset, error) {
 		}
 	}
 	return ds, nil
+}
+
+// imageInput describes what an image model takes.
+func imageInput(m *ae.Model) string {
+	if in := m.Config.Input; len(in) == 3 {
+		return fmt.Sprintf("%d×%d, %d channel(s)", in[2], in[1], in[0])
+	}
+	return fmt.Sprintf("%d channel(s), any size", m.Config.InChannels())
 }
 
 func slicesEqual(a, b []int) bool {

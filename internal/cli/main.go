@@ -38,6 +38,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCommand(stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	cleanupTemp()
 	if err == nil {
 		return exitOK
 	}
@@ -62,6 +63,19 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 type globalOptions struct {
 	threads int
 	quiet   bool
+}
+
+// info is where a command's summary lines go ("wrote …"): w, or nowhere
+// with -q, or standard error when the command's output itself goes to
+// standard output (-o -).
+func (g *globalOptions) info(cmd *cobra.Command, output string) io.Writer {
+	switch {
+	case g.quiet:
+		return io.Discard
+	case output == "-":
+		return cmd.ErrOrStderr()
+	}
+	return cmd.OutOrStdout()
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {

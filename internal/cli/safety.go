@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,14 +30,14 @@ func refuseOverwrite(output string, inputs ...string) error {
 				continue
 			}
 			if os.SameFile(out, st) {
-				return usagef("the output %s is the input %s; writing it would destroy the input. Pass another -o", output, p)
+				return fmt.Errorf("the output %s is the input %s; writing it would destroy the input. Pass another -o", output, p)
 			}
 			if st.IsDir() {
 				if rel, err := filepath.Rel(p, output); err == nil && !strings.HasPrefix(rel, "..") && out.Mode().IsRegular() {
 					// writing a picture into a folder being read is fine;
 					// only overwriting one of its files is not
 					if sameAsAny(out, p) {
-						return usagef("the output %s is one of the inputs in %s; writing it would destroy it. Pass another -o", output, p)
+						return fmt.Errorf("the output %s is one of the inputs in %s; writing it would destroy it. Pass another -o", output, p)
 					}
 				}
 			}
