@@ -514,25 +514,32 @@ func buildArray(name string, format Format, x, y *npyArray, pre *Preprocessor, o
 	for k, r := range rows {
 		dst := t.Row(k)
 		for c := range dst {
-			v := x.value(r*d + c)
-			col := &pre.Columns[c]
-			if !finite(v) {
-				if missing != MissingImpute {
-					return nil, fail(ErrMissing, name, "row %d, column %d: value is %v; fix the value or pass --missing impute", r, c, v)
-				}
-				v = col.Fill
+			if dst[c], err = arrayValue(name, &pre.Columns[c], missing, x.value(r*d+c), r, c); err != nil {
+				return nil, err
 			}
-			m := float32((v - col.Center) / col.Spread)
-			if math.IsInf(float64(m), 0) || m != m {
-				return nil, fail(ErrValue, name, "row %d, column %d: %v is out of float32 range after scaling; fix the value or pass --scale standardize", r, c, v)
-			}
-			dst[c] = m
 		}
 		if lb != nil {
 			lb[k] = labels[r]
 		}
 	}
 	return &Dataset{X: t, Shape: shape, Labels: lb, Features: pre.Features(), Pre: pre}, nil
+}
+
+// arrayValue encodes value v of row r, column c of an array into model
+// space with col: a value that is not finite is missing (imputed with the
+// column's fill, or an error), then it is scaled in float64.
+func arrayValue(name string, col *ColumnSpec, missing string, v float64, r, c int) (float32, error) {
+	if !finite(v) {
+		if missing != MissingImpute {
+			return 0, fail(ErrMissing, name, "row %d, column %d: value is %v; fix the value or pass --missing impute", r, c, v)
+		}
+		v = col.Fill
+	}
+	m := float32((v - col.Center) / col.Spread)
+	if math.IsInf(float64(m), 0) || m != m {
+		return 0, fail(ErrValue, name, "row %d, column %d: %v is out of float32 range after scaling; fix the value or pass --scale standardize", r, c, v)
+	}
+	return m, nil
 }
 
 // fitArray fits per-column statistics over rows; scale "auto" becomes

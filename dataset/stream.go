@@ -34,6 +34,9 @@ type Stream struct {
 	first   map[string]string // column → the first unseen category
 	order   []string          // columns in the order they first had one
 	path    string
+	pre     *Preprocessor // CSV: orders the warnings
+	labels  []string      // the last batch's labels (nil: none)
+	ids     []string      // the last batch's LoadOptions.ID values (nil: none)
 }
 
 // note folds a chunk's unknown categories into the stream's warnings.
@@ -57,6 +60,10 @@ func (s *Stream) note(ds *Dataset) {
 		}
 		s.unknown[c] += n
 	}
+	if s.pre != nil {
+		// in column order, as LoadWith lists them
+		slices.SortStableFunc(s.order, func(a, b string) int { return s.pre.columnIndex(a) - s.pre.columnIndex(b) })
+	}
 	s.Warnings = s.Warnings[:0]
 	for _, c := range s.order {
 		s.Warnings = append(s.Warnings, unknownWarning(s.path, c, s.unknown[c], s.first[c]))
@@ -76,7 +83,7 @@ func OpenStream(path string, pre *Preprocessor, opt LoadOptions, batch int) (*St
 	if format == "" {
 		var err error
 		if format, err = DetectFormat(path); err != nil {
-			format = ""
+			format = sniffFile(path) // a name that says nothing (corrected.gz)
 		}
 	}
 	s := &Stream{}
@@ -102,6 +109,13 @@ func OpenStream(path string, pre *Preprocessor, opt LoadOptions, batch int) (*St
 		}
 		hi := min(pos+batch, n)
 		t := tensor.From(ds.X.Data[pos*d:hi*d], hi-pos, d)
+		s.labels, s.ids = nil, nil
+		if ds.Labels != nil {
+			s.labels = ds.Labels[pos:hi]
+		}
+		if ds.IDs != nil {
+			s.ids = ds.IDs[pos:hi]
+		}
 		pos = hi
 		s.rows += t.Rows()
 		return t, nil
@@ -110,9 +124,84 @@ func OpenStream(path string, pre *Preprocessor, opt LoadOptions, batch int) (*St
 	return s, nil
 }
 
+// sniffFile tells the format of a file from its first (decompressed)
+// bytes, as Load does for a name that says nothing; "" when it cannot.
+func sniffFile(path string) Format {
+	f, err := openData(osFS{}, path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head, _ := f.r.Peek(512)
+	return sniff(head)
+}
+
 // Next returns the next batch (rows × features, valid until the next
 // call), or io.EOF after the last one.
 func (s *Stream) Next() (*tensor.Tensor, error) { return s.next() }
+
+// ReadAhead returns a stream that reads and preprocesses up to depth
+// batches ahead of its caller, in a goroutine of its own, so that parsing
+// the next batches overlaps the work on the current one; memory grows by
+// depth batches. Use the returned stream instead of s (its Close closes
+// s). Batches it returns stay valid after the next call.
+func (s *Stream) ReadAhead(depth int) *Stream {
+	type item struct {
+		x                     *tensor.Tensor
+		labels, ids, warnings []string
+		rows                  int
+		err                   error
+	}
+	ch := make(chan item, max(depth, 1))
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			x, err := s.Next()
+			it := item{err: err, labels: s.labels, ids: s.ids, warnings: slices.Clone(s.Warnings), rows: s.rows}
+			if err == nil {
+				it.x = x.Clone()
+			}
+			select {
+			case ch <- it:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	r := &Stream{path: s.path}
+	var last error
+	r.next = func() (*tensor.Tensor, error) {
+		if last != nil {
+			return nil, last
+		}
+		it := <-ch
+		r.Warnings, r.labels, r.ids, r.rows, last = it.warnings, it.labels, it.ids, it.rows, it.err
+		return it.x, it.err
+	}
+	closed := false
+	r.close = func() error {
+		if closed {
+			return nil
+		}
+		closed = true
+		close(stop)
+		<-done
+		return s.Close()
+	}
+	return r
+}
+
+// Labels are the labels of the last batch's rows, or nil when the data
+// has none (a CSV file without a label column, an array).
+func (s *Stream) Labels() []string { return s.labels }
+
+// IDs are the values of the LoadOptions.ID column for the last batch's
+// rows, or nil without one.
+func (s *Stream) IDs() []string { return s.ids }
 
 // Rows is the number of rows returned so far.
 func (s *Stream) Rows() int { return s.rows }
@@ -219,6 +308,10 @@ func (s *Stream) openNPY(path string, pre *Preprocessor, opt LoadOptions, batch 
 		f.Close()
 		return false, fail(ErrFieldCount, path, "rows have %d values (shape %v), the model expects %d (shape %v)", d, shape, pre.Dim(), pre.InputShape)
 	}
+	if rows == 0 {
+		f.Close()
+		return false, fail(ErrFormat, path, "array of shape %v holds no samples; pass a non-empty array", shape)
+	}
 	if opt.MaxRows > 0 {
 		rows = min(rows, opt.MaxRows)
 	}
@@ -277,7 +370,7 @@ func (s *Stream) openCSV(path string, pre *Preprocessor, opt LoadOptions, batch 
 	if err != nil {
 		return err
 	}
-	s.path = path
+	s.path, s.pre = path, pre
 	r := f.r
 	comma := opt.Comma // as LoadWith picks it, once for every chunk
 	if comma == 0 && pre.Comma != "" {
@@ -414,6 +507,7 @@ func (s *Stream) openCSV(path string, pre *Preprocessor, opt LoadOptions, batch 
 			return nil, fmt.Errorf("%s: rows %d to %d: %w", path, done, done+n-1, err)
 		}
 		s.note(ds)
+		s.labels, s.ids = ds.Labels, ds.IDs
 		done += ds.Len()
 		s.rows += ds.Len()
 		x := ds.X

@@ -98,11 +98,12 @@ func Parse(s string) (Model, error) {
 	return m, nil
 }
 
-// String is the flag syntax of m.
+// String is the flag syntax of m. Levels are written without exponents:
+// the "-" of 1e-05 and the "+" of 1e+06 would read as a range and a chain.
 func (m Model) String() string {
-	s := m.Kind + ":" + strconv.FormatFloat(m.Lo, 'g', -1, 64)
+	s := m.Kind + ":" + strconv.FormatFloat(m.Lo, 'f', -1, 64)
 	if m.Hi != m.Lo {
-		s += "-" + strconv.FormatFloat(m.Hi, 'g', -1, 64)
+		s += "-" + strconv.FormatFloat(m.Hi, 'f', -1, 64)
 	}
 	if m.Clip {
 		s += ",clip"
@@ -188,6 +189,10 @@ func shift(dst, src []float32, k int, rng *rand.Rand) {
 		return
 	}
 	dy, dx := rng.IntN(2*k+1)-k, rng.IntN(2*k+1)-k
+	if dy <= -side || dy >= side || dx <= -side || dx >= side {
+		clear(dst[:len(src)]) // moved out of the picture: all zero-fill
+		return
+	}
 	y0, y1 := max(0, dy), min(side, side+dy) // destination rows with a source
 	x0, x1 := max(0, dx), min(side, side+dx) // and columns
 	for ch := range c {
