@@ -247,10 +247,26 @@ func openModel(path string) (*ae.Model, error) {
 // Save writes the detector's model file atomically: the weights with the
 // preprocessing, score statistics, threshold and window.
 func (d *Detector) Save(path string) error {
+	meta, err := d.Meta()
+	if err != nil {
+		return fmt.Errorf("anomaly: save %s: %w", path, err)
+	}
+	// save a copy: setting the detector's own model's Meta would race with
+	// a Score cloning it
+	c := d.model.Clone()
+	c.Meta = meta
+	return c.Save(path)
+}
+
+// Meta returns the metadata sections Save writes into the model file (a
+// new map): the model's own, and the detector's score statistics,
+// threshold and window. A model whose Meta is set to them opens as this
+// detector (New), which is how an exported model file comes back.
+func (d *Detector) Meta() (map[string]json.RawMessage, error) {
 	m := d.model
 	raw, err := json.Marshal(section{Scoring: d.scoring, Threshold: d.threshold, Window: d.window})
 	if err != nil {
-		return fmt.Errorf("anomaly: save %s: %w", path, err)
+		return nil, err
 	}
 	meta := make(map[string]json.RawMessage, len(m.Meta)+1)
 	for k, v := range m.Meta {
@@ -259,11 +275,7 @@ func (d *Detector) Save(path string) error {
 		}
 	}
 	meta[metaKey] = raw
-	// save a copy: setting the detector's own model's Meta would race with
-	// a Score cloning it
-	c := m.Clone()
-	c.Meta = meta
-	return c.Save(path)
+	return meta, nil
 }
 
 // Model is the detector's model. Do not run it: it may not be used

@@ -3,7 +3,6 @@ package anomaly
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
@@ -247,8 +246,17 @@ func Attribute(errs []float32, groups []Group, k int) []Contribution {
 		}
 		total += float64(v)
 	}
-	out := make([]Contribution, len(groups))
-	for i, g := range groups {
+	// the k largest shares, kept in order as they come (a stable
+	// descending sort would give the same: ties keep their feature order),
+	// or all of them sorted when k does not cut
+	all := k <= 0 || k >= len(groups)
+	var out []Contribution
+	if all {
+		out = make([]Contribution, 0, len(groups))
+	} else {
+		out = make([]Contribution, 0, k)
+	}
+	for _, g := range groups {
 		var s float64
 		for _, v := range errs[g.Lo:g.Hi] {
 			switch {
@@ -267,11 +275,26 @@ func Attribute(errs []float32, groups []Group, k int) []Contribution {
 				share = s / total
 			}
 		}
-		out[i] = Contribution{Feature: g.Name, Share: share}
+		c := Contribution{Feature: g.Name, Share: share}
+		if all {
+			out = append(out, c)
+			continue
+		}
+		if len(out) == k && !(share > out[k-1].Share) {
+			continue
+		}
+		pos := len(out)
+		for pos > 0 && share > out[pos-1].Share {
+			pos--
+		}
+		if len(out) < k {
+			out = append(out, Contribution{})
+		}
+		copy(out[pos+1:], out[pos:len(out)-1])
+		out[pos] = c
 	}
-	sort.SliceStable(out, func(a, b int) bool { return out[a].Share > out[b].Share })
-	if k > 0 && k < len(out) {
-		out = slices.Clip(out[:k])
+	if all {
+		sort.SliceStable(out, func(a, b int) bool { return out[a].Share > out[b].Share })
 	}
 	return out
 }

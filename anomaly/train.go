@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/dataset"
+	"github.com/bottleneck-ml/bottleneck/tensor"
 	"github.com/bottleneck-ml/bottleneck/train"
 )
 
@@ -140,6 +142,76 @@ func Train(ctx context.Context, ds *dataset.Dataset, o TrainOptions) (*Detector,
 	}
 	d := &Detector{model: m, pre: ds.Pre, window: window}
 	d.pool = newPool()
+	co := CalibrateOptions{Score: o.Score, ScoreTrim: o.ScoreTrim, Anomalies: o.Anomalies, Log: o.Log}
+	if err := d.fitThreshold(ds, trainDS, valDS, spec, normal, co); err != nil {
+		return nil, err
+	}
+	if err := d.setup(); err != nil {
+		return nil, err
+	}
+	d.pool = newPool()
+	return d, nil
+}
+
+// CalibrateOptions configure Calibrate; the fields mean what TrainOptions'
+// fields of the same names do. The zero value fits the default score on
+// nine tenths of the rows and the default threshold on the other tenth.
+type CalibrateOptions struct {
+	Score     string  // mahal, mse, nmse or mae ("": the default for the data)
+	ScoreTrim float64 // mahal's covariance refit (0: automatic)
+	Threshold string  // threshold spec ("": DefaultSpec)
+	// Val is the fraction of rows held out for the threshold (0: 0.1;
+	// negative: none, the threshold is fitted on the statistics' rows).
+	Val       float64
+	Seed      uint64           // the split
+	Anomalies *dataset.Dataset // labelled anomalous rows for f1
+	Log       io.Writer        // where the threshold is reported; nil discards it
+}
+
+// Calibrate makes a detector of a model trained elsewhere, without
+// changing its weights: the model takes ds's preprocessing (ds.Pre), the
+// score statistics are fitted on ds's rows and the threshold on rows held
+// out from them, as Train does after training. It is how a model imported
+// from another framework comes to score, serve and stream. ds must hold
+// samples of the model's input size; m becomes the detector's (do not run
+// it afterwards; Clone it).
+func Calibrate(m *ae.Model, ds *dataset.Dataset, o CalibrateOptions) (*Detector, error) {
+	if m == nil {
+		return nil, errors.New("anomaly: no model")
+	}
+	if ds == nil || ds.Len() == 0 {
+		return nil, errors.New("anomaly: no rows to calibrate on; check the data file and the --normal filter")
+	}
+	in := m.Config.Input
+	if in == nil {
+		return nil, errors.New("anomaly: a model of any image size scores pictures by their mean squared error and has no statistics to fit; give it a threshold with WithThreshold")
+	}
+	if ds.Dim() != tensor.Size(in) {
+		return nil, fmt.Errorf("anomaly: %s has %d values per row after preprocessing, the model takes %d (shape %v); pass data laid out like the model's training data", ds.Source, ds.Dim(), tensor.Size(in), in)
+	}
+	spec, err := ParseSpec(orDefault(o.Threshold, DefaultSpec))
+	if err != nil {
+		return nil, err
+	}
+	if o.Val >= 1 {
+		return nil, fmt.Errorf("anomaly: validation fraction %v must be below 1", o.Val)
+	}
+	ds = &dataset.Dataset{X: tensor.From(ds.X.Data, append([]int{ds.Len()}, in...)...), Shape: slices.Clone(in),
+		Labels: ds.Labels, Features: ds.Features, Pre: ds.Pre, Source: ds.Source}
+	trainDS, valDS := ds, (*dataset.Dataset)(nil)
+	val := o.Val
+	if val == 0 {
+		val = 0.1
+	}
+	if val > 0 && ds.Len() > 1 {
+		trainDS, valDS = dataset.Split(ds, val, o.Seed)
+	}
+	normal := ""
+	if ds.Pre != nil {
+		normal = ds.Pre.Normal
+	}
+	m.Preprocess = ds.Pre
+	d := &Detector{model: m, pre: ds.Pre, window: 1, pool: newPool()}
 	if err := d.fitThreshold(ds, trainDS, valDS, spec, normal, o); err != nil {
 		return nil, err
 	}
@@ -205,7 +277,7 @@ func (o *TrainOptions) config(ds *dataset.Dataset) (ae.Config, error) {
 // threshold on the validation rows (the training rows when there are
 // none). For f1 the labelled anomalies are the validation rows' own
 // anomalous labels and o.Anomalies.
-func (d *Detector) fitThreshold(all, trainDS, valDS *dataset.Dataset, spec Spec, normal string, o TrainOptions) error {
+func (d *Detector) fitThreshold(all, trainDS, valDS *dataset.Dataset, spec Spec, normal string, o CalibrateOptions) error {
 	rows, fittedOn := valDS, "validation rows"
 	if rows == nil || rows.Len() == 0 {
 		rows, fittedOn = trainDS, "training rows"

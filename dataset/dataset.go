@@ -56,12 +56,12 @@ type LoadOptions struct {
 	Drop    []string // columns to drop: names or 0-based indices
 	Comma   rune     // 0 = detect among , ; \t, else whitespace; ' ' = runs of spaces/tabs (no quoting)
 	// All formats
-	Normal  string // keep only rows whose label equals this; "" keep all
+	Normal string // keep only rows whose label equals this; "" keep all
 	// ID names a CSV column (name or 0-based index) whose raw values are
 	// returned in Dataset.IDs when data is read for a model (LoadWith), to
 	// pass through to the output; the model uses the column as it was
 	// trained to (as a feature only if it was one).
-	ID string
+	ID      string
 	Missing string // "error" (default) or "impute" (median for numeric, mode for categorical); "", "?", "NA", "NaN" count as missing
 	Scale   string // "auto" (default), "standardize", "minmax", "none"
 	MaxRows int    // read at most this many samples (before the Normal filter); 0 = all

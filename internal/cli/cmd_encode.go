@@ -77,6 +77,7 @@ func runEncode(ctx context.Context, o *encodeOptions, stdout, info io.Writer) er
 	if err != nil {
 		return err
 	}
+	s = s.ReadAhead(2)
 	defer s.Close()
 	cs, err := m.CodeShape(shape)
 	if err != nil {
@@ -92,39 +93,50 @@ func runEncode(ctx context.Context, o *encodeOptions, stdout, info io.Writer) er
 		return err
 	}
 	var z *tensor.Tensor
+	if err := writeRows(&o.data, s, shape, w, "encode", func(x *tensor.Tensor) (*tensor.Tensor, error) {
+		z, err = m.Encode(z, x)
+		return z, err
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(info, "wrote %s: %d codes of size %d\n", o.output, w.Rows(), k)
+	return nil
+}
+
+// writeRows streams s (samples of the given shape) through f batch by
+// batch into w, one output row per input row, then prints the data
+// warnings and puts w in place; on failure w is discarded.
+func writeRows(d *dataFlags, s *dataset.Stream, shape []int, w *dataset.MatrixWriter, verb string, f func(x *tensor.Tensor) (*tensor.Tensor, error)) error {
 	for {
 		x, err := s.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err == nil && tensor.Size(x.Shape[1:]) != tensor.Size(shape) {
-			err = fmt.Errorf("%s: %d features per row after preprocessing, the model expects %d", o.data.path, x.Cols(), tensor.Size(shape))
+			err = fmt.Errorf("%s: %d features per row after preprocessing, the model expects %d", d.path, x.Cols(), tensor.Size(shape))
+		}
+		var y *tensor.Tensor
+		if err == nil {
+			y, err = f(tensor.From(x.Data, append([]int{x.Rows()}, shape...)...))
 		}
 		if err == nil {
-			z, err = m.Encode(z, tensor.From(x.Data, append([]int{x.Rows()}, shape...)...))
-		}
-		if err == nil {
-			err = w.Write(tensor.From(z.Data, z.Rows(), k))
+			err = w.Write(tensor.From(y.Data, y.Rows(), len(y.Data)/max(y.Rows(), 1)))
 		}
 		if err != nil {
 			w.Abort()
 			return err
 		}
 	}
-	if o.data.warn != nil {
+	if d.warn != nil {
 		for _, warn := range s.Warnings {
-			fmt.Fprintf(o.data.warn, "warning: %s\n", warn)
+			fmt.Fprintf(d.warn, "warning: %s\n", warn)
 		}
 	}
 	if w.Rows() == 0 {
 		w.Abort()
-		return fmt.Errorf("%s: no rows to encode", o.data.path)
+		return fmt.Errorf("%s: no rows to %s", d.path, verb)
 	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	fmt.Fprintf(info, "wrote %s: %d codes of size %d\n", o.output, w.Rows(), k)
-	return nil
+	return w.Close()
 }
 
 // streamPre is the preprocessing to stream d through m with, and the

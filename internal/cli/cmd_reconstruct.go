@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
+	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/imageio"
 	"github.com/bottleneck-ml/bottleneck/imagetask"
 	"github.com/bottleneck-ml/bottleneck/internal/report"
@@ -69,47 +70,70 @@ func runReconstruct(ctx context.Context, o *reconstructOptions, stdout, info io.
 	case ".png", ".jpg", ".jpeg", ".bmp":
 		return reconstructPicture(o, m, stdout, info)
 	}
+	if isPNG(o.output) {
+		return reconstructPNG(o, m, info)
+	}
+	// Streamed in batches: a file larger than memory works.
+	pre, shape, err := streamPre(m, &o.data)
+	if err != nil {
+		return err
+	}
+	opt, err := o.data.options()
+	if err != nil {
+		return err
+	}
+	out, err := m.OutShape(shape)
+	if err != nil {
+		return err
+	}
+	s, err := dataset.OpenStream(o.data.path, pre, opt, o.batch)
+	if err != nil {
+		return err
+	}
+	s = s.ReadAhead(2)
+	defer s.Close()
+	cols := tensor.Size(out)
+	header := pre.Features()
+	if len(header) != cols {
+		header = featureNames(m, cols)
+	}
+	w, err := createMatrix(o.output, o.data.format, cols, header, stdout)
+	if err != nil {
+		return err
+	}
+	var y *tensor.Tensor
+	if err := writeRows(&o.data, s, shape, w, "reconstruct", func(x *tensor.Tensor) (*tensor.Tensor, error) {
+		y, err = m.Reconstruct(y, x)
+		return y, err
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(info, "wrote %s: %d reconstructions of %d features\n", o.output, w.Rows(), cols)
+	return nil
+}
+
+// reconstructPNG draws the first --n samples above their reconstructions.
+func reconstructPNG(o *reconstructOptions, m *ae.Model, info io.Writer) error {
+	if o.data.maxRows == 0 || o.data.maxRows > o.n {
+		o.data.maxRows = max(o.n, 1) // read only what is drawn
+	}
 	ds, err := loadData(m, &o.data, 1)
 	if err != nil {
 		return err
 	}
-	if isPNG(o.output) {
-		n := max(1, min(o.n, ds.Len()))
-		x := tensor.From(ds.X.Data[:n*ds.Dim()], append([]int{n}, ds.Shape...)...)
-		y, err := m.Reconstruct(nil, x)
-		if err != nil {
-			return err
-		}
-		if len(ds.Shape) < 2 || len(y.Data) != len(x.Data) {
-			return usagef("%s: a PNG needs image data the model reconstructs (this data has shape %v); write .npy or .csv instead", o.output, ds.Shape)
-		}
-		if err := report.PairGrid(o.output, ds.Shape, x.Data, y.Data, n); err != nil {
-			return err
-		}
-		fmt.Fprintf(info, "wrote %s: %d originals above their reconstructions\n", o.output, n)
-		return nil
-	}
-	rec, err := ae.Batched(m.Reconstruct, ds.X, o.batch)
+	n := max(1, min(o.n, ds.Len()))
+	x := tensor.From(ds.X.Data[:n*ds.Dim()], append([]int{n}, ds.Shape...)...)
+	y, err := m.Reconstruct(nil, x)
 	if err != nil {
 		return err
 	}
-	flat := tensor.From(rec.Data, rec.Rows(), len(rec.Data)/rec.Rows())
-	header := ds.Features
-	if len(header) != flat.Cols() {
-		header = featureNames(m, flat.Cols())
+	if len(ds.Shape) < 2 || len(y.Data) != len(x.Data) {
+		return usagef("%s: a PNG needs image data the model reconstructs (this data has shape %v); write .npy or .csv instead", o.output, ds.Shape)
 	}
-	w, err := createMatrix(o.output, o.data.format, flat.Cols(), header, stdout)
-	if err != nil {
+	if err := report.PairGrid(o.output, ds.Shape, x.Data, y.Data, n); err != nil {
 		return err
 	}
-	if err := w.Write(flat); err != nil {
-		w.Abort()
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	fmt.Fprintf(info, "wrote %s: %d reconstructions of %d features\n", o.output, flat.Rows(), flat.Cols())
+	fmt.Fprintf(info, "wrote %s: %d originals above their reconstructions\n", o.output, n)
 	return nil
 }
 

@@ -1,16 +1,12 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"math"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -118,6 +114,9 @@ func runScore(ctx context.Context, o *scoreOptions, stdout, stderr io.Writer) er
 	if o.window > 0 && o.window != det.Window() {
 		return usagef("--window %d: the model was trained on windows of %d rows; pass --window %d", o.window, det.Window(), det.Window())
 	}
+	if det.Model().Preprocess != nil && det.Window() == 1 && o.data.normal == "" {
+		return scoreStreamed(ctx, det, o, stdout, stderr)
+	}
 	var s *scored
 	var images []*imageio.Image
 	if det.Model().Preprocess == nil {
@@ -141,60 +140,97 @@ func runScore(ctx context.Context, o *scoreOptions, stdout, stderr io.Writer) er
 	case images != nil:
 		what = "images"
 	}
-	fmt.Fprintf(stderr, "scored %d %s: %d anomalous (%.2f%%) at %s\n", len(s.res), what, flagged, 100*float64(flagged)/float64(max(1, len(s.res))), s.th.Describe())
+	printScored(stderr, len(s.res), flagged, what, s.th)
 	top := o.top
 	if images != nil {
 		top = 0 // a pixel's share says little; --heatmap draws them
 	}
 	write := func(w io.Writer) error {
-		if o.json {
-			return writeScoresJSON(w, s, top)
-		}
-		return writeScores(w, s, top)
-	}
-	if o.output == "" {
-		if err := write(stdout); err != nil {
+		rw := anomaly.NewResultWriter(w, o.json, top)
+		if err := rw.Write(s.res, s.labels, s.names, s.ids); err != nil {
 			return err
 		}
-	} else {
-		if err := atomicfile.WriteFile(o.output, write, 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "wrote %s\n", o.output)
+		return rw.Flush()
 	}
+	if err := writeOutput(o.output, stdout, write); err != nil {
+		return err
+	}
+	wrote(stderr, o.output)
 	if o.heatmap != "" {
 		return writeHeatmaps(o, det, s, images, stderr)
 	}
 	return nil
 }
 
-// decide applies --threshold (value:X or contamination:P over these
-// scores) or the model's threshold; def is the spec used when the model has
-// none and no flag is given ("" refuses).
-func decide(det *anomaly.Detector, res []anomaly.Result, flag, def, fittedOn string) (*anomaly.Threshold, error) {
+func printScored(stderr io.Writer, n, flagged int, what string, th *anomaly.Threshold) {
+	fmt.Fprintf(stderr, "scored %d %s: %d anomalous (%.2f%%) at %s\n", n, what, flagged, 100*float64(flagged)/float64(max(1, n)), th.Describe())
+}
+
+// writeOutput runs write on standard output, or on the -o file, which
+// appears complete or not at all.
+func writeOutput(output string, stdout io.Writer, write func(io.Writer) error) error {
+	if output == "" {
+		return write(stdout)
+	}
+	return atomicfile.WriteFile(output, write, 0o644)
+}
+
+// wrote says that the -o file was written.
+func wrote(stderr io.Writer, output string) {
+	if output != "" {
+		fmt.Fprintf(stderr, "wrote %s\n", output)
+	}
+}
+
+// decideSpec is the threshold to decide by when it is known before
+// scoring: the model's, or --threshold value:X. For a threshold fitted on
+// the scores (contamination:P and, for images, the fitted defaults) it
+// returns the spec and a nil threshold.
+func decideSpec(det *anomaly.Detector, flag, def string) (*anomaly.Threshold, anomaly.Spec, error) {
 	spec := flag
 	if spec == "" && det.Threshold() != nil {
-		return det.Threshold(), nil
+		return det.Threshold(), anomaly.Spec{}, nil
 	}
 	if spec == "" {
 		spec = def
 	}
 	if spec == "" {
-		return nil, fmt.Errorf("the model has no anomaly threshold; retrain it, or pass --threshold value:X")
+		return nil, anomaly.Spec{}, fmt.Errorf("the model has no anomaly threshold; retrain it, or pass --threshold value:X")
 	}
 	sp, err := anomaly.ParseSpec(spec)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--threshold: %w", err)}
+		return nil, sp, usageError{fmt.Errorf("--threshold: %w", err)}
 	}
 	if flag != "" && sp.Method != anomaly.MethodValue && sp.Method != anomaly.MethodContamination && def == "" {
-		return nil, usagef("--threshold %s: scoring can override with value:X or contamination:P; choose %s thresholds at training (train --threshold)", flag, sp.Method)
+		return nil, sp, usagef("--threshold %s: scoring can override with value:X or contamination:P; choose %s thresholds at training (train --threshold)", flag, sp.Method)
 	}
 	if sp.Method == anomaly.MethodF1 {
-		return nil, usagef("--threshold f1 needs labelled validation rows; pass value:X, contamination:P, mad:K, sigma:K or pot:Q")
+		return nil, sp, usagef("--threshold f1 needs labelled validation rows; pass value:X, contamination:P, mad:K, sigma:K or pot:Q")
+	}
+	if sp.Method == anomaly.MethodValue {
+		t, err := anomaly.Fit(sp, nil, nil, "")
+		if err != nil {
+			return nil, sp, err
+		}
+		t.Score = det.Scoring().Metric
+		return t, sp, nil
+	}
+	return nil, sp, nil
+}
+
+// decide applies --threshold (value:X or contamination:P over these
+// scores) or the model's threshold; def is the spec used when the model has
+// none and no flag is given ("" refuses).
+func decide(det *anomaly.Detector, res []anomaly.Result, flag, def, fittedOn string) (*anomaly.Threshold, error) {
+	th, sp, err := decideSpec(det, flag, def)
+	if err != nil || (th != nil && flag == "") {
+		return th, err
 	}
 	return anomaly.Rethreshold(res, sp, det.Scoring().Metric, fittedOn)
 }
 
+// scoreRows scores a time series (or rows filtered by --normal) loaded
+// whole.
 func scoreRows(det *anomaly.Detector, o *scoreOptions) (*scored, error) {
 	o.data.id = o.id
 	ds, err := loadData(det.Model(), &o.data, det.Window())
@@ -217,6 +253,96 @@ func scoreRows(det *anomaly.Detector, o *scoreOptions) (*scored, error) {
 		return nil, usagef("--id %s: ids come from a CSV column; %s is not a CSV file", o.id, o.data.path)
 	}
 	return &scored{res: res, labels: ds.Labels, ids: ds.IDs, th: th}, nil
+}
+
+// scoreStreamed scores a table (or the rows of a dense model) --batch rows
+// at a time as it reads them, writing each batch before reading the next,
+// so memory stays bounded whatever the size of the file; the output is
+// the one scoring the file whole would give. A threshold fitted on the
+// scores (--threshold contamination:P) takes a first pass that keeps the
+// scores alone, 8 bytes a row.
+func scoreStreamed(ctx context.Context, det *anomaly.Detector, o *scoreOptions, stdout, stderr io.Writer) error {
+	if o.heatmap != "" {
+		return usagef("--heatmap is for image models")
+	}
+	o.data.id = o.id
+	if err := o.data.resolveStdin(); err != nil {
+		return err
+	}
+	th, sp, err := decideSpec(det, o.threshold, "")
+	if err != nil {
+		return err
+	}
+	if th == nil {
+		var scores []float64
+		if _, err := streamRows(ctx, det, o, -1, func(res []anomaly.Result, _, _ []string) error {
+			scores = append(scores, anomaly.Scores(res)...)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if th, err = anomaly.Fit(sp, scores, nil, "scored rows"); err != nil {
+			return err
+		}
+		th.Score = det.Scoring().Metric
+	}
+	det = det.WithThreshold(th)
+	n, flagged := 0, 0
+	var warnings []string
+	err = writeOutput(o.output, stdout, func(w io.Writer) error {
+		rw := anomaly.NewResultWriter(w, o.json, o.top)
+		var err error
+		warnings, err = streamRows(ctx, det, o, o.top, func(res []anomaly.Result, labels, ids []string) error {
+			for _, r := range res {
+				if r.Anomaly {
+					flagged++
+				}
+			}
+			n += len(res)
+			return rw.Write(res, labels, nil, ids)
+		})
+		if err == nil {
+			err = rw.Flush()
+		}
+		return err
+	})
+	for _, w := range warnings {
+		if o.data.warn != nil {
+			fmt.Fprintf(o.data.warn, "warning: %s\n", w)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	printScored(stderr, n, flagged, "rows", th)
+	wrote(stderr, o.output)
+	return nil
+}
+
+// streamRows scores the data file --batch rows at a time with top
+// features per row (0: none), handing each batch to emit; it returns the
+// data warnings.
+func streamRows(ctx context.Context, det *anomaly.Detector, o *scoreOptions, top int, emit func(res []anomaly.Result, labels, ids []string) error) ([]string, error) {
+	opt, err := o.data.options()
+	if err != nil {
+		return nil, err
+	}
+	s, err := dataset.OpenStream(o.data.path, det.Preprocessor(), opt, o.batch)
+	if err != nil {
+		return nil, err
+	}
+	s = s.ReadAhead(2) // parse the next batches while this one is scored
+	defer s.Close()
+	if top == 0 {
+		top = -1
+	}
+	err = det.ScoreStream(ctx, s, anomaly.ScoreOptions{Top: top, Batch: o.batch}, func(res []anomaly.Result, labels, ids []string) error {
+		if o.id != "" && ids == nil {
+			return usagef("--id %s: ids come from a CSV column; %s is not a CSV file", o.id, o.data.path)
+		}
+		return emit(res, labels, ids)
+	})
+	return s.Warnings, err
 }
 
 // scoreImages scores the images of an IDX file or a folder with an image
@@ -283,92 +409,6 @@ func scoreImages(det *anomaly.Detector, o *scoreOptions) (*scored, []*imageio.Im
 	}
 	s.th = th
 	return s, images, nil
-}
-
-func writeScores(w io.Writer, s *scored, top int) error {
-	bw := bufio.NewWriter(w)
-	bw.WriteString("row,score,anomaly")
-	if s.labels != nil {
-		bw.WriteString(",label")
-	}
-	if s.names != nil {
-		bw.WriteString(",file")
-	}
-	if s.ids != nil {
-		bw.WriteString(",id")
-	}
-	for k := 1; k <= top; k++ {
-		fmt.Fprintf(bw, ",top%d,top%d_share", k, k)
-	}
-	bw.WriteByte('\n')
-	buf := make([]byte, 0, 64)
-	for i, r := range s.res {
-		buf = strconv.AppendInt(buf[:0], int64(i), 10)
-		buf = append(buf, ',')
-		buf = strconv.AppendFloat(buf, r.Score, 'g', 8, 64)
-		if r.Anomaly {
-			buf = append(buf, ",1"...)
-		} else {
-			buf = append(buf, ",0"...)
-		}
-		bw.Write(buf)
-		if s.labels != nil {
-			bw.WriteString("," + dataset.CSVField(s.labels[i]))
-		}
-		if s.names != nil {
-			bw.WriteString("," + dataset.CSVField(s.names[i]))
-		}
-		if s.ids != nil {
-			bw.WriteString("," + dataset.CSVField(s.ids[i]))
-		}
-		for k := 0; k < top; k++ {
-			if k < len(r.Top) {
-				fmt.Fprintf(bw, ",%s,%.4f", dataset.CSVField(r.Top[k].Feature), r.Top[k].Share)
-			} else {
-				bw.WriteString(",,")
-			}
-		}
-		bw.WriteByte('\n')
-	}
-	return bw.Flush()
-}
-
-// scoreLine is one row of score --json.
-type scoreLine struct {
-	Row     int                    `json:"row"`
-	Score   any                    `json:"score"` // a number, or "+Inf"/"NaN" (JSON has none)
-	Anomaly bool                   `json:"anomaly"`
-	Label   *string                `json:"label,omitempty"`
-	File    string                 `json:"file,omitempty"`
-	ID      *string                `json:"id,omitempty"`
-	Top     []anomaly.Contribution `json:"top,omitempty"`
-}
-
-func writeScoresJSON(w io.Writer, s *scored, top int) error {
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	for i, r := range s.res {
-		l := scoreLine{Row: i, Score: r.Score, Anomaly: r.Anomaly}
-		if math.IsNaN(r.Score) || math.IsInf(r.Score, 0) {
-			l.Score = strconv.FormatFloat(r.Score, 'g', -1, 64)
-		}
-		if s.labels != nil {
-			l.Label = &s.labels[i]
-		}
-		if s.names != nil {
-			l.File = s.names[i]
-		}
-		if s.ids != nil {
-			l.ID = &s.ids[i]
-		}
-		if top > 0 {
-			l.Top = r.Top[:min(top, len(r.Top))]
-		}
-		if err := enc.Encode(l); err != nil {
-			return err
-		}
-	}
-	return bw.Flush()
 }
 
 // byScore returns the row indices by descending score.

@@ -96,11 +96,11 @@ It listens on 127.0.0.1:8080, this machine only; --addr 0.0.0.0:8080 (or
 Limits. A body may hold --max-rows rows (10,000) and --max-body bytes; the
 default body limit is derived from the model: room for --max-rows rows sent
 as JSON objects, 32 bytes per value beside its column name (10,000 NSL-KDD
-rows: 19.9 MB). Bodies are parsed row by row, never held whole. At most
+rows: 19.6 MB). Bodies are parsed row by row, never held whole. At most
 --max-inflight score requests (512) and --max-inflight-bytes declared body
 bytes (64 MiB, an eighth of it kept for bodies of 64 KiB or less) are in
 flight; more are answered 503 with Retry-After: 1. Bodies over 64 KiB
-parse and score --max-scoring at a time (the core count), waiting up to
+parse and score --max-scoring at a time (half the cores), waiting up to
 --max-queue-wait for a turn; small requests never wait behind them.
 
 SIGHUP reloads the model file (and the TLS certificate) without dropping
@@ -140,7 +140,7 @@ flag below). A flag on the command line wins. Sizes take a suffix: 32MiB,
 	f.IntVar(&o.maxRows, "max-rows", 10000, "most rows per request")
 	f.IntVar(&o.maxInflight, "max-inflight", 512, "most score requests in flight; more get 503")
 	f.Var(&o.maxInflightBytes, "max-inflight-bytes", "most declared body bytes of the score requests in flight; more get 503")
-	f.IntVar(&o.maxScoring, "max-scoring", 0, "bodies over 64 KiB parsed and scored at once (0: the core count)")
+	f.IntVar(&o.maxScoring, "max-scoring", 0, "bodies over 64 KiB parsed and scored at once (0: half the cores, at least 1)")
 	f.DurationVar(&o.queueWait, "max-queue-wait", 2*time.Second, "how long a body over 64 KiB waits for its turn before a 503")
 	f.IntVar(&o.top, "top", 3, "features listed per row (0: none)")
 	f.DurationVar(&o.readTimeout, "read-timeout", 10*time.Second, "time to read a request")

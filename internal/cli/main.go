@@ -112,6 +112,8 @@ embedded in the binary and writes pictures of what it learned.`,
 		newEvalCommand(g),
 		newScoreCommand(g),
 		newServeCommand(g),
+		newStreamCommand(g),
+		newHealthcheckCommand(g),
 		newEncodeCommand(g),
 		newReconstructCommand(g),
 		newInspectCommand(g),
@@ -120,6 +122,7 @@ embedded in the binary and writes pictures of what it learned.`,
 		newDenoiseCommand(g),
 		newUpscaleCommand(g),
 		newColorizeCommand(g),
+		newExportCommand(g), newImportCommand(g),
 	)
 	root.AddCommand(latentCommands(g)...) // probe, generate, interpolate, latent-map, models
 	return root

@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+type healthcheckOptions struct {
+	url      string
+	timeout  time.Duration
+	insecure bool
+}
+
+func newHealthcheckCommand(g *globalOptions) *cobra.Command {
+	o := &healthcheckOptions{}
+	cmd := &cobra.Command{
+		Use:   "healthcheck [--url URL]",
+		Short: "Exit 0 when a running 'bottleneck serve' answers GET /healthz with 200 (for container health checks)",
+		Long: `Ask a running 'bottleneck serve' for GET /healthz: exit 0 on a 200, 1
+otherwise. It is the health check of the container image, which has no
+curl.
+
+Without --url the address is the serve command's: BOTTLENECK_ADDR
+(127.0.0.1:8080 when unset; a wildcard host such as 0.0.0.0 or an empty
+one is asked on 127.0.0.1), over HTTPS when BOTTLENECK_TLS_CERT is set —
+then the certificate is not verified, since the check asks its own
+machine, which the certificate seldom names.`,
+		Example: `  bottleneck healthcheck
+  bottleneck healthcheck --url https://scoring.internal:8443/healthz
+  HEALTHCHECK CMD ["/bottleneck", "healthcheck"]   # Dockerfile`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			if g.quiet {
+				out = io.Discard
+			}
+			return runHealthcheck(cmd.Context(), o, os.LookupEnv, out)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.url, "url", "", "the /healthz URL (default: from BOTTLENECK_ADDR and BOTTLENECK_TLS_CERT)")
+	f.DurationVar(&o.timeout, "timeout", 3*time.Second, "time to wait for the answer")
+	f.BoolVar(&o.insecure, "insecure", false, "do not verify the server's TLS certificate")
+	return cmd
+}
+
+// healthURL is the /healthz URL of a server started with the environment
+// lookup gives (BOTTLENECK_ADDR, BOTTLENECK_TLS_CERT); tls says whether it
+// is HTTPS.
+func healthURL(lookup func(string) (string, bool)) (url string, tls bool, err error) {
+	addr, ok := lookup(envName("addr"))
+	if !ok || addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", false, fmt.Errorf("%s=%q: %v", envName("addr"), addr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	scheme := "http"
+	if c, ok := lookup(envName("tls-cert")); ok && c != "" {
+		scheme, tls = "https", true
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/healthz", tls, nil
+}
+
+func runHealthcheck(ctx context.Context, o *healthcheckOptions, lookup func(string) (string, bool), stdout io.Writer) error {
+	url, insecure := o.url, o.insecure
+	if url == "" {
+		u, derivedTLS, err := healthURL(lookup)
+		if err != nil {
+			return err
+		}
+		url, insecure = u, insecure || derivedTLS
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return usagef("--url %q: %v", url, err)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: insecure}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: GET %s: %s", url, resp.Status)
+	}
+	fmt.Fprintf(stdout, "healthy: GET %s: %s\n", url, resp.Status)
+	return nil
+}

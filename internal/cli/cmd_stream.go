@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/bottleneck-ml/bottleneck/stream"
+)
+
+type streamOptions struct {
+	model, metricsAddr, logFormat string
+	opt                           stream.Options
+}
+
+func newStreamCommand(g *globalOptions) *cobra.Command {
+	o := &streamOptions{}
+	cmd := &cobra.Command{
+		Use:   "stream -m MODEL --in URL --out NAME [--group NAME]",
+		Short: "Score an event stream on NATS JetStream or Kafka as a member of a consumer group",
+		Long: `Read messages from NATS JetStream or Kafka, score them, and publish one
+result per message:
+
+  --in nats://HOST:PORT/SUBJECT    a durable pull consumer named --group on the
+                                   JetStream stream that captures SUBJECT (one is
+                                   created, named --stream, when none does)
+  --in kafka://HOST:PORT[,…]/TOPIC a member of consumer group --group
+
+Any number of workers with the same --group share the messages: the broker
+spreads them (Kafka: one worker per partition at most). An input message is
+a JSON object keyed by column name (--format json), or one CSV line in the
+model's column order (--format csv). Each gets one output on --out:
+
+  {"id": …, "score": …, "anomaly": true|false, "threshold": …,
+   "top": [{"feature": …, "share": …}], "model": "<model version>"}
+
+keyed (Kafka key, NATS header Bottleneck-Id) by the id: the --id field,
+copied as it is, or else the broker's coordinates of the input (NATS: the
+stream sequence; Kafka: "partition:offset"). Up to --batch messages, or what
+arrives within --linger of the first, are scored together.
+
+Delivery is at least once: a message is acknowledged (NATS ack, Kafka offset
+commit) only after the broker has acknowledged its output, so a worker
+killed in between leaves its last batch to be scored again (on NATS the
+repeated outputs are dropped by message id when a stream captures --out). A
+message that cannot be scored (not JSON, a missing column, a value that is
+not a finite number) goes to --dead (default: the input's subject or topic
+with ".dead" appended; on NATS a stream is created for it) with the error and
+the original payload, and is acknowledged. Broker outages are retried with
+backoff, and logged.
+
+With --metrics-addr, GET /healthz, /readyz and /metrics (Prometheus:
+consumed, scored, anomalies, dead-lettered, lag, batch latency) are served
+there. SIGHUP reloads the model file (a model with other columns is refused
+unless --allow-schema-change); SIGTERM or Ctrl-C finishes and acknowledges
+the batch in flight, leaves the group and exits. Every flag can be set by an
+environment variable, as for serve (BOTTLENECK_IN, BOTTLENECK_GROUP, …).`,
+		Example: `  bottleneck stream -m kdd.safetensors --in nats://127.0.0.1:4222/flows --out scores
+  bottleneck stream -m kdd.safetensors --in kafka://k1:9092,k2:9092/flows --out flow-scores \
+      --group kdd --id flow_id --metrics-addr :9464`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := flagsFromEnv(cmd.LocalFlags(), os.LookupEnv); err != nil {
+				return err
+			}
+			return runStream(cmd.Context(), o, cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	s := &o.opt
+	f.StringVarP(&o.model, "model", "m", "", "model file (required)")
+	f.StringVar(&s.In, "in", "", "input: nats://HOST:PORT/SUBJECT or kafka://HOST:PORT[,HOST:PORT…]/TOPIC (required)")
+	f.StringVar(&s.Out, "out", "", "output subject or topic on the same broker (required)")
+	f.StringVar(&s.Dead, "dead", "", "dead-letter subject or topic (default: the input's, with .dead appended)")
+	f.StringVar(&s.Group, "group", "bottleneck", "consumer group: the NATS durable consumer, the Kafka group id")
+	f.StringVar(&s.Stream, "stream", "", "NATS: name of the stream to create when none captures the input subject (default from the subject)")
+	f.StringVar(&s.ID, "id", "", "input field copied to the output as its id (CSV: its 0-based index); default the broker's coordinates")
+	f.StringVar(&s.Format, "format", "json", "input messages: json (an object keyed by column name) or csv (one line in the model's column order)")
+	f.IntVar(&s.Batch, "batch", 256, "most messages scored together")
+	f.DurationVar(&s.Linger, "linger", 5*time.Millisecond, "how long to wait for more messages after the first of a batch")
+	f.IntVar(&s.Top, "top", 3, "features listed per output (0: none)")
+	f.DurationVar(&s.AckWait, "ack-wait", 30*time.Second, "NATS: time before an unacknowledged message is delivered again (set on the consumer created)")
+	f.IntVar(&s.MaxDeliver, "max-deliver", 10, "NATS: deliveries after which a message no worker finishes is dead-lettered")
+	f.DurationVar(&s.SessionTimeout, "session-timeout", 45*time.Second, "Kafka: time before a silent worker's partitions go to the others")
+	f.DurationVar(&s.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, time to finish the batch in flight")
+	f.StringVar(&s.WorkerID, "worker-id", "", "name in logs and in the Bottleneck-Worker header of outputs (default host:pid)")
+	f.BoolVar(&s.AllowSchemaChange, "allow-schema-change", false, "let SIGHUP load a model whose input columns differ")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /healthz, /readyz and /metrics on this address (e.g. :9464)")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.VisitAll(func(fl *pflag.Flag) { fl.Usage += " [$" + envName(fl.Name) + "]" })
+	return cmd
+}
+
+func runStream(ctx context.Context, o *streamOptions, stderr io.Writer) error {
+	log, err := newLogger(stderr, o.logFormat)
+	if err != nil {
+		return err
+	}
+	if o.opt.In == "" || o.opt.Out == "" {
+		return usagef("--in and --out are required: pass --in nats://HOST:PORT/SUBJECT (or kafka://HOST:PORT/TOPIC) and --out NAME")
+	}
+	if o.opt.Batch < 1 || o.opt.Top < 0 || o.opt.Linger < 0 {
+		return usagef("--batch must be at least 1, --top and --linger 0 or more")
+	}
+	if o.opt.Top == 0 {
+		o.opt.Top = -1
+	}
+	if o.opt.Linger == 0 {
+		o.opt.Linger = -1
+	}
+	det, err := openDetector(o.model)
+	if err != nil {
+		return err
+	}
+	o.opt.Logger = log
+	w, err := stream.New(det, o.opt)
+	if err != nil {
+		return usageError{err}
+	}
+	if o.metricsAddr != "" {
+		ln, err := net.Listen("tcp", o.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		hs := &http.Server{Handler: w.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go hs.Serve(ln)
+		defer hs.Close()
+		log.Info("serving /healthz, /readyz, /metrics", "addr", ln.Addr().String())
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			_ = w.Reload(o.model) // logged and counted by the worker
+		}
+	}()
+	if err := w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
