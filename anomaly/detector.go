@@ -35,11 +35,14 @@ type Detector struct {
 	pre       *dataset.Preprocessor
 	scoring   Scoring
 	threshold *Threshold // nil: the model carries none
-	window    int        // rows per window; 1 for row models
-	rowShape  []int      // per-sample shape the model scores
-	groups    []Group
-	version   string
-	pool      *sync.Pool // of *worker, shared by copies made by WithThreshold
+	// validation measures the detector on labelled held-out rows when
+	// training had labels (nil otherwise)
+	validation *Metrics
+	window     int   // rows per window; 1 for row models
+	rowShape   []int // per-sample shape the model scores
+	groups     []Group
+	version    string
+	pool       *sync.Pool // of *worker, shared by copies made by WithThreshold
 }
 
 type worker struct {
@@ -65,6 +68,9 @@ type section struct {
 	Scoring
 	Threshold *Threshold `json:"threshold"`
 	Window    int        `json:"window"`
+	// Validation is the detector measured on held-out labelled rows at
+	// training (absent without labels, and in older files).
+	Validation *Metrics `json:"validation,omitempty"`
 }
 
 // metaKey is the model-file section of a detector; the first release wrote
@@ -88,7 +94,7 @@ func New(m *ae.Model) (*Detector, error) {
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, fmt.Errorf("anomaly: the model's detector record is damaged (%v); retrain it", err)
 		}
-		d.scoring, d.threshold, d.window = s.Scoring, s.Threshold, max(s.Window, 1)
+		d.scoring, d.threshold, d.window, d.validation = s.Scoring, s.Threshold, max(s.Window, 1), s.Validation
 	} else if raw, ok := m.Meta[metaKeyLegacy]; ok {
 		// one object holding the threshold and the score statistics
 		var t Threshold
@@ -167,11 +173,15 @@ func (d *Detector) setup() error {
 	return nil
 }
 
+func (d *Detector) section() section {
+	return section{Scoring: d.scoring, Threshold: d.threshold, Window: d.window, Validation: d.validation}
+}
+
 // hash is the detector's version: the detector's own section, as Save
 // writes it, stands in for the file's, so that a detector keeps its
 // version through Save and Open.
 func (d *Detector) hash() string {
-	sec, _ := json.Marshal(section{Scoring: d.scoring, Threshold: d.threshold, Window: d.window})
+	sec, _ := json.Marshal(d.section())
 	return version(d.model, sec)
 }
 
@@ -264,7 +274,7 @@ func (d *Detector) Save(path string) error {
 // detector (New), which is how an exported model file comes back.
 func (d *Detector) Meta() (map[string]json.RawMessage, error) {
 	m := d.model
-	raw, err := json.Marshal(section{Scoring: d.scoring, Threshold: d.threshold, Window: d.window})
+	raw, err := json.Marshal(d.section())
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +295,17 @@ func (d *Detector) Model() *ae.Model { return d.model }
 // Preprocessor is how raw records become model input (nil for models that
 // read pixels or arrays as they are).
 func (d *Detector) Preprocessor() *dataset.Preprocessor { return d.pre }
+
+// Validation is the detector measured on labelled rows held out from
+// training (the validation rows and the rows a normal filter kept out),
+// at its threshold: nil when training had no labels.
+func (d *Detector) Validation() *Metrics {
+	if d.validation == nil {
+		return nil
+	}
+	v := *d.validation
+	return &v
+}
 
 // Threshold is a copy of the decision threshold, or nil when the detector
 // has none.
@@ -318,6 +339,11 @@ func (d *Detector) WithThreshold(t *Threshold) *Detector {
 		c.threshold = &tt
 	} else {
 		c.threshold = nil
+	}
+	if v := d.validation; v != nil {
+		// the ranking metrics hold at any threshold, the decisions do not
+		c.validation = &Metrics{ROCAUC: v.ROCAUC, PRAUC: v.PRAUC, PrecisionAtN: v.PrecisionAtN,
+			Anomalies: v.Anomalies, Normal: v.Normal, Score: v.Score, NormalRows: v.NormalRows, MSENormal: v.MSENormal, MSEAnomalous: v.MSEAnomalous}
 	}
 	c.version = c.hash()
 	return &c

@@ -23,6 +23,7 @@ type Metrics struct {
 	FAR             *float64 `json:"far"` // false-alarm rate
 	MAR             *float64 `json:"mar"` // missed-alarm rate
 	Flagged         int      `json:"flagged"`
+	NormalRows      int      `json:"normal_rows,omitempty"` // rows labelled normal
 	Anomalies       int      `json:"anomalies"`
 	Normal          string   `json:"normal"`
 	Score           string   `json:"score"`
@@ -63,24 +64,44 @@ func Measure(res []Result, labels []string, normal string, th *Threshold) (*Metr
 	}
 	y := make([]bool, len(labels))
 	scores := make([]float64, len(res))
-	var pos int
-	var seNorm, seAnom float64
+	mse := make([]float64, len(res))
 	for i, l := range labels {
 		y[i] = l != normal
-		scores[i] = res[i].Score
-		if y[i] {
+		scores[i], mse[i] = res[i].Score, res[i].MSE
+	}
+	r := measure(scores, mse, y, normal, th)
+	if r == nil {
+		pos := 0
+		for _, a := range y {
+			if a {
+				pos++
+			}
+		}
+		return nil, nil, fmt.Errorf("labels hold one class only (%d of %d rows anomalous with normal = %q; labels seen: %s); pass --normal with the label of normal rows and data that has both", pos, len(y), normal, SomeLabels(labels))
+	}
+	return r, y, nil
+}
+
+// measure computes the metrics of scores (with their rows' squared
+// errors mse) against y (true = anomalous) at th (nil: ranking only); nil
+// when y holds one class only.
+func measure(scores, mse []float64, y []bool, normal string, th *Threshold) *Metrics {
+	var pos int
+	var seNorm, seAnom float64
+	for i, a := range y {
+		if a {
 			pos++
-			seAnom += res[i].MSE
+			seAnom += mse[i]
 		} else {
-			seNorm += res[i].MSE
+			seNorm += mse[i]
 		}
 	}
 	if pos == 0 || pos == len(y) {
-		return nil, nil, fmt.Errorf("labels hold one class only (%d of %d rows anomalous with normal = %q; labels seen: %s); pass --normal with the label of normal rows and data that has both", pos, len(y), normal, SomeLabels(labels))
+		return nil
 	}
 	r := &Metrics{
 		ROCAUC: ROCAUC(scores, y), PRAUC: AveragePrecision(scores, y),
-		PrecisionAtN: PrecisionAtN(scores, y, 0), Anomalies: pos, Normal: normal, Score: MetricMSE,
+		PrecisionAtN: PrecisionAtN(scores, y, 0), NormalRows: len(y) - pos, Anomalies: pos, Normal: normal, Score: MetricMSE,
 		MSENormal: seNorm / float64(len(y)-pos), MSEAnomalous: seAnom / float64(pos),
 	}
 	if th != nil {
@@ -91,7 +112,7 @@ func Measure(res []Result, labels []string, normal string, th *Threshold) (*Metr
 		r.ThresholdMethod = Spec{Method: th.Method, Param: th.Param}.String()
 		r.Flagged = c.TP + c.FP
 	}
-	return r, y, nil
+	return r
 }
 
 // NormalLabel picks the label of normal rows: flag when given, else the one

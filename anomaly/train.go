@@ -324,29 +324,46 @@ func (d *Detector) fitThreshold(all, trainDS, valDS *dataset.Dataset, spec Spec,
 		return fmt.Errorf("anomaly: score %q; want %s", metric, MetricNames)
 	}
 	d.scoring.Metric = metric
-	var scores []float64
-	err = s.run(rows.X, func(_ int, _ []float32, score, _ float64) { scores = append(scores, score) })
+	var scores, mses []float64
+	err = s.run(rows.X, func(_ int, _ []float32, score, mse float64) {
+		scores = append(scores, score)
+		mses = append(mses, mse)
+	})
 	if err != nil {
 		return err
 	}
-	var labels []bool
-	if spec.Method == MethodF1 {
-		if normal == "" || rows.Labels == nil {
-			return errors.New("anomaly: threshold f1 needs labelled data: pass --label COL (CSV) and --normal VALUE, the label of normal rows")
-		}
-		labels = make([]bool, rows.Len())
+	// labelled rows for f1 and for the validation metrics: the rows'
+	// own labels and the anomalous rows a normal filter kept out
+	var y []bool
+	var anomScores, anomMSE []float64
+	if normal != "" && rows.Labels != nil {
+		y = make([]bool, rows.Len())
 		for i, l := range rows.Labels {
-			labels[i] = l != normal
+			y[i] = l != normal
 		}
 		if a := o.Anomalies; a != nil && a.Len() > 0 {
-			err := s.run(a.X, func(_ int, _ []float32, score, _ float64) {
-				scores = append(scores, score)
-				labels = append(labels, true)
+			err := s.run(a.X, func(_ int, _ []float32, score, mse float64) {
+				anomScores = append(anomScores, score)
+				anomMSE = append(anomMSE, mse)
 			})
 			if err != nil {
 				return err
 			}
-			fittedOn = fmt.Sprintf("validation rows + %d anomalous rows of the training file", a.Len())
+		}
+	}
+	var labels []bool
+	if spec.Method == MethodF1 {
+		if y == nil {
+			return errors.New("anomaly: threshold f1 needs labelled data: pass --label COL (CSV) and --normal VALUE, the label of normal rows")
+		}
+		labels = slices.Clone(y)
+		if len(anomScores) > 0 {
+			scores = append(scores, anomScores...)
+			mses = append(mses, anomMSE...)
+			for range anomScores {
+				labels = append(labels, true)
+			}
+			fittedOn = fmt.Sprintf("validation rows + %d anomalous rows of the training file", len(anomScores))
 		}
 	}
 	th, err := Fit(spec, scores, labels, fittedOn)
@@ -356,5 +373,20 @@ func (d *Detector) fitThreshold(all, trainDS, valDS *dataset.Dataset, spec Spec,
 	th.Score = metric
 	d.threshold = th
 	logf(o.Log, "threshold: %s\n", th.Describe())
+	if y != nil {
+		if spec.Method != MethodF1 {
+			scores, mses = append(scores, anomScores...), append(mses, anomMSE...)
+			for range anomScores {
+				y = append(y, true)
+			}
+		} else {
+			y = labels
+		}
+		if v := measure(scores, mses, y, normal, th); v != nil {
+			d.validation = v
+			logf(o.Log, "validation: ROC-AUC %.4f, average precision %.4f; at the threshold precision %.3f, recall %.3f (%d normal rows, %d anomalous)\n",
+				v.ROCAUC, v.PRAUC, *v.Precision, *v.Recall, v.NormalRows, v.Anomalies)
+		}
+	}
 	return nil
 }

@@ -538,3 +538,44 @@ func numericStats(c *ColumnSpec, vals []float64, scale string) {
 func cleanField(s string) string {
 	return strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
 }
+
+// Describe tells in one line how raw records become model input: the
+// format and kind, the columns by type, the label, dropped columns and
+// the normal filter (nil: the model reads pixels or arrays as they are).
+func (p *Preprocessor) Describe() string {
+	if p == nil {
+		return "none (pixels or arrays as they are)"
+	}
+	if p.Kind == KindImage {
+		return fmt.Sprintf("%s images %v, pixels scaled %s", p.Format, p.InputShape, p.Scale)
+	}
+	var num, cat, oneHot int
+	for _, c := range p.Columns {
+		if c.Role != RoleFeature {
+			continue
+		}
+		if c.Type == TypeCategorical {
+			cat++
+			oneHot += len(c.Categories)
+		} else {
+			num++
+		}
+	}
+	s := fmt.Sprintf("%s %s: %d numeric columns (%s)", p.Format, p.Kind, num, p.Scale)
+	if cat > 0 {
+		s += fmt.Sprintf(", %d categorical → %d one-hot", cat, oneHot)
+	}
+	if p.Label != "" {
+		s += fmt.Sprintf(", label %q", p.Label)
+	}
+	if len(p.Drop) > 0 {
+		s += fmt.Sprintf(", dropped %v", p.Drop)
+	}
+	if p.Normal != "" {
+		s += fmt.Sprintf(", trained on %s=%q", p.Label, p.Normal)
+	}
+	if p.Missing == MissingImpute {
+		s += ", missing imputed"
+	}
+	return s
+}

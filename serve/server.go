@@ -82,6 +82,33 @@ type Options struct {
 	// duration, request id) at level Info, and what goes wrong (a failed
 	// reload, a response that could not be written); nil discards it.
 	Logger *slog.Logger
+
+	// Images maps the image endpoints, POST /v1/images/{denoise, upscale,
+	// colorize, reconstruct, score}, to the models that serve them: shipped
+	// names (package zoo) or model files. The key upscale-x2 (-x3, -x4)
+	// serves one scale, upscale the others. Nil serves no image endpoints;
+	// DefaultImages gives the shipped models.
+	Images map[string]string
+	// Latent names the models of GET /v1/latent/* (sample, interpolate,
+	// map, digit): models with a code that read 28×28 grey digits, the
+	// first the default; nil serves none. DefaultLatent gives the shipped
+	// ones.
+	Latent []string
+	// MaxImagePixels bounds the pictures an image request makes (width ×
+	// height of the output, an upscale's included), and so its memory;
+	// default DefaultMaxImagePixels.
+	MaxImagePixels int
+	// MaxImageBytes is the body limit of image requests; default
+	// DefaultMaxImageBytes.
+	MaxImageBytes int64
+	// MaxImageWork is how many image and latent requests run at once;
+	// others wait up to MaxQueueWait, then get a 503. Default 1 per 4
+	// cores, at least 1 (one picture already uses every core).
+	MaxImageWork int
+	// Page serves the web page (package ui) at / and /ui/: pictures
+	// through the image endpoints, table rows through /v1/score, the
+	// latent space through /v1/latent.
+	Page bool
 }
 
 func (o *Options) defaults() {
@@ -106,6 +133,15 @@ func (o *Options) defaults() {
 	if o.MaxQueueWait <= 0 {
 		o.MaxQueueWait = 2 * time.Second
 	}
+	if o.MaxImagePixels <= 0 {
+		o.MaxImagePixels = DefaultMaxImagePixels
+	}
+	if o.MaxImageBytes <= 0 {
+		o.MaxImageBytes = DefaultMaxImageBytes
+	}
+	if o.MaxImageWork <= 0 {
+		o.MaxImageWork = max(1, runtime.GOMAXPROCS(0)/4)
+	}
 }
 
 // Server scores rows with the current detector. It is an http.Handler,
@@ -121,6 +157,11 @@ type Server struct {
 	limit   *limiter
 	slots   slots
 	swapMu  sync.Mutex // one Swap or Reload at a time
+
+	images      map[string]*pool // image endpoint key → model
+	imageScorer *anomaly.Detector
+	latents     map[string]*latentModel
+	imageSlots  slots
 }
 
 // loaded is one detector ready to serve.
@@ -176,11 +217,29 @@ func register[C prometheus.Collector](reg *prometheus.Registry, c C) (C, error) 
 }
 
 // New returns a server for det, which must have a threshold (bottleneck
-// train stores one).
+// train stores one). det may be nil when the server has image or latent
+// models (Options.Images, Options.Latent): /v1/score then answers 404
+// until Swap or Reload gives it a detector.
 func New(det *anomaly.Detector, opt Options) (*Server, error) {
 	opt.defaults()
 	s := &Server{opt: opt, reg: opt.Registry, mux: http.NewServeMux(), log: opt.Logger,
-		limit: newLimiter(opt.MaxInflight, opt.MaxInflightBytes), slots: make(slots, opt.MaxScoring)}
+		limit: newLimiter(opt.MaxInflight, opt.MaxInflightBytes), slots: make(slots, opt.MaxScoring),
+		imageSlots: make(slots, opt.MaxImageWork)}
+	var err error
+	if s.images, err = imageModels(opt.Images); err != nil {
+		return nil, err
+	}
+	if p := s.images[ImageScore]; p != nil {
+		if s.imageScorer, err = anomaly.New(p.model); err != nil {
+			return nil, fmt.Errorf("serve: image model %s cannot score pictures: %w", p.name, err)
+		}
+	}
+	if s.latents, err = latentModels(opt.Latent); err != nil {
+		return nil, err
+	}
+	if det == nil && len(s.images) == 0 && len(s.latents) == 0 {
+		return nil, errors.New("serve: nothing to serve: give a detector, image models or latent models")
+	}
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
 		s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -219,20 +278,73 @@ func New(det *anomaly.Detector, opt Options) (*Server, error) {
 			return nil, fmt.Errorf("serve: metrics: %w", err)
 		}
 	}
-	if err := s.Swap(det); err != nil {
-		return nil, err
+	if det != nil {
+		if err := s.Swap(det); err != nil {
+			return nil, err
+		}
 	}
 	s.ready.Store(true)
-	s.mux.HandleFunc("POST /v1/score", s.instrument("/v1/score", s.auth(s.admit(s.handleScore))))
+	s.mux.HandleFunc("POST /v1/score", s.instrument("/v1/score", s.auth(s.needTable(s.admit(s.handleScore)))))
+	s.mux.HandleFunc("GET /v1/info", s.instrument("/v1/info", s.handleInfo))
+	s.mux.HandleFunc("GET /v1/model", s.instrument("/v1/model", s.auth(s.handleModel)))
+	s.mux.HandleFunc("GET /v1/sample", s.instrument("/v1/sample", s.auth(s.handleSample)))
+	s.mux.HandleFunc("POST /v1/images/{task}", s.instrument("/v1/images", s.auth(s.admitImage(s.handleImage))))
+	s.mux.HandleFunc("GET /v1/latent/sample", s.instrument("/v1/latent/sample", s.auth(s.admitImage(s.handleLatentSample))))
+	s.mux.HandleFunc("GET /v1/latent/interpolate", s.instrument("/v1/latent/interpolate", s.auth(s.admitImage(s.handleLatentInterpolate))))
+	s.mux.HandleFunc("GET /v1/latent/map", s.instrument("/v1/latent/map", s.auth(s.admitImage(s.handleLatentMap))))
+	s.mux.HandleFunc("GET /v1/latent/digit", s.instrument("/v1/latent/digit", s.auth(s.handleLatentDigit)))
 	s.mux.HandleFunc("GET /healthz", s.instrument("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
 	s.mux.HandleFunc("GET /readyz", s.instrument("/readyz", s.handleReady))
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no endpoint %s %s; use POST /v1/score, GET /healthz, /readyz or /metrics", r.Method, capText(r.URL.Path, maxQuoted))})
-	}))
+	if opt.Page {
+		s.mux.HandleFunc("GET /", s.instrument("/", s.page()))
+	}
+	s.mux.HandleFunc("/", s.instrument("other", s.notFound))
 	return s, nil
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no endpoint %s %s; use POST /v1/score, /v1/images/{task}, GET /v1/info, /v1/latent/{sample,interpolate,map,digit}, /healthz, /readyz or /metrics", r.Method, capText(r.URL.Path, maxQuoted))})
+}
+
+// needTable answers 404 while no table model is loaded.
+func (s *Server) needTable(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cur.Load() == nil {
+			s.writeError(w, http.StatusNotFound, apiError{Error: "no table model is loaded, so there is nothing to score rows with; start the server with a model trained by 'bottleneck train'"})
+			return
+		}
+		next(w, r)
+	}
+}
+
+// admitImage lets an image or latent request in when it fits the limits
+// on work in flight and gets a turn to run within MaxQueueWait, else
+// answers 503 with Retry-After.
+func (s *Server) admitImage(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		wgt := s.limit.weight(r.ContentLength, s.opt.MaxImageBytes)
+		ok, why := s.limit.acquire(wgt)
+		if !ok {
+			s.refuse(w, why)
+			return
+		}
+		s.metrics.inflight.Inc()
+		s.metrics.inBytes.Add(float64(wgt))
+		defer func() {
+			s.limit.release(wgt)
+			s.metrics.inflight.Dec()
+			s.metrics.inBytes.Sub(float64(wgt))
+		}()
+		if !s.imageSlots.acquire(r.Context(), s.opt.MaxQueueWait) {
+			s.refuse(w, refusedQueue)
+			return
+		}
+		defer s.imageSlots.release()
+		next(w, r)
+	}
 }
 
 // Swap replaces the detector being served; requests in flight finish with
@@ -306,11 +418,21 @@ func (s *Server) reloadFailed(path string, err error) {
 }
 
 // ModelVersion is the version of the model being served.
-func (s *Server) ModelVersion() string { return s.cur.Load().version }
+func (s *Server) ModelVersion() string {
+	if l := s.cur.Load(); l != nil {
+		return l.version
+	}
+	return ""
+}
 
 // BodyLimit is the request body limit for the model being served:
 // Options.MaxBodyBytes, or the one derived from the model.
-func (s *Server) BodyLimit() int64 { return s.cur.Load().maxBody }
+func (s *Server) BodyLimit() int64 {
+	if l := s.cur.Load(); l != nil {
+		return l.maxBody
+	}
+	return s.opt.MaxBodyBytes
+}
 
 // SetReady marks the server ready or not (false while shutting down, so
 // load balancers stop sending traffic).
@@ -450,11 +572,15 @@ func schemaDiff(a, b *dataset.Preprocessor) string {
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	l := s.cur.Load()
-	if !s.ready.Load() || l == nil {
+	if !s.ready.Load() || (l == nil && len(s.images) == 0 && len(s.latents) == 0) {
 		s.writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
 		return
 	}
-	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "model_version": l.version})
+	st := map[string]string{"status": "ready"}
+	if l != nil {
+		st["model_version"] = l.version
+	}
+	s.writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {

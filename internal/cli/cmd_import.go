@@ -101,6 +101,6 @@ func runImport(ctx context.Context, path string, o *importOptions, info io.Write
 	if err := det.Save(o.output); err != nil {
 		return err
 	}
-	fmt.Fprintf(info, "wrote %s: preprocessing %s, %s score\n", o.output, preSummary(det.Preprocessor()), det.Scoring().Metric)
+	fmt.Fprintf(info, "wrote %s: preprocessing %s, %s score\n", o.output, det.Preprocessor().Describe(), det.Scoring().Metric)
 	return nil
 }

@@ -2,24 +2,18 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/serve"
 )
 
@@ -40,6 +34,11 @@ type serveOptions struct {
 	tlsCert, tlsKey   string
 	logFormat         string
 	allowSchemaChange bool
+	imageModels       []string // TASK=MODEL
+	latentModels      []string
+	noUI              bool
+	maxImagePixels    int
+	maxImageBody      byteSize
 	ready             chan<- string // tests: receives the listening address
 }
 
@@ -74,9 +73,11 @@ func flagsFromEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
 func newServeCommand(g *globalOptions) *cobra.Command {
 	o := &serveOptions{maxInflightBytes: 64 << 20}
 	cmd := &cobra.Command{
-		Use:   "serve -m MODEL [--addr 127.0.0.1:8080]",
-		Short: "Serve anomaly scores over HTTP: POST /v1/score, /healthz, /readyz, /metrics",
-		Long: `Serve a model's anomaly scores over HTTP (HTTPS with --tls-cert and --tls-key).
+		Use:   "serve [-m MODEL] [--addr 127.0.0.1:8080]",
+		Short: "Serve anomaly scores, image models and the web page over HTTP",
+		Long: `Serve a model's anomaly scores over HTTP (HTTPS with --tls-cert and --tls-key),
+with the shipped image and latent models and a web page to try them all.
+Without -m it serves the page, the image and the latent endpoints only.
 
   POST /v1/score   JSON {"rows": [{"column": value, ...}, ...]} (or arrays of
                    values in training column order), or a text/csv body with
@@ -89,6 +90,25 @@ func newServeCommand(g *globalOptions) *cobra.Command {
   GET  /metrics    Prometheus: requests, latency, rows scored, anomalies
                    flagged, model version, reloads, refused requests, Go
                    runtime and process
+  POST /v1/images/{denoise,upscale,colorize,reconstruct,score}
+                   a PNG or JPEG body (?scale=2|3|4 to upscale; ?sigma=S
+                   adds noise of σ S to a clean picture first) answered
+                   with a PNG; multipart/form-data with the parts image
+                   and/or reference (the clean picture: alone, the input
+                   is made from it) is answered with JSON: the result as a
+                   data: URL, and PSNR/SSIM against the reference beside
+                   the baseline's (noisy, bicubic, grey)
+  GET  /v1/latent/{sample,interpolate,map,digit}
+                   new samples, interpolations and the 2-D code map of the
+                   latent models over the embedded MNIST test digits
+  GET  /v1/info, /v1/model, /v1/sample
+                   what is served, the table model's card, sample rows
+  GET  /           the web page (and /ui/): Images, Anomalies, Latent space
+
+Image models default to the shipped ones (bottleneck models); choose
+others with --images-model TASK=MODEL (denoise, upscale, upscale-x3,
+colorize, reconstruct, score) and --latent-model. --no-ui serves the
+scoring API alone.
 
 It listens on 127.0.0.1:8080, this machine only; --addr 0.0.0.0:8080 (or
 :8080) listens on all interfaces, as in a container.
@@ -109,7 +129,8 @@ or one whose input columns differ from the served one's (unless
 --allow-schema-change) is refused, logged and counted in
 bottleneck_model_reloads_total{result="error"}, and the old model stays.
 SIGTERM or Ctrl-C stops accepting connections and finishes the requests in
-flight. With --token-file, /v1/score needs "Authorization: Bearer <token>".
+flight. With --token-file, the API (all of /v1 but /v1/info) needs
+"Authorization: Bearer <token>"; the page asks for it.
 Logs go to standard error (--log-format text or json), one line per request
 with its method, path, status, rows, duration and request id (the
 client's X-Request-Id, or a new one, echoed in the response).
@@ -120,6 +141,8 @@ BOTTLENECK_TOKEN_FILE, BOTTLENECK_MAX_BODY, ...; each is listed beside its
 flag below). A flag on the command line wins. Sizes take a suffix: 32MiB,
 8MB, 512KiB.`,
 		Example: `  bottleneck serve -m kdd.safetensors
+  bottleneck serve                 # the page and the image models: open http://127.0.0.1:8080/
+  curl -s -X POST localhost:8080/v1/images/denoise -H 'Content-Type: image/png' --data-binary @noisy.png -o clean.png
   curl -s -X POST localhost:8080/v1/score -H 'Content-Type: text/csv' --data-binary @rows.csv
   kill -HUP $(pidof bottleneck)   # reload kdd.safetensors after retraining
   BOTTLENECK_ADDR=0.0.0.0:8443 BOTTLENECK_MODEL=/models/kdd.safetensors \
@@ -133,7 +156,7 @@ flag below). A flag on the command line wins. Sizes take a suffix: 32MiB,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.model, "model", "m", "", "model file (required)")
+	f.StringVarP(&o.model, "model", "m", "", "table model file to score rows with (bottleneck train)")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (0.0.0.0:8080 or :8080: all interfaces)")
 	f.StringVar(&o.tokenFile, "token-file", "", "file holding a bearer token that /v1/score requires")
 	f.Var(&o.maxBody, "max-body", "largest request body (0: derived from the model and --max-rows)")
@@ -150,6 +173,11 @@ flag below). A flag on the command line wins. Sizes take a suffix: 32MiB,
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&o.allowSchemaChange, "allow-schema-change", false, "let SIGHUP load a model whose input columns differ from the served one's")
+	f.StringArrayVar(&o.imageModels, "images-model", nil, "TASK=MODEL: the model of an image endpoint (denoise, upscale, upscale-x2/-x3/-x4, colorize, reconstruct, score), a file or shipped name; repeat for more")
+	f.StringArrayVar(&o.latentModels, "latent-model", nil, "a model of /v1/latent (reads 28×28 digits), file or shipped name; repeat for more (default mnist-vae, mnist-conv)")
+	f.BoolVar(&o.noUI, "no-ui", false, "serve the scoring API alone: no page, image or latent endpoints")
+	f.IntVar(&o.maxImagePixels, "max-image-pixels", serve.DefaultMaxImagePixels, "largest picture an image request may make (output width × height)")
+	f.Var(&o.maxImageBody, "max-image-body", "largest image request body (0: 32MiB)")
 	f.VisitAll(func(fl *pflag.Flag) {
 		fl.Usage += " [$" + envName(fl.Name) + "]"
 	})
@@ -206,37 +234,25 @@ func newLogger(w io.Writer, format string) (*slog.Logger, error) {
 	return nil, usagef("--log-format %q: want text or json", format)
 }
 
-// certificate holds the TLS key pair; SIGHUP reloads it.
-type certificate struct {
-	certFile, keyFile string
-	cur               atomic.Pointer[tls.Certificate]
-}
-
-func (c *certificate) load() error {
-	kp, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
-	if err != nil {
-		return fmt.Errorf("--tls-cert %s, --tls-key %s: %w", c.certFile, c.keyFile, err)
-	}
-	c.cur.Store(&kp)
-	return nil
-}
-
-func (c *certificate) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.cur.Load(), nil }
-
 func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	log, err := newLogger(stderr, o.logFormat)
 	if err != nil {
 		return err
 	}
-	if o.maxBody < 0 || o.maxRows <= 0 || o.top < 0 || o.maxInflight < 0 || o.maxInflightBytes < 0 || o.maxScoring < 0 {
-		return usagef("--max-rows must be positive, --top, --max-body, --max-inflight, --max-inflight-bytes and --max-scoring 0 or more")
+	if o.maxBody < 0 || o.maxRows <= 0 || o.top < 0 || o.maxInflight < 0 || o.maxInflightBytes < 0 || o.maxScoring < 0 || o.maxImagePixels < 0 || o.maxImageBody < 0 {
+		return usagef("--max-rows must be positive, --top, --max-body, --max-inflight, --max-inflight-bytes, --max-scoring, --max-image-pixels and --max-image-body 0 or more")
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usagef("--tls-cert and --tls-key go together: pass both for HTTPS, or neither")
 	}
-	det, err := openDetector(o.model)
-	if err != nil {
-		return err
+	if o.noUI && o.model == "" {
+		return usagef("-m/--model is required with --no-ui: pass a model trained with 'bottleneck train'")
+	}
+	var det *anomaly.Detector
+	if o.model != "" {
+		if det, err = openDetector(o.model); err != nil {
+			return err
+		}
 	}
 	var token string
 	if o.tokenFile != "" {
@@ -248,80 +264,45 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 			return usagef("--token-file %s is empty; put the token in it", o.tokenFile)
 		}
 	}
-	var cert *certificate
-	if o.tlsCert != "" {
-		cert = &certificate{certFile: o.tlsCert, keyFile: o.tlsKey}
-		if err := cert.load(); err != nil {
-			return err
-		}
-	}
 	top := o.top
 	if top == 0 {
 		top = -1
 	}
-	srv, err := serve.New(det, serve.Options{
+	opt := serve.Options{
 		MaxBodyBytes: int64(o.maxBody), MaxRows: o.maxRows, Top: top, Token: token,
 		MaxInflight: o.maxInflight, MaxInflightBytes: int64(o.maxInflightBytes), MaxScoring: o.maxScoring, MaxQueueWait: o.queueWait,
-		AllowSchemaChange: o.allowSchemaChange, Logger: log,
-	})
+		AllowSchemaChange: o.allowSchemaChange, Logger: log, MaxImagePixels: o.maxImagePixels, MaxImageBytes: int64(o.maxImageBody),
+	}
+	if !o.noUI {
+		opt.Page, opt.Images, opt.Latent = true, serve.DefaultImages(), serve.DefaultLatent()
+		for _, kv := range o.imageModels {
+			task, model, ok := strings.Cut(kv, "=")
+			if !ok || task == "" || model == "" {
+				return usagef("--images-model %q: want TASK=MODEL, e.g. denoise=my-denoiser.safetensors", kv)
+			}
+			opt.Images[task] = model
+		}
+		if len(o.latentModels) > 0 {
+			opt.Latent = o.latentModels
+		}
+	} else if len(o.imageModels)+len(o.latentModels) > 0 {
+		return usagef("--images-model and --latent-model serve the image and latent endpoints, which --no-ui turns off")
+	}
+	srv, err := serve.New(det, opt)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("serve: %w; pass another --addr", err)
-	}
-	hs := &http.Server{Handler: srv, ReadTimeout: o.readTimeout, ReadHeaderTimeout: o.readTimeout, WriteTimeout: o.writeTimeout, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	scheme := "http"
-	if cert != nil {
-		scheme = "https"
-		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cert.get}
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	log.Info("serving", "model", o.model, "version", srv.ModelVersion(), "url", scheme+"://"+ln.Addr().String(), "addr", ln.Addr().String(),
-		"max_body", srv.BodyLimit(), "max_rows", o.maxRows, "max_inflight", o.maxInflight, "max_inflight_bytes", int64(o.maxInflightBytes))
-	if o.maxBody > 0 {
+	if o.maxBody > 0 && det != nil {
 		if need := serve.BodyLimit(det.Preprocessor(), o.maxRows); int64(o.maxBody) < need {
 			log.Warn("--max-body may not hold --max-rows rows of this model as JSON objects", "max_body", int64(o.maxBody), "max_rows", o.maxRows, "about", need)
 		}
 	}
-	if o.ready != nil {
-		o.ready <- ln.Addr().String()
-	}
-	errc := make(chan error, 1)
-	go func() {
-		if cert != nil {
-			errc <- hs.ServeTLS(ln, "", "")
-		} else {
-			errc <- hs.Serve(ln)
-		}
-	}()
-	for {
-		select {
-		case <-hup:
-			_ = srv.Reload(o.model) // logged and counted by the server
-			if cert != nil {
-				if err := cert.load(); err != nil {
-					log.Error("TLS certificate reload failed; the old one stays", "error", err)
-				} else {
-					log.Info("TLS certificate reloaded", "cert", o.tlsCert)
-				}
-			}
-		case err := <-errc:
-			return fmt.Errorf("serve: %w", err)
-		case <-ctx.Done():
-			srv.SetReady(false)
-			log.Info("shutting down: finishing requests in flight", "grace", o.grace.String())
-			sctx, cancel := context.WithTimeout(context.Background(), o.grace)
-			defer cancel()
-			if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("serve: shutdown: %w", err)
-			}
-			log.Info("stopped")
-			return nil
+	ro := serve.RunOptions{Addr: o.addr, TLSCert: o.tlsCert, TLSKey: o.tlsKey, ReadTimeout: o.readTimeout, WriteTimeout: o.writeTimeout,
+		ShutdownTimeout: o.grace, ModelPath: o.model, Logger: log}
+	ro.Ready = func(addr string) {
+		if o.ready != nil {
+			o.ready <- addr
 		}
 	}
+	return serve.Run(ctx, srv, ro)
 }

@@ -341,3 +341,65 @@ func TestHealthcheck(t *testing.T) {
 		}
 	}
 }
+
+// serve without -m: the page, the image and latent endpoints, no scoring;
+// --no-ui without -m is refused, as is a malformed --images-model.
+func TestServePageWithoutModel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, &serveOptions{addr: "127.0.0.1:0", maxRows: 100, top: 2, logFormat: "text",
+			imageModels: []string{"denoise=mnist-denoise"}, ready: ready}, io.Discard)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("serve stopped: %v", err)
+	}
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/"); code != 200 || !strings.Contains(body, "<title>bottleneck</title>") {
+		t.Errorf("GET /: %d %.100s", code, body)
+	}
+	if code, body := get("/v1/info"); code != 200 || !strings.Contains(body, `"table":null`) || !strings.Contains(body, `"denoise":"mnist-denoise"`) {
+		t.Errorf("GET /v1/info: %d %s", code, body)
+	}
+	resp, err := http.Post("http://"+addr+"/v1/score", "text/csv", strings.NewReader("a\n1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("POST /v1/score without a table model: %d", resp.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--no-ui"}, "-m/--model is required"},
+		{[]string{"serve", "--images-model", "denoise"}, "TASK=MODEL"},
+		{[]string{"serve", "--images-model", "upscale=denoise-gray"}, "not upscaling"},
+		{[]string{"serve", "--latent-model", "colorize"}, "colorize"},
+	} {
+		code, _, stderr := run(t, c.args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, stderr, exitUsage, c.want)
+		}
+	}
+}

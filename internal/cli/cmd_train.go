@@ -267,7 +267,7 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 		return err
 	}
 	if log != nil {
-		fmt.Fprintf(log, "data: %s, %d rows × %d features (%s), read in %.1fs\n", o.data.path, ds.X.Rows(), ds.X.Cols(), preSummary(ds.Pre), time.Since(start).Seconds())
+		fmt.Fprintf(log, "data: %s, %d rows × %d features (%s), read in %.1fs\n", o.data.path, ds.X.Rows(), ds.X.Cols(), ds.Pre.Describe(), time.Since(start).Seconds())
 	}
 	to := anomaly.TrainOptions{
 		Hidden: hidden, Code: o.code, Variational: vae, Activation: o.activation, CodeActivation: o.codeAct,
@@ -286,9 +286,9 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 	default:
 		to.ScoreTrim = o.scoreTrim
 	}
-	if spec, _ := anomaly.ParseSpec(o.threshold); spec.Method == anomaly.MethodF1 && ds.Pre.Normal != "" {
-		// rows --normal left out were never trained on: the labelled
-		// anomalies to choose the threshold with
+	if ds.Pre.Normal != "" {
+		// rows --normal left out were never trained on: labelled anomalies
+		// to measure the detector with (and to choose an f1 threshold)
 		opt.Normal = ""
 		full, err := dataset.LoadWith(o.data.path, ds.Pre, opt)
 		if err != nil {

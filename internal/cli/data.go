@@ -189,45 +189,6 @@ func slicesEqual(a, b []int) bool {
 	return true
 }
 
-// preSummary describes a preprocessing record in one line.
-func preSummary(p *dataset.Preprocessor) string {
-	if p == nil {
-		return "none (pixels or arrays as they are)"
-	}
-	if p.Kind == dataset.KindImage {
-		return fmt.Sprintf("%s images %v, pixels scaled %s", p.Format, p.InputShape, p.Scale)
-	}
-	var num, cat, oneHot int
-	for _, c := range p.Columns {
-		if c.Role != dataset.RoleFeature {
-			continue
-		}
-		if c.Type == dataset.TypeCategorical {
-			cat++
-			oneHot += len(c.Categories)
-		} else {
-			num++
-		}
-	}
-	s := fmt.Sprintf("%s %s: %d numeric columns (%s)", p.Format, p.Kind, num, p.Scale)
-	if cat > 0 {
-		s += fmt.Sprintf(", %d categorical → %d one-hot", cat, oneHot)
-	}
-	if p.Label != "" {
-		s += fmt.Sprintf(", label %q", p.Label)
-	}
-	if len(p.Drop) > 0 {
-		s += fmt.Sprintf(", dropped %v", p.Drop)
-	}
-	if p.Normal != "" {
-		s += fmt.Sprintf(", trained on %s=%q", p.Label, p.Normal)
-	}
-	if p.Missing == dataset.MissingImpute {
-		s += ", missing imputed"
-	}
-	return s
-}
-
 // featureNames names a model's input (or output) columns for CSV output.
 func featureNames(m *ae.Model, n int) []string {
 	if pre := m.Preprocess; pre != nil {

@@ -40,6 +40,10 @@ type Options struct {
 	Bar    bool      // draw a progress bar on Log
 }
 
+// FraudModel is the file name of the demo's card-transaction detector in
+// Options.Dir.
+const FraudModel = "fraud.safetensors"
+
 // Run trains the demo's models, writes its pictures into o.Dir and prints
 // what it found to stdout.
 func Run(ctx context.Context, o Options, stdout io.Writer) error {
@@ -240,22 +244,28 @@ func demoFraud(ctx context.Context, o Options, stdout io.Writer) error {
 	}, 0o644); err != nil {
 		return err
 	}
-	model := filepath.Join(o.Dir, "fraud.safetensors")
+	model := filepath.Join(o.Dir, FraudModel)
 	// Trained on the rows labelled normal (known frauds, e.g. from
 	// charge-backs, are kept out), with train's default settings.
 	normal, err := dataset.Load(data, dataset.LoadOptions{Label: "class", Normal: synth.Normal})
 	if err != nil {
 		return err
 	}
-	det, err := anomaly.Train(ctx, normal, anomaly.TrainOptions{Seed: o.Seed, Fit: train.Options{Patience: 5}})
+	ds, err := dataset.LoadWith(data, normal.Pre, dataset.LoadOptions{Label: "class"})
+	if err != nil {
+		return err
+	}
+	var fraudRows []int // measured at training, as bottleneck train does
+	for i, l := range ds.Labels {
+		if l != synth.Normal {
+			fraudRows = append(fraudRows, i)
+		}
+	}
+	det, err := anomaly.Train(ctx, normal, anomaly.TrainOptions{Seed: o.Seed, Fit: train.Options{Patience: 5}, Anomalies: ds.Subset(fraudRows)})
 	if err != nil {
 		return err
 	}
 	if err := det.Save(model); err != nil {
-		return err
-	}
-	ds, err := dataset.LoadWith(data, det.Preprocessor(), dataset.LoadOptions{Label: "class"})
-	if err != nil {
 		return err
 	}
 	res, err := det.Score(ds.X)

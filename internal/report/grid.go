@@ -47,6 +47,11 @@ func ImageGrid(path string, rows [][][]float32, shape []int, cols int) error {
 	return nil
 }
 
+// Grid is ImageGrid's picture, for callers that encode it themselves.
+func Grid(rows [][][]float32, shape []int, cols int) (image.Image, error) {
+	return grid(rows, shape, cols)
+}
+
 func grid(rows [][][]float32, shape []int, cols int) (image.Image, error) {
 	var c, h, w int
 	switch len(shape) {

@@ -12,6 +12,11 @@ import (
 // pictures drawn, so maps compare). Small pictures are enlarged to about
 // 112 pixels.
 func Heatmap(path string, in, out *imageio.Image, err []float32, peak float32) error {
+	return imageio.WritePNG(path, HeatmapImage(in, out, err, peak))
+}
+
+// HeatmapImage is Heatmap's picture.
+func HeatmapImage(in, out *imageio.Image, err []float32, peak float32) *imageio.Image {
 	if peak <= 0 {
 		peak = 1
 	}
@@ -39,5 +44,5 @@ func Heatmap(path string, in, out *imageio.Image, err []float32, peak float32) e
 			}
 		}
 	}
-	return imageio.WritePNG(path, canvas)
+	return canvas
 }

@@ -33,6 +33,22 @@ function status(el, text, error) {
   el.classList.toggle("error", !!error);
 }
 
+// api is fetch with the bearer token, when the server needs one.
+function api(url, opts = {}) {
+  const t = sessionStorage.getItem("bottleneck-token");
+  if (t) opts.headers = { ...(opts.headers || {}), Authorization: `Bearer ${t}` };
+  return fetch(url, opts).then((r) => {
+    if (r.status === 401) $("token-form").hidden = false;
+    return r;
+  });
+}
+$("token-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  sessionStorage.setItem("bottleneck-token", $("token").value);
+  $("token-form").hidden = true;
+  location.reload();
+});
+
 async function apiError(r) {
   try {
     const j = await r.json();
@@ -43,86 +59,79 @@ async function apiError(r) {
 }
 
 // ---- Images
-let clean = null; // the picture as chosen (a Blob)
+let clean = null; // the picture as chosen (a File)
+let reference = null; // the optional clean original
 const imageStatus = $("image-status");
 
-function pickFile(f) {
+function pickFile(f, isRef) {
   if (!f) return;
   if (!/^image\/(png|jpeg)$/.test(f.type)) {
     status(imageStatus, `${f.name} is not a PNG or JPEG picture; choose one.`, true);
+    return;
+  }
+  if (isRef) {
+    reference = f;
+    status(imageStatus, `Reference ${f.name} is set: the result will be measured against it.`);
     return;
   }
   clean = f;
   $("run-image").disabled = false;
   status(imageStatus, `${f.name} (${Math.round(f.size / 1024)} kB) is ready: choose a task and run it.`);
 }
-$("image-file").addEventListener("change", (e) => pickFile(e.target.files[0]));
+$("image-file").addEventListener("change", (e) => pickFile(e.target.files[0], false));
+$("ref-file").addEventListener("change", (e) => pickFile(e.target.files[0], true));
 const drop = $("drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => {
   e.preventDefault();
   drop.classList.remove("over");
-  pickFile(e.dataTransfer.files[0]);
+  pickFile(e.dataTransfer.files[0], false);
 });
 $("sigma").addEventListener("input", (e) => { $("sigma-value").value = e.target.value; });
 
-// loadImage decodes a Blob into an <img>.
-function loadImage(blob) {
+// What "degrade first" means for each task: the server makes the input
+// from the clean picture, the standard way, and measures the result.
+const degrade = {
+  denoise: "Add noise first (for a clean picture)",
+  upscale: "Shrink it first (for a sharp picture)",
+  colorize: "Make it grey first (for a colour picture)",
+};
+function taskChanged() {
+  const task = $("task").value.split("-")[0];
+  $("degrade-text").textContent = degrade[task];
+  $("sigma-label").hidden = task !== "denoise";
+}
+$("task").addEventListener("change", taskChanged);
+taskChanged();
+
+function loadImage(src) {
   return new Promise((ok, fail) => {
     const img = new Image();
     img.onload = () => ok(img);
     img.onerror = () => fail(new Error("the picture cannot be decoded"));
-    img.src = URL.createObjectURL(blob);
+    img.src = typeof src === "string" ? src : URL.createObjectURL(src);
   });
 }
 
-// pixels draws a Blob on a canvas and returns the canvas.
-async function pixels(blob) {
+// greyOf draws a picture in grey, as the colorizer sees it.
+async function greyOf(blob) {
   const img = await loadImage(blob);
   const c = document.createElement("canvas");
   c.width = img.naturalWidth;
   c.height = img.naturalHeight;
-  c.getContext("2d").drawImage(img, 0, 0);
-  return c;
-}
-
-// gaussian is a standard normal draw (Box–Muller) from a seeded generator,
-// so the same picture gets the same noise.
-function normals(seed) {
-  let s = seed >>> 0;
-  const u = () => { s = (s * 1664525 + 1013904223) >>> 0; return (s + 1) / 4294967297; };
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-}
-
-async function noisy(blob, sigma) {
-  const c = await pixels(blob);
   const ctx = c.getContext("2d");
-  const d = ctx.getImageData(0, 0, c.width, c.height);
-  const n = normals(1);
-  for (let i = 0; i < d.data.length; i += 4) {
-    const grey = d.data[i] === d.data[i + 1] && d.data[i + 1] === d.data[i + 2];
-    const g = n() * sigma;
-    for (let k = 0; k < 3; k++) {
-      const v = d.data[i + k] + (grey ? g : n() * sigma);
-      d.data[i + k] = Math.max(0, Math.min(255, Math.round(v)));
-    }
-  }
-  ctx.putImageData(d, 0, 0);
-  return new Promise((ok) => c.toBlob(ok, "image/png"));
-}
-
-async function greyOf(blob) {
-  const c = await pixels(blob);
-  const ctx = c.getContext("2d");
+  ctx.drawImage(img, 0, 0);
   const d = ctx.getImageData(0, 0, c.width, c.height);
   for (let i = 0; i < d.data.length; i += 4) {
     const y = 0.299 * d.data[i] + 0.587 * d.data[i + 1] + 0.114 * d.data[i + 2];
     d.data[i] = d.data[i + 1] = d.data[i + 2] = y;
   }
   ctx.putImageData(d, 0, 0);
-  return new Promise((ok) => c.toBlob(ok, "image/png"));
+  return c.toDataURL("image/png");
 }
+
+const fmt = (v, d) => (v === undefined || v === null ? "—" : v.toFixed(d));
 
 $("run-image").addEventListener("click", async () => {
   const [task, scale] = $("task").value.split("-");
@@ -130,42 +139,42 @@ $("run-image").addEventListener("click", async () => {
   btn.disabled = true;
   status(imageStatus, "Working…");
   try {
-    let input = clean;
-    let reference = null;
-    if (task === "denoise" && $("add-noise").checked) {
-      input = await noisy(clean, Number($("sigma").value));
-      reference = clean;
-    } else if (task === "colorize") {
-      reference = clean;
-    }
-    let url = `/v1/images/${task}`;
-    if (scale) url += `?scale=${scale}`;
-    let r, out, metrics = "";
-    if (reference) {
-      const form = new FormData();
-      form.append("image", input, "image.png");
-      form.append("reference", reference, "reference.png");
-      r = await fetch(url, { method: "POST", body: form });
-      if (!r.ok) throw new Error(await apiError(r));
-      const j = await r.json();
-      out = await (await fetch(j.image)).blob();
-      metrics = `PSNR ${j.psnr.toFixed(2)} dB (SSIM ${j.ssim.toFixed(3)}) against the original; the ${j.baseline} picture: ${j.baseline_psnr.toFixed(2)} dB (SSIM ${j.baseline_ssim.toFixed(3)})`;
+    const q = new URLSearchParams();
+    if (scale) q.set("scale", scale);
+    const form = new FormData();
+    const degraded = $("degrade").checked;
+    if (degraded) {
+      form.append("reference", clean, clean.name);
+      if (task === "denoise") q.set("sigma", $("sigma").value);
     } else {
-      r = await fetch(url, { method: "POST", body: input, headers: { "Content-Type": input.type || "image/png" } });
-      if (!r.ok) throw new Error(await apiError(r));
-      out = await r.blob();
+      form.append("image", clean, clean.name);
+      if (reference) form.append("reference", reference, reference.name);
     }
-    const before = task === "colorize" ? await greyOf(clean) : input;
-    $("img-before").src = URL.createObjectURL(before);
-    $("img-after").src = URL.createObjectURL(out);
-    const img = await loadImage(out);
-    $("image-metrics").textContent = metrics;
-    $("download").href = $("img-after").src;
+    const r = await api(`/v1/images/${task}?${q}`, { method: "POST", body: form });
+    if (!r.ok) throw new Error(await apiError(r));
+    const j = await r.json();
+    let before = j.input || URL.createObjectURL(clean);
+    if (!j.input && task === "colorize") before = await greyOf(clean);
+    $("img-before").src = before;
+    $("img-after").src = j.image;
+    $("download").href = j.image;
+    const metrics = [];
+    if (j.note) metrics.push(`Input: ${j.note}.`);
+    if (j.psnr !== undefined) {
+      metrics.push(`PSNR ${fmt(j.psnr, 2)} dB, SSIM ${fmt(j.ssim, 3)} against the reference; the ${j.baseline} picture: ${fmt(j.baseline_psnr, 2)} dB, SSIM ${fmt(j.baseline_ssim, 3)}.`);
+    }
+    metrics.push(`${j.model}, ${j.seconds.toFixed(2)} s.`);
+    $("image-metrics").textContent = metrics.join(" ");
     $("compare").hidden = false;
-    $("compare").dataset.width = img.naturalWidth;
-    $("compare").dataset.height = img.naturalHeight;
+    $("compare").dataset.width = j.width;
+    $("compare").dataset.height = j.height;
+    if (j.psnr !== undefined) {
+      $("compare").dataset.psnr = j.psnr;
+      $("compare").dataset.baselinePsnr = j.baseline_psnr;
+    }
+    await loadImage(j.image);
     reveal();
-    status(imageStatus, `Done: ${img.naturalWidth}×${img.naturalHeight}. Drag the slider to compare.`);
+    status(imageStatus, `Done: ${j.width}×${j.height}. Drag the slider to compare.`);
   } catch (e) {
     status(imageStatus, e.message, true);
   } finally {
@@ -174,6 +183,7 @@ $("run-image").addEventListener("click", async () => {
 });
 function reveal() {
   $("after-clip").style.clipPath = `inset(0 0 0 ${$("reveal").value}%)`;
+  $("divider").style.left = `${$("reveal").value}%`;
 }
 $("reveal").addEventListener("input", reveal);
 
@@ -190,17 +200,20 @@ async function anomaliesInit() {
     return;
   }
   status(note, `Model ${info.table.version}: ${info.table.columns.length} columns (${info.table.columns.slice(0, 6).join(", ")}${info.table.columns.length > 6 ? ", …" : ""}); paste rows with a header.`);
-  const r = await fetch("/v1/model");
+  const r = await api("/v1/model");
   if (r.ok) {
     const card = await r.json();
     const dl = $("card-body");
-    for (const [k, v] of Object.entries(card)) {
+    for (const f of card.facts || []) {
       const dt = document.createElement("dt");
-      dt.textContent = k;
+      dt.textContent = f.name;
+      if (f.level === 1) dt.className = "sub";
+      if (f.level === 2) dt.className = "param";
       const dd = document.createElement("dd");
-      dd.textContent = typeof v === "string" ? v : JSON.stringify(v);
+      dd.textContent = f.value;
       dl.append(dt, dd);
     }
+    if (card.validation) $("card").open = true;
   }
   $("sample").disabled = !info.table.sample;
 }
@@ -212,7 +225,7 @@ $("csv-file").addEventListener("change", async (e) => {
   $("score").disabled = false;
 });
 $("sample").addEventListener("click", async () => {
-  const r = await fetch("/v1/sample?rows=300");
+  const r = await api("/v1/sample?rows=300");
   if (!r.ok) { status($("table-note"), await apiError(r), true); return; }
   $("csv").value = await r.text();
   $("score").disabled = false;
@@ -220,11 +233,14 @@ $("sample").addEventListener("click", async () => {
 $("score").addEventListener("click", async () => {
   const note = $("table-note");
   status(note, "Scoring…");
-  const r = await fetch("/v1/score", { method: "POST", body: $("csv").value, headers: { "Content-Type": "text/csv" } });
+  const r = await api("/v1/score", { method: "POST", body: $("csv").value, headers: { "Content-Type": "text/csv" } });
   if (!r.ok) { status(note, await apiError(r), true); return; }
   const j = await r.json();
   threshold = j.threshold;
-  results = j.results.map((x, i) => ({ row: i, ...x }));
+  const labels = labelColumn($("csv").value, info.table.label);
+  results = j.results.map((x, i) => ({ row: i, label: labels ? labels[i] : undefined, ...x }));
+  $("label-head").hidden = !labels;
+  if (labels) $("label-head").querySelector("button").textContent = info.table.label;
   $("score-out").hidden = false;
   drawTable();
   drawHist();
@@ -236,6 +252,32 @@ document.querySelectorAll("th button").forEach((b) => b.addEventListener("click"
   sortKey = k;
   drawTable();
 }));
+
+// labelColumn returns the values of the label column of CSV text (a
+// header, then rows; fields may be quoted), or null when it has none.
+function labelColumn(text, name) {
+  if (!name) return null;
+  const rows = [];
+  let row = [], field = "", quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') { field += '"'; i++; }
+      else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ",") { row.push(field); field = ""; }
+    else if (ch === "\n" || ch === "\r") {
+      if (ch === "\r" && text[i + 1] === "\n") i++;
+      row.push(field); field = "";
+      if (row.length > 1 || row[0] !== "") rows.push(row);
+      row = [];
+    } else field += ch;
+  }
+  if (field !== "" || row.length) { row.push(field); rows.push(row); }
+  const col = rows.length ? rows[0].indexOf(name) : -1;
+  return col < 0 ? null : rows.slice(1).map((r) => r[col] ?? "");
+}
 
 function drawTable() {
   const rows = [...results].sort((a, b) => {
@@ -258,7 +300,9 @@ function drawTable() {
       div.append(fill, `${c.feature} ${Math.round(c.share * 100)}%`);
       top.append(div);
     }
-    tr.append(td(r.row, "num"), td(r.score === null ? (r.error || "—") : r.score.toPrecision(5), "num"), td(r.anomaly ? "yes" : "no"), top);
+    const cells = [td(r.row, "num"), td(r.score === null ? (r.error || "—") : r.score.toPrecision(5), "num"), td(r.anomaly ? "yes" : "no")];
+    if (r.label !== undefined) cells.push(td(r.label));
+    tr.append(...cells, top);
     tb.append(tr);
   }
 }
@@ -289,7 +333,11 @@ function drawHist() {
   ctx.beginPath(); ctx.moveTo(x, pad - 10); ctx.lineTo(x, pad + h); ctx.stroke();
   ctx.fillStyle = css.getPropertyValue("--fg");
   ctx.font = "12px system-ui";
-  ctx.fillText("log10 score →", pad, c.height - 8);
+  ctx.fillText("log10 score →", pad + w / 2 - 40, c.height - 8);
+  const label = (v) => (v >= 1e4 || (v !== 0 && Math.abs(v) < 1e-2) ? v.toExponential(1) : v.toPrecision(3));
+  ctx.fillText(label(histScale.inv(pad)), pad, c.height - 8);
+  const hiText = label(histScale.inv(pad + w));
+  ctx.fillText(hiText, pad + w - ctx.measureText(hiText).width, c.height - 8);
   const flagged = vals.filter((v) => v > t).length;
   $("hist-caption").textContent = `Threshold ${t.toPrecision(4)}${whatIf === null ? " (the model's)" : " (what-if, not saved)"}: it flags ${flagged} of ${vals.length} rows.`;
   c.setAttribute("aria-valuenow", Math.round(((tf(t) - lo) / (hi - lo || 1)) * 100));
@@ -309,7 +357,7 @@ $("hist").addEventListener("keydown", (e) => {
   e.preventDefault();
   const t = whatIf ?? threshold;
   const step = (histScale.hi - histScale.lo) / 50;
-  const v = histScale.tf(t) + (e.key === "ArrowRight" ? step : -step);
+  const v = Math.min(histScale.hi, Math.max(histScale.lo, histScale.tf(t) + (e.key === "ArrowRight" ? step : -step)));
   const x = histScale.pad + ((v - histScale.lo) / (histScale.hi - histScale.lo)) * histScale.w;
   whatIf = histScale.inv(x);
   drawHist();
@@ -344,7 +392,7 @@ async function interpolate() {
   await setImage($("strip"), `/v1/latent/interpolate?model=${encodeURIComponent(m)}&from=${$("from").value}&to=${$("to").value}&steps=10`);
 }
 async function setImage(img, url) {
-  const r = await fetch(url);
+  const r = await api(url);
   if (!r.ok) { status($("latent-status"), await apiError(r), true); return; }
   img.src = URL.createObjectURL(await r.blob());
   await img.decode().catch(() => {});
@@ -354,7 +402,8 @@ $("interpolate").addEventListener("click", interpolate);
 
 async function drawMap() {
   const m = $("latent-model").value;
-  const r = await fetch(`/v1/latent/map?model=${encodeURIComponent(m)}`);
+  status($("latent-status"), "Mapping the codes of 1,000 test digits (t-SNE: some seconds the first time)…");
+  const r = await api(`/v1/latent/map?model=${encodeURIComponent(m)}`);
   if (!r.ok) { status($("latent-status"), await apiError(r), true); return; }
   const j = await r.json();
   points = j.points;
@@ -380,7 +429,27 @@ async function drawMap() {
     li.append(dot, String(d));
     legend.append(li);
   }
-  status($("latent-status"), `${points.length} test digits: ${j.how}.`);
+  status($("latent-status"), `Map: ${j.how}.`);
+}
+// showPoint shows test digit p beside its point on the map.
+const digitURLs = new Map();
+async function showPoint(p) {
+  const c = $("map"), r = c.getBoundingClientRect(), tip = $("tooltip");
+  if (!p) { tip.hidden = true; return; }
+  $("tip-text").textContent = `#${p[3]}: a ${p[2]}`;
+  tip.style.left = `${(p.cx / c.width) * r.width + 10}px`;
+  tip.style.top = `${(p.cy / c.height) * r.height + 10}px`;
+  tip.hidden = false;
+  c.setAttribute("aria-label", `Latent map: test digit ${p[3]}, a ${p[2]}; arrow keys move between digits`);
+  let url = digitURLs.get(p[3]);
+  if (!url) {
+    const res = await api(`/v1/latent/digit?i=${p[3]}`);
+    if (!res.ok) return;
+    url = URL.createObjectURL(await res.blob());
+    digitURLs.set(p[3], url);
+  }
+  $("tip-img").src = url;
+  $("tip-img").alt = `test digit ${p[3]}, a ${p[2]}`;
 }
 $("map").addEventListener("pointermove", (e) => {
   const c = $("map"), r = c.getBoundingClientRect();
@@ -390,16 +459,19 @@ $("map").addEventListener("pointermove", (e) => {
     const d = (p.cx - x) ** 2 + (p.cy - y) ** 2;
     if (d < bd) { bd = d; best = p; }
   }
-  const tip = $("tooltip");
-  if (!best) { tip.hidden = true; return; }
-  $("tip-img").src = `/v1/latent/digit?i=${best[3]}`;
-  $("tip-img").alt = `test digit ${best[3]}, a ${best[2]}`;
-  $("tip-text").textContent = `#${best[3]}: ${best[2]}`;
-  tip.style.left = `${(best.cx / c.width) * r.width + 10}px`;
-  tip.style.top = `${(best.cy / c.height) * r.height + 10}px`;
-  tip.hidden = false;
+  showPoint(best);
 });
 $("map").addEventListener("pointerleave", () => { $("tooltip").hidden = true; });
+// Keyboard: the arrow keys walk the points from left to right.
+let focusIdx = -1;
+$("map").addEventListener("keydown", (e) => {
+  if (!points.length || (e.key !== "ArrowRight" && e.key !== "ArrowLeft")) return;
+  e.preventDefault();
+  const order = [...points].sort((a, b) => a.cx - b.cx);
+  focusIdx = (focusIdx + (e.key === "ArrowRight" ? 1 : -1) + order.length) % order.length;
+  showPoint(order[focusIdx]);
+});
+$("map").addEventListener("blur", () => { $("tooltip").hidden = true; });
 
 // ---- start
 (async () => {
@@ -407,6 +479,7 @@ $("map").addEventListener("pointerleave", () => { $("tooltip").hidden = true; })
     const r = await fetch("/v1/info");
     info = r.ok ? await r.json() : null;
   } catch { info = null; }
+  if (info && info.token && !sessionStorage.getItem("bottleneck-token")) $("token-form").hidden = false;
   if (location.hash === "#anomalies") selectTab($("tab-anomalies"));
   else if (location.hash === "#latent") selectTab($("tab-latent"));
 })();
