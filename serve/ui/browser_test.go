@@ -330,6 +330,9 @@ func TestPageInBrowser(t *testing.T) {
 	get(t, ctx, "new samples", chromedp.Poll[bool](fmt.Sprintf(`document.getElementById("samples").src !== %q`, src)))
 	do("walk the map with the keyboard", chromedp.Focus(byID("map")), chromedp.KeyEvent(kb.ArrowRight))
 	get(t, ctx, "the digit under the point", chromedp.Poll[bool](`!document.getElementById("tooltip").hidden && document.getElementById("tip-img").naturalWidth === 28`))
+	strip := attr("strip", "src")
+	do("pick the start of the path on the map", chromedp.KeyEvent(kb.Enter))
+	get(t, ctx, "the new path", chromedp.Poll[bool](fmt.Sprintf(`document.getElementById("strip").src !== %q && document.getElementById("latent-status").textContent.startsWith("Picked")`, strip)))
 	shoot("page-latent.png", false)
 	noProblems("Latent space")
 

@@ -434,6 +434,7 @@ async function drawMap() {
 // showPoint shows test digit p beside its point on the map.
 const digitURLs = new Map();
 async function showPoint(p) {
+  hovered = p;
   const c = $("map"), r = c.getBoundingClientRect(), tip = $("tooltip");
   if (!p) { tip.hidden = true; return; }
   $("tip-text").textContent = `#${p[3]}: a ${p[2]}`;
@@ -462,9 +463,21 @@ $("map").addEventListener("pointermove", (e) => {
   showPoint(best);
 });
 $("map").addEventListener("pointerleave", () => { $("tooltip").hidden = true; });
+// A click (or Enter on the focused point) picks the digits to interpolate
+// between: first the start, then the end.
+let pickEnd = false, hovered = null;
+function pick(p) {
+  if (!p) return;
+  $(pickEnd ? "to" : "from").value = p[3];
+  status($("latent-status"), `Picked test digit #${p[3]} (a ${p[2]}) as the ${pickEnd ? "end" : "start"} of the path.`);
+  pickEnd = !pickEnd;
+  interpolate();
+}
+$("map").addEventListener("click", () => pick(hovered));
 // Keyboard: the arrow keys walk the points from left to right.
 let focusIdx = -1;
 $("map").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && hovered) { pick(hovered); return; }
   if (!points.length || (e.key !== "ArrowRight" && e.key !== "ArrowLeft")) return;
   e.preventDefault();
   const order = [...points].sort((a, b) => a.cx - b.cx);
