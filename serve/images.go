@@ -9,8 +9,6 @@ import (
 	_ "image/jpeg" // DecodeConfig of JPEG bodies
 	"image/png"
 	"io"
-	"math"
-	"math/rand/v2"
 	"mime"
 	"net/http"
 	"os"
@@ -21,7 +19,6 @@ import (
 	"time"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
-	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/imageio"
 	"github.com/bottleneck-ml/bottleneck/imagetask"
 	"github.com/bottleneck-ml/bottleneck/internal/report"
@@ -92,6 +89,15 @@ func openModel(name string) (*ae.Model, error) {
 	return m, err
 }
 
+// endpointTask is the imagetask task of an endpoint: score reads pictures
+// as reconstruct does.
+func endpointTask(endpoint string) string {
+	if endpoint == ImageScore {
+		return ae.TaskReconstruct
+	}
+	return endpoint
+}
+
 // imageModels opens the models of the image endpoints (keys as in
 // Options.Images), each file once, and checks each fits its endpoint.
 func imageModels(spec map[string]string) (map[string]*pool, error) {
@@ -124,98 +130,12 @@ func imageModels(spec map[string]string) (map[string]*pool, error) {
 			p = &pool{name: name, model: m}
 			opened[name] = p
 		}
-		if err := fitsTask(p.model, task, scale); err != nil {
+		if err := imagetask.Check(p.model, endpointTask(task), scale); err != nil {
 			return nil, fmt.Errorf("serve: image model %s cannot serve %s: %w", name, key, err)
 		}
 		out[key] = p
 	}
 	return out, nil
-}
-
-// fitsTask says why m cannot serve an image task, or nil.
-func fitsTask(m *ae.Model, task string, scale int) error {
-	c := m.Config
-	if m.Preprocess != nil && m.Preprocess.Kind != dataset.KindImage {
-		return fmt.Errorf("it reads %s rows, not pictures", m.Preprocess.Kind)
-	}
-	if in := c.InChannels(); in != 1 && in != 3 {
-		return fmt.Errorf("it reads %d channels; pictures have 1 (grey) or 3 (RGB)", in)
-	}
-	if c.Input != nil && len(c.Input) != 3 && !(len(c.Input) == 1 && squareSide(c.Input[0]) > 0) {
-		return fmt.Errorf("its input %v is not a picture", c.Input)
-	}
-	switch task {
-	case ImageUpscale:
-		if c.Task != ae.TaskUpscale {
-			return fmt.Errorf("it was trained for %s, not upscaling", orText(c.Task, "reconstruction"))
-		}
-		if scale > 0 && len(c.Scales) > 0 && !slices.Contains(c.Scales, scale) {
-			return fmt.Errorf("it was trained for the scales %v, not %d", c.Scales, scale)
-		}
-	case ImageColorize:
-		if c.Task != ae.TaskColorize {
-			return fmt.Errorf("it was trained for %s, not colorizing", orText(c.Task, "reconstruction"))
-		}
-	case ImageDenoise, ImageReconstruct, ImageScore:
-		if c.Task != "" && c.Task != ae.TaskDenoise && c.Task != ae.TaskReconstruct {
-			return fmt.Errorf("it was trained for %s", c.Task)
-		}
-	}
-	return nil
-}
-
-func orText(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-// squareSide is the side of a square picture of n pixels, or 0.
-func squareSide(n int) int {
-	r := int(math.Round(math.Sqrt(float64(n))))
-	if r > 1 && r*r == n {
-		return r
-	}
-	return 0
-}
-
-// fixedShape is the [C, H, W] picture a model with a fixed input takes
-// (nil: any size).
-func fixedShape(m *ae.Model) []int {
-	in := m.Config.Input
-	switch {
-	case in == nil:
-		return nil
-	case len(in) == 3:
-		return in
-	case len(in) == 2:
-		return []int{1, in[0], in[1]}
-	default:
-		r := squareSide(in[0])
-		return []int{1, r, r}
-	}
-}
-
-// fit converts img to what a model of fixed input size takes: its
-// channels and size (resized with bicubic interpolation); resized says
-// so. Models of any size take the picture as it is (the tasks convert
-// its colours themselves).
-func fit(m *ae.Model, img *imageio.Image) (out *imageio.Image, resized bool, err error) {
-	shape := fixedShape(m)
-	if shape == nil {
-		return img, false, nil
-	}
-	if shape[0] == 1 && img.C == 3 {
-		img = imageio.RGBToGrey(img)
-	} else if shape[0] == 3 && img.C == 1 {
-		img = imageio.GreyToRGB(img)
-	}
-	if img.H == shape[1] && img.W == shape[2] {
-		return img, false, nil
-	}
-	img, err = imageio.Resize(img, shape[1], shape[2])
-	return img, true, err
 }
 
 // imageRequest is a parsed image request.
@@ -520,81 +440,45 @@ func (s *Server) readPicture(r io.Reader, what string, scale int, limit int64) (
 // against the reference.
 func (s *Server) runImage(p *pool, req *imageRequest) (*imageResponse, *imageio.Image, *httpError) {
 	resp := &imageResponse{Task: req.task, Model: p.name}
-	in := req.image
-	ref := req.reference
+	task := endpointTask(req.task)
+	in, ref := req.image, req.reference
 	made := false
 	if in == nil { // degrade the clean reference the task's way
-		made = true
-		switch req.task {
-		case ImageDenoise:
-			sigma := req.sigma
-			if sigma == 0 {
-				sigma = 25
-			}
-			nm, err := noise.Parse("gaussian:" + strconv.FormatFloat(sigma, 'g', -1, 64))
+		d := imagetask.Degradation{Seed: req.seed, Scale: req.scale}
+		if req.sigma > 0 {
+			nm, err := noise.Parse("gaussian:" + strconv.FormatFloat(req.sigma, 'g', -1, 64))
 			if err != nil {
 				return nil, nil, imgError(http.StatusBadRequest, "sigma: %v", err)
 			}
-			in = ref.Clone()
-			in.Quantize()
-			nm.Apply(in.Pix, in.Pix, rand.New(rand.NewPCG(req.seed, 0x6e6f697365)))
-			in.Clamp()
-			in.Quantize() // the noisy picture as a PNG holds it
-			resp.Note = fmt.Sprintf("Gaussian noise σ=%g added (seed %d)", sigma, req.seed)
-		case ImageUpscale:
-			s := req.scale
-			h, w := ref.H/s*s, ref.W/s*s
-			if h == 0 || w == 0 {
-				return nil, nil, imgError(http.StatusBadRequest, "the reference is %d×%d, smaller than the scale %d", ref.W, ref.H, s)
-			}
-			ref = ref.Crop(0, 0, h, w)
-			in = imageio.Downscale(ref, s)
-			in.Clamp()
-			in.Quantize()
-			resp.Note = fmt.Sprintf("shrunk ×1/%d (bicubic) from the reference cropped to %d×%d", s, w, h)
-		case ImageColorize:
-			in = imageio.RGBToGrey(ref)
-			resp.Note = "made grey"
-		default:
-			in = ref
+			d.Noise = &nm
 		}
+		var err error
+		if in, ref, resp.Note, err = imagetask.Degrade(task, ref, d); err != nil {
+			return nil, nil, imgError(http.StatusBadRequest, "the reference: %v", strings.TrimPrefix(err.Error(), "imagetask: "))
+		}
+		made = resp.Note != ""
 	}
 	m := p.get()
 	defer p.put(m)
 	opt := imagetask.Options{MaxPixels: s.opt.MaxImagePixels}
-	modelIn, resized, err := fit(m, in)
+	modelIn, resized, err := imagetask.Fit(m, in)
 	if err != nil {
 		return nil, nil, imgError(http.StatusBadRequest, "the picture cannot be resized for the model: %v", err)
 	}
 	if resized {
-		sh := fixedShape(m)
-		resp.Note = strings.TrimPrefix(resp.Note+"; ", "; ") + fmt.Sprintf("resized from %d×%d to the model's %d×%d input", in.W, in.H, sh[2], sh[1])
+		resp.Note = strings.TrimPrefix(resp.Note+"; ", "; ") + fmt.Sprintf("resized from %d×%d to the model's %d×%d input", in.W, in.H, modelIn.W, modelIn.H)
 		made = true
 		if ref != nil {
-			if ref, err = imageio.Resize(ref, sh[1], sh[2]); err != nil {
+			if ref, err = imageio.Resize(ref, modelIn.H, modelIn.W); err != nil {
 				return nil, nil, imgError(http.StatusBadRequest, "the reference cannot be resized: %v", err)
 			}
 		}
 	}
-	var out, base *imageio.Image
-	switch req.task {
-	case ImageDenoise:
-		out, err = imagetask.Denoise(m, modelIn, opt)
-		resp.Baseline, base = "noisy", modelIn
-	case ImageUpscale:
-		out, err = imagetask.Upscale(m, modelIn, req.scale, opt)
-		resp.Baseline, base = "bicubic", imageio.Upscale(modelIn, req.scale)
-	case ImageColorize:
-		out, err = imagetask.Colorize(m, modelIn, opt)
-		resp.Baseline, base = "grey", modelIn
-		if modelIn.C == 3 {
-			base = imageio.RGBToGrey(modelIn)
-		}
-	case ImageReconstruct:
-		out, err = imagetask.Denoise(m, modelIn, opt)
-		resp.Baseline, base = "input", modelIn
-	case ImageScore:
+	var out *imageio.Image
+	if req.task == ImageScore {
 		out, err = s.scoreImage(modelIn, opt, resp)
+	} else {
+		out, err = imagetask.Apply(m, task, modelIn, req.scale, opt)
 	}
 	if err != nil {
 		if errors.Is(err, imagetask.ErrTooLarge) {
@@ -609,11 +493,12 @@ func (s *Server) runImage(p *pool, req *imageRequest) (*imageResponse, *imageio.
 		resp.Input = pngURL(modelIn)
 	}
 	if ref != nil && req.task != ImageScore {
-		if herr := measureAgainst(resp, out, base, ref, req); herr != nil {
-			return nil, nil, herr
+		c, err := imagetask.Compare(task, out, modelIn, ref, req.scale)
+		if err != nil {
+			return nil, nil, imgError(http.StatusBadRequest, "%v (for upscale ×%d, %d×%d)", err, max(req.scale, 1), out.W, out.H)
 		}
-	} else {
-		resp.Baseline = ""
+		resp.PSNR, resp.SSIM, resp.Baseline = &c.PSNR, &c.SSIM, c.Baseline
+		resp.BaselinePSNR, resp.BaselineSSIM = &c.BaselinePSNR, &c.BaselineSSIM
 	}
 	return resp, out, nil
 }
@@ -637,56 +522,4 @@ func (s *Server) scoreImage(img *imageio.Image, opt imagetask.Options, resp *ima
 		resp.Anomaly = &flagged
 	}
 	return report.HeatmapImage(img, res.Reconstruction, res.Heat, peak), nil
-}
-
-// measureAgainst sets the PSNR and SSIM of out and of the baseline
-// against the reference.
-func measureAgainst(resp *imageResponse, out, base, ref *imageio.Image, req *imageRequest) *httpError {
-	match := func(m *imageio.Image) *imageio.Image {
-		switch {
-		case m.C == ref.C:
-			return m
-		case m.C == 1:
-			return imageio.GreyToRGB(m)
-		default:
-			return imageio.RGBToGrey(m)
-		}
-	}
-	if out.H != ref.H || out.W != ref.W {
-		return imgError(http.StatusBadRequest, "the reference is %d×%d and the result %d×%d: send the clean picture the input was made from (for upscale ×%d, %d×%d)",
-			ref.W, ref.H, out.W, out.H, max(req.scale, 1), out.W, out.H)
-	}
-	base = base.Clone()
-	base.Clamp()
-	base.Quantize()
-	border := 0
-	if req.task == ImageUpscale {
-		border = req.scale // the super-resolution protocol leaves out the border
-	}
-	vals := make([]float64, 4)
-	for i, m := range []*imageio.Image{out, base} {
-		m = match(m)
-		p, err := imageio.PSNR(m, ref, border)
-		if err != nil {
-			return imgError(http.StatusBadRequest, "the reference cannot be compared: %v", err)
-		}
-		ss, err := imageio.SSIM(m, ref, border)
-		if err != nil {
-			return imgError(http.StatusBadRequest, "the reference cannot be compared: %v", err)
-		}
-		vals[2*i], vals[2*i+1] = finite(p), finite(ss)
-	}
-	resp.PSNR, resp.SSIM, resp.BaselinePSNR, resp.BaselineSSIM = &vals[0], &vals[1], &vals[2], &vals[3]
-	return nil
-}
-
-// finite caps an infinite PSNR (identical pictures) so it encodes as JSON.
-func finite(v float64) float64 {
-	if math.IsInf(v, 1) {
-		return 999
-	}
-	if math.IsNaN(v) || math.IsInf(v, -1) {
-		return 0
-	}
-	return v
 }

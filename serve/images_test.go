@@ -325,8 +325,8 @@ func TestImageModelsChecked(t *testing.T) {
 		images map[string]string
 		want   string
 	}{
-		{map[string]string{"upscale": "denoise-gray"}, "not upscaling"},
-		{map[string]string{"colorize": "upscale-x2"}, "not colorizing"},
+		{map[string]string{"upscale": "denoise-gray"}, "not upscale"},
+		{map[string]string{"colorize": "upscale-x2"}, "not colorize"},
 		{map[string]string{"upscale-x3": "upscale-x2"}, ""}, // the ×2/×3/×4 model serves ×3 too
 		{map[string]string{"upscale-x5": "upscale-x2"}, "upscale-x5"},
 		{map[string]string{"sharpen": "denoise-gray"}, "sharpen"},

@@ -7,6 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/dataset"
@@ -59,4 +63,42 @@ func BenchmarkProcess(b *testing.B) {
 		w.process(l, msgs)
 	}
 	b.ReportMetric(float64(b.N*len(msgs))/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkNATSWorker runs a worker in process against an in-process NATS
+// server (JetStream on, outputs kept by a stream) on a backlog of b.N
+// messages: the worker's and the server's CPU together.
+func BenchmarkNATSWorker(b *testing.B) {
+	srv := startNATS(b, b.TempDir(), 0)
+	defer srv.Shutdown()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	for _, s := range []string{"in", "out"} {
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: s, Subjects: []string{s}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range b.N {
+		js.PublishAsync("in", txn(i, 30, i%24, "de"))
+	}
+	<-js.PublishAsyncComplete()
+	w, err := New(tableDetector(b), Options{In: srv.ClientURL() + "/in", Out: "out", ID: "txn"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- w.Run(wctx) }()
+	for counter(b, w, "bottleneck_stream_scored_total") < float64(b.N) {
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	stop()
+	<-done
 }

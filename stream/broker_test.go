@@ -298,3 +298,55 @@ func waitGroup(t testing.TB, cl *kgo.Client, group string, n int) {
 	}
 	t.Fatalf("group %s did not settle with %d members", group, n)
 }
+
+// TestSample takes the most recent messages of a subject and of a topic
+// as a CSV table.
+func TestSample(t *testing.T) {
+	ctx := context.Background()
+	srv := startNATS(t, t.TempDir(), 0)
+	defer srv.Shutdown()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "t.in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := range 50 {
+		p := txn(i, float64(i), i%24, "de")
+		if i == 49 {
+			p = []byte(`{"country": "fr", "txn": 49, "extra": null}`)
+		}
+		if _, err := js.Publish(ctx, "t.in", p); err != nil {
+			t.Fatal(err)
+		}
+		js.Publish(ctx, "t.other", []byte(`{"other": 1}`))
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "t.in", Value: p}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, url := range []string{srv.ClientURL() + "/t.in", "kafka://" + strings.Join(c.ListenAddrs(), ",") + "/t.in"} {
+		var b strings.Builder
+		n, err := Sample(ctx, url, &b, SampleOptions{N: 21, Idle: time.Second})
+		lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+		if err != nil || n < 20 || n > 21 || len(lines) != n+1 || lines[0] != "amount,country,hour,txn,extra" {
+			t.Errorf("Sample(%s) = %d, %v:\n%s", url, n, err, b.String())
+			continue
+		}
+		if strings.HasPrefix(url, "nats") && (lines[1] != "29,de,5,29," || lines[n] != ",fr,,49,") {
+			t.Errorf("Sample(%s): want messages 29 to 49, got\n%s", url, b.String())
+		}
+	}
+}

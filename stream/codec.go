@@ -143,94 +143,19 @@ func (c *codec) decodeJSON(payload []byte, dst []float32) (id json.RawMessage, e
 // numbers, strings or null. ok is false for anything else, which the
 // general path (encoding/json) then reads and judges.
 func (c *codec) decodeFlat(p []byte, dst []float32) (id json.RawMessage, err error, ok bool) {
-	i := 0
-	ws := func() {
-		for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
-			i++
-		}
-	}
-	str := func() (string, bool) { // at '"'
-		j := i + 1
-		for j < len(p) && p[j] != '"' {
-			if p[j] == '\\' || p[j] < 0x20 {
-				return "", false
-			}
-			j++
-		}
-		if j >= len(p) {
-			return "", false
-		}
-		s := string(p[i+1 : j])
-		i = j + 1
-		return s, true
-	}
-	ws()
-	if i >= len(p) || p[i] != '{' {
-		return nil, nil, false
-	}
-	i++
 	rec := make([]string, len(c.pre.Columns))
 	var unknown []string
-	for first := true; ; first = false {
-		ws()
-		if i < len(p) && p[i] == '}' && first {
-			i++
-			break
+	ok = scanFlat(p, func(k, raw []byte, v string) {
+		if c.id != "" && string(k) == c.id {
+			id = json.RawMessage(raw)
 		}
-		if i >= len(p) || p[i] != '"' {
-			return nil, nil, false
-		}
-		k, ok := str()
-		if !ok {
-			return nil, nil, false
-		}
-		ws()
-		if i >= len(p) || p[i] != ':' {
-			return nil, nil, false
-		}
-		i++
-		ws()
-		if i >= len(p) {
-			return nil, nil, false
-		}
-		start := i
-		var v string
-		switch b := p[i]; {
-		case b == '"':
-			if v, ok = str(); !ok {
-				return nil, nil, false
-			}
-		case b == '-' || b >= '0' && b <= '9':
-			if i = numberEnd(p, i); i < 0 {
-				return nil, nil, false
-			}
-			v = string(p[start:i])
-		case b == 'n' && len(p)-i >= 4 && string(p[i:i+4]) == "null":
-			i += 4
-		default: // true, false, objects, arrays: the general path says why not
-			return nil, nil, false
-		}
-		if k == c.id {
-			id = json.RawMessage(p[start:i])
-		}
-		if col, ok := c.cols[k]; ok {
+		if col, known := c.cols[string(k)]; known {
 			rec[col] = v
-		} else if k != c.id {
-			unknown = append(unknown, k)
+		} else if string(k) != c.id {
+			unknown = append(unknown, string(k))
 		}
-		ws()
-		if i < len(p) && p[i] == ',' {
-			i++
-			continue
-		}
-		if i < len(p) && p[i] == '}' {
-			i++
-			break
-		}
-		return nil, nil, false
-	}
-	ws()
-	if i != len(p) {
+	})
+	if !ok {
 		return nil, nil, false
 	}
 	if c.id != "" && id == nil {
@@ -247,6 +172,95 @@ func (c *codec) decodeFlat(p []byte, dst []float32) (id json.RawMessage, err err
 	}
 	copy(dst, x.Data)
 	return id, nil, true
+}
+
+// scanFlat reads p as one flat JSON object whose keys and strings have no
+// escapes and whose values are numbers, strings or null, calling field
+// with each key, its value's JSON and its value as CSV text (numbers as
+// written, null as ""). It returns false, having called field for some
+// keys perhaps, when p is anything else (encoding/json then reads it).
+func scanFlat(p []byte, field func(key, raw []byte, value string)) bool {
+	i := 0
+	ws := func() {
+		for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+			i++
+		}
+	}
+	str := func() ([]byte, bool) { // at '"'
+		j := i + 1
+		for j < len(p) && p[j] != '"' {
+			if p[j] == '\\' || p[j] < 0x20 {
+				return nil, false
+			}
+			j++
+		}
+		if j >= len(p) {
+			return nil, false
+		}
+		s := p[i+1 : j]
+		i = j + 1
+		return s, true
+	}
+	ws()
+	if i >= len(p) || p[i] != '{' {
+		return false
+	}
+	i++
+	for first := true; ; first = false {
+		ws()
+		if i < len(p) && p[i] == '}' && first {
+			i++
+			break
+		}
+		if i >= len(p) || p[i] != '"' {
+			return false
+		}
+		k, ok := str()
+		if !ok {
+			return false
+		}
+		ws()
+		if i >= len(p) || p[i] != ':' {
+			return false
+		}
+		i++
+		ws()
+		if i >= len(p) {
+			return false
+		}
+		start := i
+		var v string
+		switch b := p[i]; {
+		case b == '"':
+			s, ok := str()
+			if !ok {
+				return false
+			}
+			v = string(s)
+		case b == '-' || b >= '0' && b <= '9':
+			if i = numberEnd(p, i); i < 0 {
+				return false
+			}
+			v = string(p[start:i])
+		case b == 'n' && len(p)-i >= 4 && string(p[i:i+4]) == "null":
+			i += 4
+		default: // true, false, objects, arrays
+			return false
+		}
+		field(k, p[start:i], v)
+		ws()
+		if i < len(p) && p[i] == ',' {
+			i++
+			continue
+		}
+		if i < len(p) && p[i] == '}' {
+			i++
+			break
+		}
+		return false
+	}
+	ws()
+	return i == len(p)
 }
 
 // numberEnd is the end of the JSON number starting at p[i], or -1 when

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 type SampleOptions struct {
 	N      int           // the most recent messages to read at most (default 100,000)
 	Idle   time.Duration // stop when nothing has come for this long (default 3s)
-	Format string        // FormatJSON (default) or FormatCSV
+	Format string        // FormatJSON or FormatCSV; "" tells by the first message
 }
 
 // Sample reads up to the N most recent messages of a subject or topic
@@ -55,6 +56,9 @@ func Sample(ctx context.Context, url string, w io.Writer, o SampleOptions) (int,
 	if len(payloads) == 0 {
 		return 0, fmt.Errorf("stream: %s holds no messages to sample", url)
 	}
+	if o.Format == "" && !bytes.HasPrefix(bytes.TrimSpace(payloads[0]), []byte("{")) {
+		o.Format = FormatCSV // not an object: CSV lines
+	}
 	if o.Format == FormatCSV {
 		for _, p := range payloads {
 			w.Write(bytes.TrimRight(p, "\r\n"))
@@ -64,46 +68,57 @@ func Sample(ctx context.Context, url string, w io.Writer, o SampleOptions) (int,
 		}
 		return len(payloads), nil
 	}
+	// the header: every key, in the order first seen (a first pass, so
+	// that only the payloads are held, not a table of them)
 	var keys []string
 	index := map[string]int{}
-	rows := make([]map[string]string, 0, len(payloads))
-	for i, p := range payloads {
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(p, &obj); err != nil {
-			return 0, fmt.Errorf("stream: %s: message %d is not a JSON object (%v); sample CSV messages with the csv format", url, i, err)
+	fields := func(i int, p []byte, f func(k, v string)) error {
+		if scanFlat(p, func(k, _ []byte, v string) { f(string(k), v) }) {
+			return nil
 		}
-		row := make(map[string]string, len(obj))
-		// keys in the order the message has them
+		// escapes, or not a flat object: encoding/json reads or refuses it
 		dec := json.NewDecoder(bytes.NewReader(p))
-		dec.Token()
+		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+			return fmt.Errorf("stream: %s: message %d is not a JSON object; sample CSV messages with the csv format", url, i)
+		}
 		for dec.More() {
-			t, _ := dec.Token()
+			t, err := dec.Token()
+			if err != nil {
+				return fmt.Errorf("stream: %s: message %d: %v", url, i, err)
+			}
 			k, _ := t.(string)
-			var skip json.RawMessage
-			dec.Decode(&skip)
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return fmt.Errorf("stream: %s: message %d: %v", url, i, err)
+			}
+			v, err := jsonValue(raw)
+			if err != nil {
+				return fmt.Errorf("stream: %s: message %d, field %q: %v", url, i, k, err)
+			}
+			f(k, v)
+		}
+		return nil
+	}
+	for i, p := range payloads {
+		if err := fields(i, p, func(k, _ string) {
 			if _, ok := index[k]; !ok {
 				index[k] = len(keys)
 				keys = append(keys, k)
 			}
-			v, err := jsonValue(obj[k])
-			if err != nil {
-				return 0, fmt.Errorf("stream: %s: message %d, field %q: %v", url, i, k, err)
-			}
-			row[k] = v
+		}); err != nil {
+			return 0, err
 		}
-		rows = append(rows, row)
 	}
 	cw := csv.NewWriter(w)
 	cw.Write(keys)
 	rec := make([]string, len(keys))
-	for _, row := range rows {
-		for j, k := range keys {
-			rec[j] = row[k]
-		}
+	for i, p := range payloads {
+		clear(rec)
+		fields(i, p, func(k, v string) { rec[index[k]] = v })
 		cw.Write(rec)
 	}
 	cw.Flush()
-	return len(rows), cw.Error()
+	return len(payloads), cw.Error()
 }
 
 func sampleNATS(ctx context.Context, e Endpoint, o SampleOptions) ([][]byte, error) {
@@ -124,14 +139,24 @@ func sampleNATS(ctx context.Context, e Endpoint, o SampleOptions) ([][]byte, err
 	if err != nil {
 		return nil, err
 	}
-	info, err := s.Info(ctx)
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(e.Name))
 	if err != nil {
 		return nil, err
 	}
 	last := info.State.LastSeq
 	start := max(info.State.FirstSeq, 1)
-	if last >= uint64(o.N) {
-		start = max(start, last-uint64(o.N)+1)
+	// the stream may hold other subjects too: go back far enough for N of
+	// this one at the average share, keeping the last N read
+	var ours uint64
+	for _, c := range info.State.Subjects {
+		ours += c
+	}
+	back := uint64(o.N)
+	if ours > 0 && info.State.Msgs > ours {
+		back = uint64(float64(o.N) * 1.2 * float64(info.State.Msgs) / float64(ours))
+	}
+	if last >= back {
+		start = max(start, last-back+1)
 	}
 	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{e.Name},
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: start})
@@ -139,8 +164,8 @@ func sampleNATS(ctx context.Context, e Endpoint, o SampleOptions) ([][]byte, err
 		return nil, err
 	}
 	var out [][]byte
-	for len(out) < o.N && ctx.Err() == nil {
-		mb, err := cons.Fetch(min(o.N-len(out), 1000), jetstream.FetchMaxWait(o.Idle))
+	for ctx.Err() == nil {
+		mb, err := cons.FetchNoWait(1000) // the messages wanted are stored already
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +189,7 @@ func sampleNATS(ctx context.Context, e Endpoint, o SampleOptions) ([][]byte, err
 			break
 		}
 	}
-	return out, ctx.Err()
+	return out[max(len(out)-o.N, 0):], ctx.Err()
 }
 
 func sampleKafka(ctx context.Context, e Endpoint, o SampleOptions) ([][]byte, error) {
@@ -193,7 +218,9 @@ func sampleKafka(ctx context.Context, e Endpoint, o SampleOptions) ([][]byte, er
 	if n == 0 {
 		return nil, fmt.Errorf("stream: %s: no such topic", e)
 	}
-	per := int64((o.N + n - 1) / n)
+	// up to N from the end of every partition, then the N most recent of
+	// those by timestamp: partitions need not fill evenly
+	per := int64(o.N)
 	ends.Each(func(l kadm.ListedOffset) {
 		from := max(l.Offset-per, 0)
 		if s, ok := starts.Lookup(l.Topic, l.Partition); ok {
@@ -212,8 +239,8 @@ func sampleKafka(ctx context.Context, e Endpoint, o SampleOptions) ([][]byte, er
 		return nil, err
 	}
 	defer cl.Close()
-	var out [][]byte
-	for len(stop) > 0 && len(out) < o.N {
+	var recs []*kgo.Record
+	for len(stop) > 0 {
 		pctx, cancel := context.WithTimeout(ctx, o.Idle)
 		fs := cl.PollFetches(pctx)
 		cancel()
@@ -222,8 +249,8 @@ func sampleKafka(ctx context.Context, e Endpoint, o SampleOptions) ([][]byte, er
 		}
 		got := 0
 		fs.EachRecord(func(r *kgo.Record) {
-			if end, ok := stop[r.Partition]; ok && r.Offset < end && len(out) < o.N {
-				out = append(out, r.Value)
+			if end, ok := stop[r.Partition]; ok && r.Offset < end {
+				recs = append(recs, r)
 				got++
 				if r.Offset+1 >= end {
 					delete(stop, r.Partition)
@@ -233,6 +260,12 @@ func sampleKafka(ctx context.Context, e Endpoint, o SampleOptions) ([][]byte, er
 		if got == 0 && pctx.Err() != nil {
 			break // idle
 		}
+	}
+	slices.SortStableFunc(recs, func(a, b *kgo.Record) int { return a.Timestamp.Compare(b.Timestamp) })
+	recs = recs[max(len(recs)-o.N, 0):]
+	out := make([][]byte, len(recs))
+	for i, r := range recs {
+		out[i] = r.Value
 	}
 	return out, nil
 }

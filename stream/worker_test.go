@@ -289,7 +289,7 @@ func TestSwapReloadAndHandler(t *testing.T) {
 }
 
 // counter reads one metric from the worker's registry.
-func counter(t *testing.T, w *Worker, name string) float64 {
+func counter(t testing.TB, w *Worker, name string) float64 {
 	t.Helper()
 	mfs, err := w.reg.Gather()
 	if err != nil {

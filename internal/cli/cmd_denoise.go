@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -142,39 +141,30 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, stdout, in
 	if err != nil {
 		return err
 	}
-	if t := m.Config.Task; t != "" && t != task && !(task == ae.TaskDenoise && t == ae.TaskReconstruct) {
-		return usagef("model %s was trained for %s, not %s", name, t, task)
-	}
-	if task == ae.TaskUpscale && len(m.Config.Scales) > 0 && !containsInt(m.Config.Scales, o.scale) {
-		return usagef("model %s was trained for scales %v, not %d; pass one of those or another model", name, m.Config.Scales, o.scale)
+	if err := imagetask.Check(m, task, o.scale); err != nil {
+		return usagef("model %s: %v; pass another model, or leave -m out", name, err)
 	}
 	img, err := readPictureArg(in)
 	if err != nil {
 		return err
 	}
-	var base *imageio.Image // what the model is compared with
-	switch task {
-	case ae.TaskDenoise:
-		if o.addNoise != "" {
-			nm, err := noise.Parse(o.addNoise)
-			if err != nil {
-				return usagef("--add-noise: %v", err)
-			}
-			img.Quantize()
-			nm.Apply(img.Pix, img.Pix, rand.New(rand.NewPCG(o.seed, 0)))
-			base = img.Clone()
-		} else if o.baseline != "" {
-			return usagef("--noisy-out needs --add-noise")
-		}
-	case ae.TaskUpscale:
-		if img.H*o.scale > o.maxPx/(img.W*o.scale) {
-			return fmt.Errorf("%s: %w: ×%d gives %d×%d (%.0f Mpx), over --max-pixels %d; shrink or crop the picture, or raise --max-pixels on a machine with the memory (about 40 bytes per pixel)", in, imagetask.ErrTooLarge, o.scale, img.W*o.scale, img.H*o.scale, float64(img.W*o.scale)*float64(img.H*o.scale)/1e6, o.maxPx)
-		}
-		base = imageio.Upscale(img, max(o.scale, 1))
-	case ae.TaskColorize:
-		base = imageio.RGBToGrey(img)
+	if task == ae.TaskUpscale && img.H*o.scale > o.maxPx/(img.W*o.scale) {
+		return fmt.Errorf("%s: %w: ×%d gives %d×%d (%.0f Mpx), over --max-pixels %d; shrink or crop the picture, or raise --max-pixels on a machine with the memory (about 40 bytes per pixel)", in, imagetask.ErrTooLarge, o.scale, img.W*o.scale, img.H*o.scale, float64(img.W*o.scale)*float64(img.H*o.scale)/1e6, o.maxPx)
 	}
-	if o.baseline != "" && base != nil {
+	if o.addNoise != "" {
+		nm, err := noise.Parse(o.addNoise)
+		if err != nil {
+			return usagef("--add-noise: %v", err)
+		}
+		if img, _, _, err = imagetask.Degrade(task, img, imagetask.Degradation{Noise: &nm, Seed: o.seed}); err != nil {
+			return err
+		}
+	} else if o.baseline != "" && task == ae.TaskDenoise {
+		return usagef("--noisy-out needs --add-noise")
+	}
+	if o.baseline != "" { // what the model is compared with
+		base, _ := imagetask.Baseline(task, img, o.scale)
+		base = base.Clone()
 		base.Clamp()
 		if err := imageio.WritePNG(o.baseline, base); err != nil {
 			return err
@@ -182,15 +172,7 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, stdout, in
 	}
 	opt := imagetask.Options{Tile: o.tile, Ensemble: o.ensemble, MaxPixels: o.maxPx}
 	start := time.Now()
-	var out *imageio.Image
-	switch task {
-	case ae.TaskDenoise:
-		out, err = imagetask.Denoise(m, img, opt)
-	case ae.TaskUpscale:
-		out, err = imagetask.Upscale(m, img, o.scale, opt)
-	case ae.TaskColorize:
-		out, err = imagetask.Colorize(m, img, opt)
-	}
+	out, err := imagetask.Apply(m, task, img, o.scale, opt)
 	if err != nil {
 		return err
 	}
@@ -200,13 +182,4 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, stdout, in
 	}
 	fmt.Fprintf(info, "%s: %d×%d → %s %d×%d (%s, %.2f s)\n", in, img.W, img.H, o.output, out.W, out.H, name, time.Since(start).Seconds())
 	return nil
-}
-
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -64,49 +64,50 @@ func runEncode(ctx context.Context, o *encodeOptions, stdout, info io.Writer) er
 	if err != nil {
 		return err
 	}
-	pre, shape, err := streamPre(m, &o.data)
+	rows, k, err := mapRows(m, &o.data, o.batch, o.output, stdout, "encode", m.CodeShape, func(_ *dataset.Preprocessor, k int) []string {
+		names := make([]string, k)
+		for i := range names {
+			names[i] = fmt.Sprintf("z%d", i)
+		}
+		return names
+	}, m.Encode)
 	if err != nil {
 		return err
 	}
-	opt, err := o.data.options()
-	if err != nil {
-		return err
-	}
-	// Streamed in batches: a file larger than memory works.
-	s, err := dataset.OpenStream(o.data.path, pre, opt, o.batch)
-	if err != nil {
-		return err
-	}
-	s = s.ReadAhead(2)
-	defer s.Close()
-	cs, err := m.CodeShape(shape)
-	if err != nil {
-		return err
-	}
-	k := tensor.Size(cs)
-	names := make([]string, k)
-	for i := range names {
-		names[i] = fmt.Sprintf("z%d", i)
-	}
-	w, err := createMatrix(o.output, o.data.format, k, names, stdout)
-	if err != nil {
-		return err
-	}
-	var z *tensor.Tensor
-	if err := writeRows(&o.data, s, shape, w, "encode", func(x *tensor.Tensor) (*tensor.Tensor, error) {
-		z, err = m.Encode(z, x)
-		return z, err
-	}); err != nil {
-		return err
-	}
-	fmt.Fprintf(info, "wrote %s: %d codes of size %d\n", o.output, w.Rows(), k)
+	fmt.Fprintf(info, "wrote %s: %d codes of size %d\n", o.output, rows, k)
 	return nil
 }
 
-// writeRows streams s (samples of the given shape) through f batch by
-// batch into w, one output row per input row, then prints the data
-// warnings and puts w in place; on failure w is discarded.
-func writeRows(d *dataFlags, s *dataset.Stream, shape []int, w *dataset.MatrixWriter, verb string, f func(x *tensor.Tensor) (*tensor.Tensor, error)) error {
+// mapRows streams the data file through f (the encoder, the model) --batch
+// rows at a time, parsing the next batches while f runs, into the matrix
+// output (outShape's width, header's column names), one row per input row;
+// a failure leaves no output. It returns the rows and columns written.
+func mapRows(m *ae.Model, d *dataFlags, batch int, output string, stdout io.Writer, verb string, outShape func([]int) ([]int, error),
+	header func(*dataset.Preprocessor, int) []string, f func(dst, x *tensor.Tensor) (*tensor.Tensor, error)) (int, int, error) {
+	pre, shape, err := streamPre(m, d)
+	if err != nil {
+		return 0, 0, err
+	}
+	opt, err := d.options()
+	if err != nil {
+		return 0, 0, err
+	}
+	out, err := outShape(shape)
+	if err != nil {
+		return 0, 0, err
+	}
+	s, err := dataset.OpenStream(d.path, pre, opt, batch)
+	if err != nil {
+		return 0, 0, err
+	}
+	s = s.ReadAhead(2)
+	defer s.Close()
+	cols := tensor.Size(out)
+	w, err := createMatrix(output, d.format, cols, header(pre, cols), stdout)
+	if err != nil {
+		return 0, 0, err
+	}
+	var y *tensor.Tensor
 	for {
 		x, err := s.Next()
 		if errors.Is(err, io.EOF) {
@@ -115,16 +116,15 @@ func writeRows(d *dataFlags, s *dataset.Stream, shape []int, w *dataset.MatrixWr
 		if err == nil && tensor.Size(x.Shape[1:]) != tensor.Size(shape) {
 			err = fmt.Errorf("%s: %d features per row after preprocessing, the model expects %d", d.path, x.Cols(), tensor.Size(shape))
 		}
-		var y *tensor.Tensor
 		if err == nil {
-			y, err = f(tensor.From(x.Data, append([]int{x.Rows()}, shape...)...))
+			y, err = f(y, tensor.From(x.Data, append([]int{x.Rows()}, shape...)...))
 		}
 		if err == nil {
-			err = w.Write(tensor.From(y.Data, y.Rows(), len(y.Data)/max(y.Rows(), 1)))
+			err = w.Write(tensor.From(y.Data, y.Rows(), cols))
 		}
 		if err != nil {
 			w.Abort()
-			return err
+			return 0, 0, err
 		}
 	}
 	if d.warn != nil {
@@ -134,9 +134,9 @@ func writeRows(d *dataFlags, s *dataset.Stream, shape []int, w *dataset.MatrixWr
 	}
 	if w.Rows() == 0 {
 		w.Abort()
-		return fmt.Errorf("%s: no rows to %s", d.path, verb)
+		return 0, 0, fmt.Errorf("%s: no rows to %s", d.path, verb)
 	}
-	return w.Close()
+	return w.Rows(), cols, w.Close()
 }
 
 // streamPre is the preprocessing to stream d through m with, and the

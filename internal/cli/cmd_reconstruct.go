@@ -11,7 +11,6 @@ import (
 
 	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/dataset"
-	"github.com/bottleneck-ml/bottleneck/imageio"
 	"github.com/bottleneck-ml/bottleneck/imagetask"
 	"github.com/bottleneck-ml/bottleneck/internal/report"
 	"github.com/bottleneck-ml/bottleneck/tensor"
@@ -74,41 +73,16 @@ func runReconstruct(ctx context.Context, o *reconstructOptions, stdout, info io.
 		return reconstructPNG(o, m, info)
 	}
 	// Streamed in batches: a file larger than memory works.
-	pre, shape, err := streamPre(m, &o.data)
+	rows, cols, err := mapRows(m, &o.data, o.batch, o.output, stdout, "reconstruct", m.OutShape, func(pre *dataset.Preprocessor, cols int) []string {
+		if h := pre.Features(); len(h) == cols {
+			return h
+		}
+		return featureNames(m, cols)
+	}, m.Reconstruct)
 	if err != nil {
 		return err
 	}
-	opt, err := o.data.options()
-	if err != nil {
-		return err
-	}
-	out, err := m.OutShape(shape)
-	if err != nil {
-		return err
-	}
-	s, err := dataset.OpenStream(o.data.path, pre, opt, o.batch)
-	if err != nil {
-		return err
-	}
-	s = s.ReadAhead(2)
-	defer s.Close()
-	cols := tensor.Size(out)
-	header := pre.Features()
-	if len(header) != cols {
-		header = featureNames(m, cols)
-	}
-	w, err := createMatrix(o.output, o.data.format, cols, header, stdout)
-	if err != nil {
-		return err
-	}
-	var y *tensor.Tensor
-	if err := writeRows(&o.data, s, shape, w, "reconstruct", func(x *tensor.Tensor) (*tensor.Tensor, error) {
-		y, err = m.Reconstruct(y, x)
-		return y, err
-	}); err != nil {
-		return err
-	}
-	fmt.Fprintf(info, "wrote %s: %d reconstructions of %d features\n", o.output, w.Rows(), cols)
+	fmt.Fprintf(info, "wrote %s: %d reconstructions of %d features\n", o.output, rows, cols)
 	return nil
 }
 
@@ -144,15 +118,14 @@ func reconstructPicture(o *reconstructOptions, m *ae.Model, stdout, info io.Writ
 	if err != nil {
 		return err
 	}
-	var out *imageio.Image
-	switch m.Config.Task {
-	case ae.TaskColorize:
-		out, err = imagetask.Colorize(m, img, imagetask.Options{})
+	task := m.Config.Task
+	switch task {
 	case ae.TaskUpscale:
 		return usagef("model %s is an upscaler; use 'bottleneck upscale -m %s --scale S'", o.model, o.model)
-	default:
-		out, err = imagetask.Denoise(m, img, imagetask.Options{})
+	case "":
+		task = ae.TaskReconstruct
 	}
+	out, err := imagetask.Apply(m, task, img, 0, imagetask.Options{})
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.data.path, err)
 	}

@@ -48,6 +48,11 @@ the top features are the raw columns with the largest share of the row's
 error (one-hot columns folded back into their categorical column). A
 time-series model scores every time step from the windows covering it.
 
+Tables (CSV, gzipped or not, and NPY) are read, scored and written --batch
+rows at a time, so memory stays bounded whatever the file's size;
+--threshold contamination:P reads the file twice, keeping only the scores
+(8 bytes a row) in between. Time series and --normal load the file whole.
+
 The output is CSV with a header and one row per input row, in input order:
 row, score, anomaly, the label when the data has one, the id (--id), then
 top1, top1_share, … topK, topK_share; with --json, one JSON object per

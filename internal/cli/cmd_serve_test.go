@@ -394,7 +394,7 @@ func TestServePageWithoutModel(t *testing.T) {
 	}{
 		{[]string{"serve", "--no-ui"}, "-m/--model is required"},
 		{[]string{"serve", "--images-model", "denoise"}, "TASK=MODEL"},
-		{[]string{"serve", "--images-model", "upscale=denoise-gray"}, "not upscaling"},
+		{[]string{"serve", "--images-model", "upscale=denoise-gray"}, "not upscale"},
 		{[]string{"serve", "--latent-model", "colorize"}, "colorize"},
 	} {
 		code, _, stderr := run(t, c.args...)

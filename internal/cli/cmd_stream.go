@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,43 +30,25 @@ func newStreamCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stream -m MODEL --in URL --out NAME [--group NAME]",
 		Short: "Score an event stream on NATS JetStream or Kafka as a member of a consumer group",
-		Long: `Read messages from NATS JetStream or Kafka, score them, and publish one
-result per message:
+		Long: `Read messages from NATS JetStream (--in nats://HOST:PORT/SUBJECT: a durable
+pull consumer named --group on the stream that captures the subject, created
+as --stream when none does) or Kafka (--in kafka://HOST:PORT[,…]/TOPIC: a
+member of consumer group --group), score them in batches of up to --batch
+(or what arrives within --linger), and publish one output per message to
+--out, keyed by its id (the --id field, else the broker's coordinates):
 
-  --in nats://HOST:PORT/SUBJECT    a durable pull consumer named --group on the
-                                   JetStream stream that captures SUBJECT (one is
-                                   created, named --stream, when none does)
-  --in kafka://HOST:PORT[,…]/TOPIC a member of consumer group --group
+  {"id", "score", "anomaly", "threshold", "top": [{"feature", "share"}], "model"}
 
-Any number of workers with the same --group share the messages: the broker
-spreads them (Kafka: one worker per partition at most). An input message is
-a JSON object keyed by column name (--format json), or one CSV line in the
-model's column order (--format csv). Each gets one output on --out:
-
-  {"id": …, "score": …, "anomaly": true|false, "threshold": …,
-   "top": [{"feature": …, "share": …}], "model": "<model version>"}
-
-keyed (Kafka key, NATS header Bottleneck-Id) by the id: the --id field,
-copied as it is, or else the broker's coordinates of the input (NATS: the
-stream sequence; Kafka: "partition:offset"). Up to --batch messages, or what
-arrives within --linger of the first, are scored together.
-
-Delivery is at least once: a message is acknowledged (NATS ack, Kafka offset
-commit) only after the broker has acknowledged its output, so a worker
-killed in between leaves its last batch to be scored again (on NATS the
-repeated outputs are dropped by message id when a stream captures --out). A
-message that cannot be scored (not JSON, a missing column, a value that is
-not a finite number) goes to --dead (default: the input's subject or topic
-with ".dead" appended; on NATS a stream is created for it) with the error and
-the original payload, and is acknowledged. Broker outages are retried with
-backoff, and logged.
-
-With --metrics-addr, GET /healthz, /readyz and /metrics (Prometheus:
-consumed, scored, anomalies, dead-lettered, lag, batch latency) are served
-there. SIGHUP reloads the model file (a model with other columns is refused
-unless --allow-schema-change); SIGTERM or Ctrl-C finishes and acknowledges
-the batch in flight, leaves the group and exits. Every flag can be set by an
-environment variable, as for serve (BOTTLENECK_IN, BOTTLENECK_GROUP, …).`,
+Workers with the same --group share the messages. An input is a JSON object
+keyed by column name (--format json) or a CSV line in the model's column
+order (--format csv). A message is acknowledged only after the broker has
+its output (at least once: a killed worker's last batch is scored again);
+one that cannot be scored goes to --dead (default: the input's name with
+.dead appended) with the error and the payload. --metrics-addr serves
+/healthz, /readyz and /metrics; SIGHUP reloads the model (refusing other
+columns unless --allow-schema-change); SIGTERM finishes the batch in flight
+and leaves the group. Flags can be set as BOTTLENECK_<FLAG> (see serve).
+README "Streaming" and docs/SCALE.md have the details.`,
 		Example: `  bottleneck stream -m kdd.safetensors --in nats://127.0.0.1:4222/flows --out scores
   bottleneck stream -m kdd.safetensors --in kafka://k1:9092,k2:9092/flows --out flow-scores \
       --group kdd --id flow_id --metrics-addr :9464`,
@@ -148,5 +132,35 @@ func runStream(ctx context.Context, o *streamOptions, stderr io.Writer) error {
 	if err := w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
+	return nil
+}
+
+// resolveStream replaces a --data nats://… or kafka://… by a CSV file of
+// up to --max-rows (default 100,000) of the most recent messages there.
+func (d *dataFlags) resolveStream() error {
+	if !strings.HasPrefix(d.path, "nats://") && !strings.HasPrefix(d.path, "kafka://") {
+		return nil
+	}
+	dir, err := tempDir()
+	if err != nil {
+		return err
+	}
+	name := strings.NewReplacer("://", "-", "/", "-", ":", "-", ",", "-", "@", "-").Replace(d.path)
+	path := filepath.Join(dir, "sample-"+name+".csv") // says where the rows came from
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	n, err := stream.Sample(context.Background(), d.path, f, stream.SampleOptions{N: d.maxRows})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("--data %s: %w", d.path, err)
+	}
+	if d.warn != nil {
+		fmt.Fprintf(d.warn, "sampled the %d most recent messages of %s\n", n, d.path)
+	}
+	d.path = path
 	return nil
 }

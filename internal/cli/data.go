@@ -35,7 +35,7 @@ type dataFlags struct {
 }
 
 func (d *dataFlags) add(fs *pflag.FlagSet) {
-	fs.StringVar(&d.path, "data", "", "data file: .csv/.txt, MNIST-style IDX (*-idx3-ubyte[.gz]), .npy or .npz, - for standard input (required)")
+	fs.StringVar(&d.path, "data", "", "data file: .csv/.txt, MNIST-style IDX (*-idx3-ubyte[.gz]), .npy or .npz, - for standard input, nats://HOST:PORT/SUBJECT or kafka://HOST:PORT/TOPIC for a sample of its --max-rows most recent messages (required)")
 	fs.StringVar(&d.format, "format", "", "data format when the file name does not tell: idx, csv, npy or npz")
 	fs.StringVar(&d.label, "label", "", "CSV: label column (name or 0-based index), kept out of the features")
 	fs.StringSliceVar(&d.drop, "drop", nil, "CSV: columns to ignore (names or 0-based indices, comma-separated)")
@@ -52,6 +52,9 @@ func (d *dataFlags) options() (dataset.LoadOptions, error) {
 		return dataset.LoadOptions{}, usagef("--data is required: pass the data file to read (- for standard input)")
 	}
 	if err := d.resolveStdin(); err != nil {
+		return dataset.LoadOptions{}, err
+	}
+	if err := d.resolveStream(); err != nil {
 		return dataset.LoadOptions{}, err
 	}
 	opt := dataset.LoadOptions{

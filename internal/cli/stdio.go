@@ -35,16 +35,25 @@ func cleanupTemp() {
 	tmpDirs = nil
 }
 
-// fromStdin copies standard input to a temporary file and returns its
-// path, named "stdin" so messages say where the data came from.
-func fromStdin() (string, error) {
+// tempDir makes a temporary folder removed when the command ends.
+func tempDir() (string, error) {
 	dir, err := os.MkdirTemp("", "bottleneck-stdin-")
 	if err != nil {
-		return "", fmt.Errorf("reading standard input: %w", err)
+		return "", err
 	}
 	tmpMu.Lock()
 	tmpDirs = append(tmpDirs, dir)
 	tmpMu.Unlock()
+	return dir, nil
+}
+
+// fromStdin copies standard input to a temporary file and returns its
+// path, named "stdin" so messages say where the data came from.
+func fromStdin() (string, error) {
+	dir, err := tempDir()
+	if err != nil {
+		return "", fmt.Errorf("reading standard input: %w", err)
+	}
 	path := filepath.Join(dir, "stdin")
 	f, err := os.Create(path)
 	if err != nil {

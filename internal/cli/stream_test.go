@@ -563,3 +563,49 @@ func TestStreamKillKafka(t *testing.T) {
 		t.Error("worker A never consumed")
 	}
 }
+
+// TestTrainFromStream trains on a sample of the messages on a NATS subject.
+func TestTrainFromStream(t *testing.T) {
+	dir := t.TempDir()
+	raw, _ := os.ReadFile(writeFraudTable(t, dir, 600))
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: filepath.Join(dir, "nats"), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	defer srv.Shutdown()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TX", Subjects: []string{"tx"}}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	header := strings.Split(lines[0], ",")
+	for _, l := range lines[1:] {
+		m := map[string]string{}
+		for j, v := range strings.Split(l, ",") {
+			m[header[j]] = v
+		}
+		b, _ := json.Marshal(m)
+		if _, err := js.Publish(ctx, "tx", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	model := filepath.Join(dir, "m.safetensors")
+	code, _, errs := run(t, "train", "--data", srv.ClientURL()+"/tx", "--max-rows", "500", "--label", "class", "--normal", "normal",
+		"--epochs", "1", "-o", model, "--no-plot")
+	if code != 0 || !strings.Contains(errs, "sample-nats-127.0.0.1-") || !strings.Contains(errs, "475 rows") {
+		t.Fatalf("train from a stream: exit %d\n%s", code, errs)
+	}
+	if _, err := os.Stat(model); err != nil {
+		t.Fatal(err)
+	}
+}

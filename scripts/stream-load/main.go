@@ -9,8 +9,10 @@
 //	go run ./scripts/stream-load publish -url nats://127.0.0.1:4222/flows \
 //	    -m kdd.safetensors -data ../shared/data/nsl-kdd/KDDTest+.txt -n 1000
 //
-// read prints the messages of a subject or topic, one a line, until
-// interrupted (-n: after that many):
+// read prints the messages of a subject or topic from its start, one a
+// line, until interrupted (-n: after that many); on NATS it first makes a
+// JetStream stream keep the subject when none does, so that workers
+// publish their outputs to it with acknowledgements:
 //
 //	go run ./scripts/stream-load read -url nats://127.0.0.1:4222/scores
 //
@@ -21,7 +23,8 @@
 // to the 90th percentile of the outputs; with -rate R it instead has the
 // workers running first and publishes at R messages a second for -t,
 // measuring each message's latency from publish to the arrival of its
-// output. It prints one Markdown table row:
+// output. It prints one Markdown table row, with the CPU time the workers
+// and this process (broker, publisher, reader) spent per message:
 //
 //	go run ./scripts/stream-load bench -broker nats -workers 2 -m kdd.safetensors \
 //	    -data ../shared/data/nsl-kdd/KDDTest+.txt -n 100000
@@ -54,6 +57,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -200,7 +204,9 @@ func newSender(ctx context.Context, url string) (sender, error) {
 		return nil, err
 	}
 	if e.Kind == stream.Kafka {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(e.Servers...), kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(time.Millisecond))
+		// round robin: the partitions, and so the workers, get even shares
+		cl, err := kgo.NewClient(kgo.SeedBrokers(e.Servers...), kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(time.Millisecond),
+			kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 		return &kafkaSender{cl, e.Name}, err
 	}
 	nc, err := nats.Connect("nats://" + strings.Join(e.Servers, ",nats://"))
@@ -311,6 +317,33 @@ func readCmd(ctx context.Context) error {
 	defer cancel()
 	var mu sync.Mutex
 	count := 0
+	if e, err := stream.ParseEndpoint(*urlFlag); err == nil && e.Kind == stream.NATS {
+		// a stream keeps the subject (one is made when none does), read
+		// from its start: outputs published before read started are kept
+		s, err := newSender(ctx, *urlFlag)
+		if err != nil {
+			return err
+		}
+		defer s.close()
+		js := s.(*natsSender).js
+		name, err := js.StreamNameBySubject(ctx, e.Name)
+		if err != nil {
+			return err
+		}
+		cons, err := js.OrderedConsumer(ctx, name, jetstream.OrderedConsumerConfig{FilterSubjects: []string{e.Name}})
+		if err != nil {
+			return err
+		}
+		for ctx.Err() == nil && (*n == 0 || count < *n) {
+			m, err := cons.Next(jetstream.FetchMaxWait(time.Second))
+			if err != nil {
+				continue
+			}
+			fmt.Println(string(m.Data()))
+			count++
+		}
+		return nil
+	}
 	done, err := subscribe(ctx, *urlFlag, func(v []byte, _ string) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -395,17 +428,32 @@ func benchCmd(ctx context.Context) error {
 			return err
 		}
 	}
+	var self0 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
 	procs, err := startWorkers(ctx, exe, in, out)
-	defer func() {
+	stopped := false
+	stopWorkers := func() (cpu time.Duration) {
 		for _, p := range procs {
-			p.Process.Signal(syscall.SIGTERM)
-			p.Wait()
+			if !stopped {
+				p.Process.Signal(syscall.SIGTERM)
+				p.Wait()
+			}
+			if p.ProcessState != nil {
+				cpu += p.ProcessState.UserTime() + p.ProcessState.SystemTime()
+			}
 		}
-	}()
+		stopped = true
+		return cpu
+	}
+	defer stopWorkers()
 	if err != nil {
 		return err
 	}
-	start := time.Now()
+	if *brokerKind == "kafka" {
+		if err := waitGroup(ctx, in, *workers); err != nil {
+			return err
+		}
+	}
 	if *rate > 0 {
 		if err := publish(ctx, s, msgs, *rate, func(lo, hi int, at time.Time) {
 			mu.Lock()
@@ -426,6 +474,11 @@ func benchCmd(ctx context.Context) error {
 	}
 	stopSub()
 	<-subDone
+	workerCPU := stopWorkers()
+	var self1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
+	selfCPU := time.Duration(self1.Utime.Nano()+self1.Stime.Nano()-self0.Utime.Nano()-self0.Stime.Nano()) * time.Nanosecond
+	perMsg := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(len(msgs)) }
 	host, _ := os.Hostname()
 	threadText := "all"
 	if *threads > 0 {
@@ -436,7 +489,8 @@ func benchCmd(ctx context.Context) error {
 		slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
 		lo, hi := times[len(times)/10], times[9*len(times)/10]
 		tput := float64(9*len(times)/10-len(times)/10) / hi.Sub(lo).Seconds()
-		fmt.Printf("| %s | %d | %s | %d | %d | %.0f | %.1f |\n", *brokerKind, *workers, threadText, *batch, len(msgs), tput, times[len(times)-1].Sub(start).Seconds())
+		fmt.Printf("| %s | %d | %s | %d | %d | %.0f | %.1f | %.1f |\n", *brokerKind, *workers, threadText, *batch, len(msgs), tput,
+			perMsg(workerCPU), perMsg(selfCPU))
 		fmt.Fprintf(os.Stderr, "(%s, %s)\n", host, time.Now().UTC().Format(time.RFC3339))
 		return nil
 	}
@@ -446,7 +500,8 @@ func benchCmd(ctx context.Context) error {
 	}
 	slices.Sort(lat)
 	q := func(p float64) float64 { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-	fmt.Printf("| %s | %d | %s | %d | %s | %.0f | %d | %.1f | %.1f | %.1f |\n", *brokerKind, *workers, threadText, *batch, linger.String(), *rate, len(msgs), q(0.5), q(0.99), lat[len(lat)-1])
+	fmt.Printf("| %s | %d | %s | %d | %s | %.0f | %d | %.1f | %.1f | %.1f | %.1f |\n", *brokerKind, *workers, threadText, *batch, linger.String(), *rate, len(msgs),
+		q(0.5), q(0.99), lat[len(lat)-1], perMsg(workerCPU))
 	return nil
 }
 
@@ -484,6 +539,25 @@ func startBroker(ctx context.Context, dir string) (in, out string, closeFn func(
 		}
 	}
 	return base + "/flows", base + "/scores", s.Shutdown, nil
+}
+
+// waitGroup waits until the workers' Kafka group is stable with n
+// members, so that no rebalance falls into the measurement.
+func waitGroup(ctx context.Context, in string, n int) error {
+	e, _ := stream.ParseEndpoint(in)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Servers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		gs, err := adm.DescribeGroups(ctx, "bottleneck")
+		if g := gs["bottleneck"]; err == nil && g.State == "Stable" && len(g.Members) == n {
+			return nil
+		}
+	}
+	return errors.New("the workers' group did not settle")
 }
 
 // startWorkers starts the -workers `bottleneck stream` processes and

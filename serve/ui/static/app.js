@@ -34,13 +34,18 @@ function status(el, text, error) {
 }
 
 // api is fetch with the bearer token, when the server needs one.
-function api(url, opts = {}) {
+// A 503 (the server is busy) is retried after its Retry-After, a few
+// times.
+async function api(url, opts = {}) {
   const t = sessionStorage.getItem("bottleneck-token");
   if (t) opts.headers = { ...(opts.headers || {}), Authorization: `Bearer ${t}` };
-  return fetch(url, opts).then((r) => {
+  for (let attempt = 0; ; attempt++) {
+    const r = await fetch(url, opts);
     if (r.status === 401) $("token-form").hidden = false;
-    return r;
-  });
+    if (r.status !== 503 || attempt === 4) return r;
+    const wait = Number(r.headers.get("Retry-After")) || 1;
+    await new Promise((ok) => setTimeout(ok, wait * 1000));
+  }
 }
 $("token-form").addEventListener("submit", (e) => {
   e.preventDefault();
