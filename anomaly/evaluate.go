@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/dataset"
 )
 
@@ -53,6 +54,94 @@ func Evaluate(d *Detector, ds *dataset.Dataset, normal string) (*Metrics, []Resu
 		return nil, nil, nil, fmt.Errorf("%s: %w", ds.Source, err)
 	}
 	return m, res, y, nil
+}
+
+// EvaluateOptions configure EvaluateWith.
+type EvaluateOptions struct {
+	// Normal is the label of normal rows; "" picks it as NormalLabel does.
+	Normal string
+	Batch  int // rows per forward pass (0: 256)
+}
+
+// Evaluation is what EvaluateWith measures: the reconstruction error, and
+// with labels the detection metrics. Its JSON is one flat object (the
+// keys of ae.Eval, then those of Metrics when there are some).
+type Evaluation struct {
+	// Eval is the mean reconstruction error per element over the rows,
+	// or over the time steps of a time-series detector.
+	ae.Eval
+	// Metrics measure the detector against the labels; nil when ds has no
+	// labels or the normal label cannot be told (see NormalLabel).
+	*Metrics
+	// Results are the scores behind Metrics and Anomalous, the labels as
+	// anomalous or not: what a report draws. Nil without Metrics, except
+	// for a time-series detector.
+	Results   []Result `json:"-"`
+	Anomalous []bool   `json:"-"`
+}
+
+// EvaluateWith measures d on ds the way `bottleneck eval` does: the mean
+// reconstruction error of the rows (MSE, and BCE for a sigmoid output on
+// [0,1] data), per time step for a time-series detector, and, when ds has
+// labels and the normal one can be told (o.Normal, or NormalLabel's
+// guess), the detection metrics at d's threshold. Unlike Evaluate,
+// unlabelled data is no error: the result then has no Metrics. It is safe
+// for concurrent use, as d is.
+func EvaluateWith(d *Detector, ds *dataset.Dataset, o EvaluateOptions) (*Evaluation, error) {
+	batch := o.Batch
+	if batch <= 0 {
+		batch = 256
+	}
+	score := func() ([]Result, error) { return d.ScoreWith(ds.X, ScoreOptions{Top: -1, Batch: batch}) }
+	ev := &Evaluation{}
+	var err error
+	if d.window > 1 {
+		// a time-series detector is measured per time step
+		if ev.Results, err = score(); err != nil {
+			return nil, err
+		}
+		ev.Rows, ev.Features = ds.Len(), ds.Dim()
+		for _, r := range ev.Results {
+			ev.MSE += r.MSE / float64(len(ev.Results))
+		}
+	} else {
+		w := d.get()
+		ev.Eval, err = w.m.Evaluate(ds.X, batch)
+		d.put(w)
+		if err != nil {
+			return nil, err
+		}
+	}
+	nl, ok := NormalLabel(o.Normal, ds.Pre, ds.Labels)
+	if ds.Labels == nil || !ok {
+		return ev, nil
+	}
+	if ev.Results == nil {
+		if ev.Results, err = score(); err != nil {
+			return nil, err
+		}
+	}
+	if ev.Metrics, ev.Anomalous, err = Measure(ev.Results, ds.Labels, nl, d.threshold); err != nil {
+		return nil, fmt.Errorf("%s: %w", ds.Source, err)
+	}
+	return ev, nil
+}
+
+// LabelledAnomalies returns the rows of ds whose label is not normal (nil
+// when there are none, or no labels): for a detector trained on the
+// normal rows of a labelled file, the rows it never saw, to fit an f1
+// threshold with (TrainOptions.Anomalies) or to measure it on.
+func LabelledAnomalies(ds *dataset.Dataset, normal string) *dataset.Dataset {
+	var idx []int
+	for i, l := range ds.Labels {
+		if l != normal {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	return ds.Subset(idx)
 }
 
 // Measure computes the metrics of results against labels (anomalous =

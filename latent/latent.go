@@ -1,8 +1,9 @@
-// Package latent works in a model's code space: new samples (a VAE's
-// prior, or a Gaussian fitted to a plain autoencoder's codes),
-// interpolation between two inputs' codes (linear, or spherical for a
-// VAE's Gaussian prior), a VAE's negative log-likelihood by importance
-// sampling, t-SNE, and a scatter picture of codes coloured by label.
+// Package latent works in a model's code space: the codes of a data set,
+// new samples (a VAE's prior, or a Gaussian fitted to a plain
+// autoencoder's codes), interpolation between two inputs' codes (linear,
+// or spherical for a VAE's Gaussian prior), a VAE's negative
+// log-likelihood by importance sampling, 2-D projections of codes (PCA or
+// t-SNE), and a scatter picture of codes coloured by label.
 package latent
 
 import (

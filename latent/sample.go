@@ -66,11 +66,11 @@ func Generate(m *ae.Model, n int, rng *rand.Rand, data *tensor.Tensor) (*tensor.
 	if data == nil || data.Rows() == 0 {
 		return nil, "", fmt.Errorf("latent: the model is not a VAE and has no prior to sample: pass data, and codes are drawn from a Gaussian fitted to its codes")
 	}
-	codes, err := ae.Batched(m.Encode, data, 256)
+	codes, err := Codes(m, data)
 	if err != nil {
 		return nil, "", err
 	}
-	z := FitGaussian(tensor.From(codes.Data, codes.Rows(), len(codes.Data)/codes.Rows())).Sample(n, rng)
+	z := FitGaussian(codes).Sample(n, rng)
 	out, err := ae.Batched(m.Decode, z, 256)
 	return out, fmt.Sprintf("a Gaussian fitted to the codes of %d samples", data.Rows()), err
 }

@@ -1,7 +1,8 @@
 // Package probe measures how useful a representation is: a linear probe
 // (multinomial logistic regression fitted on training features and labels,
 // scored on test features) and PCA, the linear baseline a learned code
-// should beat.
+// should beat. Compare runs both on a model's codes and on the inputs
+// and reports them side by side.
 //
 // Features are standardised with the training mean and standard deviation
 // before the fit. The regression minimises the mean cross-entropy plus

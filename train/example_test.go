@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/dataset"
@@ -40,4 +42,37 @@ func ExampleFit() {
 	}
 	fmt.Println(rec.Epochs, rec.Stopped, len(rec.ValLoss), rec.ValLoss[9] < rec.ValLoss[0])
 	// Output: 10 completed 10 true
+}
+
+// Write the loss history of a run beside its model, for plotting or
+// comparing runs without opening the model.
+func ExampleWriteHistory() {
+	dir, err := os.MkdirTemp("", "history")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	rec := &train.Record{TrainLoss: []float64{0.5, 0.25}, ValLoss: []float64{0.6, 0.3}, BestEpoch: 2, Loss: "mse"}
+	path := filepath.Join(dir, "model.history.json")
+	if err := train.WriteHistory(path, rec); err != nil {
+		panic(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(string(b))
+	// Output:
+	// {
+	//   "train_loss": [
+	//     0.5,
+	//     0.25
+	//   ],
+	//   "val_loss": [
+	//     0.6,
+	//     0.3
+	//   ],
+	//   "best_epoch": 2,
+	//   "loss": "mse"
+	// }
 }

@@ -89,10 +89,7 @@ estimates a VAE's negative log-likelihood by importance sampling.`,
 }
 
 // EvalResult is what eval prints for data with rows.
-type EvalResult struct {
-	ae.Eval
-	*anomaly.Metrics
-}
+type EvalResult = anomaly.Evaluation
 
 func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
 	if o.batch < 1 {
@@ -118,43 +115,21 @@ func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var res EvalResult
-	var results []anomaly.Result
-	if det.Window() > 1 {
-		// a time-series model is measured per time step
-		if results, err = det.ScoreWith(ds.X, anomaly.ScoreOptions{Top: -1, Batch: o.batch}); err != nil {
-			return err
-		}
-		res.Rows, res.Features = ds.Len(), ds.Dim()
-		for _, r := range results {
-			res.MSE += r.MSE / float64(len(results))
-		}
-	} else if res.Eval, err = m.Evaluate(ds.X, o.batch); err != nil {
-		return err
-	}
-	switch nl, ok := anomaly.NormalLabel(normal, ds.Pre, ds.Labels); {
+	switch _, ok := anomaly.NormalLabel(normal, ds.Pre, ds.Labels); {
 	case ds.Labels == nil && (normal != "" || o.report != ""):
 		return usagef("%s has no labels; pass --label COL (CSV) or data with labels for detection metrics", o.data.path)
-	case ds.Labels == nil:
-	case !ok && (o.report != "" || det.Window() > 1):
+	case ds.Labels != nil && !ok && (o.report != "" || det.Window() > 1):
 		return usagef("cannot tell which label is normal (labels: %s); pass --normal VALUE", anomaly.SomeLabels(ds.Labels))
-	case ok:
-		if results == nil {
-			if results, err = det.ScoreWith(ds.X, anomaly.ScoreOptions{Top: -1, Batch: o.batch}); err != nil {
-				return err
-			}
+	}
+	res, err := anomaly.EvaluateWith(det, ds, anomaly.EvaluateOptions{Normal: normal, Batch: o.batch})
+	if err != nil {
+		return err
+	}
+	if o.report != "" {
+		if err := report.Detection(o.report, anomaly.Scores(res.Results), res.Anomalous, det.Threshold(), res.Metrics); err != nil {
+			return err
 		}
-		met, y, err := anomaly.Measure(results, ds.Labels, nl, det.Threshold())
-		if err != nil {
-			return fmt.Errorf("%s: %w", o.data.path, err)
-		}
-		res.Metrics = met
-		if o.report != "" {
-			if err := report.Detection(o.report, anomaly.Scores(results), y, det.Threshold(), met); err != nil {
-				return err
-			}
-			fmt.Fprintf(o.stderr, "wrote %s/{roc,pr,scores}.png and metrics.json\n", o.report)
-		}
+		fmt.Fprintf(o.stderr, "wrote %s/{roc,pr,scores}.png and metrics.json\n", o.report)
 	}
 	if o.json {
 		b, _ := json.Marshal(res)

@@ -2,15 +2,16 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
+	neturl "net/url"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bottleneck-ml/bottleneck/serve"
 )
 
 type healthcheckOptions struct {
@@ -83,23 +84,14 @@ func runHealthcheck(ctx context.Context, o *healthcheckOptions, lookup func(stri
 		}
 		url, insecure = u, insecure || derivedTLS
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
+	if _, err := neturl.Parse(url); err != nil {
 		return usagef("--url %q: %v", url, err)
 	}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: insecure}}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	if err := serve.Check(ctx, url, insecure); err != nil {
+		return err
 	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: GET %s: %s", url, resp.Status)
-	}
-	fmt.Fprintf(stdout, "healthy: GET %s: %s\n", url, resp.Status)
+	fmt.Fprintf(stdout, "healthy: GET %s: 200 OK\n", url)
 	return nil
 }

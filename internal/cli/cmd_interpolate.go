@@ -13,7 +13,6 @@ import (
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/imageio"
 	"github.com/bottleneck-ml/bottleneck/latent"
-	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
 type interpolateOptions struct {
@@ -116,13 +115,8 @@ func runInterpolate(ctx context.Context, o *interpolateOptions, stdout io.Writer
 	if spherical {
 		kind = "spherical"
 	}
-	if isPNG(o.output) && len(out.Data)/o.steps == len(a) {
-		d := len(a)
-		strip := tensor.New(append([]int{o.steps + 2}, out.Shape[1:]...)...)
-		copy(strip.Data[:d], a)
-		copy(strip.Data[d:], out.Data)
-		copy(strip.Data[(o.steps+1)*d:], b)
-		out = strip
+	if isPNG(o.output) {
+		out, _ = latent.Strip(out, a, b)
 	}
 	if err := writeSamples(o.output, m, out, out.Rows()); err != nil {
 		return err

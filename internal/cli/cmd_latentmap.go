@@ -4,15 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/latent"
-	"github.com/bottleneck-ml/bottleneck/probe"
-	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
 type latentMapOptions struct {
@@ -67,11 +63,11 @@ func runLatentMap(ctx context.Context, o *latentMapOptions, stdout io.Writer) er
 		return err
 	}
 	switch o.method {
-	case "auto", "pca", "tsne":
+	case latent.ProjectAuto, latent.ProjectPCA, latent.ProjectTSNE:
 	default:
 		return usagef("--method %q: want auto, pca or tsne", o.method)
 	}
-	if o.method == "tsne" {
+	if o.method == latent.ProjectTSNE {
 		if !o.flagsN {
 			o.n = 2000
 		}
@@ -79,76 +75,22 @@ func runLatentMap(ctx context.Context, o *latentMapOptions, stdout io.Writer) er
 			return usagef("-n %d: t-SNE draws 1 to %d points", o.n, latent.MaxTSNEPoints)
 		}
 	}
-	codes, labels, what, err := mapCodes(o)
-	if err != nil {
-		return err
-	}
-	k := codes.Cols()
-	xName, yName, how := "z0", "z1", "the 2-d code"
-	xy := codes
-	switch {
-	case o.method == "tsne":
-		y, err := latent.TSNE(codes.Data, codes.Rows(), k, latent.TSNEOptions{Perplexity: o.perp, Seed: o.seed})
-		if err != nil {
-			return err
-		}
-		xy = tensor.New(codes.Rows(), 2)
-		for i, v := range y {
-			xy.Data[i] = float32(v)
-		}
-		xName, yName = "t-SNE 1", "t-SNE 2"
-		how = fmt.Sprintf("t-SNE of the %d-d codes (perplexity %g)", k, o.perp)
-	case k == 1:
-		xy = tensor.New(codes.Rows(), 2)
-		for i := 0; i < codes.Rows(); i++ {
-			xy.Data[2*i] = codes.Data[i]
-		}
-		how = "the 1-d code"
-	case k > 2 || o.method == "pca":
-		pca, err := probe.FitPCA(codes, 2)
-		if err != nil {
-			return err
-		}
-		if xy, err = pca.Transform(codes); err != nil {
-			return err
-		}
-		xName, yName = "PC1", "PC2"
-		how = fmt.Sprintf("PCA of the %d-d codes (%.0f%% of their variance)", k, 100*pca.Explained())
-	}
-	xs, ys := make([]float64, xy.Rows()), make([]float64, xy.Rows())
-	for i := range xs {
-		xs[i], ys[i] = float64(xy.Data[2*i]), float64(xy.Data[2*i+1])
-	}
-	title := fmt.Sprintf("%s: %s of %d rows, %s", filepath.Base(o.model), what, len(xs), how)
-	if err := latent.Map(o.output, xs, ys, labels, title, xName, yName); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s: %d points, %s\n", o.output, len(xs), how)
-	return nil
-}
-
-// mapCodes encodes at most o.n random rows of --data and returns the
-// codes, their labels (nil without) and what the codes are ("codes", or
-// "mean codes" for a VAE).
-func mapCodes(o *latentMapOptions) (*tensor.Tensor, []string, string, error) {
 	m, err := openModel(o.model)
 	if err != nil {
-		return nil, nil, "", err
+		return err
 	}
 	ds, err := loadData(m, &o.data, 1)
 	if err != nil {
-		return nil, nil, "", err
+		return err
 	}
-	if n := ds.Len(); o.n > 0 && n > o.n {
-		ds = ds.Subset(rand.New(rand.NewPCG(o.seed, 0x6d6170)).Perm(n)[:o.n])
-	}
-	codes, err := ae.Batched(m.Encode, ds.X, 256)
+	p, err := latent.DrawMap(o.output, m, ds, latent.MapOptions{
+		ProjectOptions: latent.ProjectOptions{Method: o.method, Perplexity: o.perp, Seed: o.seed},
+		Max:            max(o.n, 0),
+		Name:           filepath.Base(o.model),
+	})
 	if err != nil {
-		return nil, nil, "", err
+		return err
 	}
-	what := "codes"
-	if m.IsVAE() {
-		what = "mean codes"
-	}
-	return tensor.From(codes.Data, codes.Rows(), len(codes.Data)/codes.Rows()), ds.Labels, what, nil
+	fmt.Fprintf(stdout, "wrote %s: %d points, %s\n", o.output, len(p.X), p.How)
+	return nil
 }

@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/bottleneck-ml/bottleneck/ae"
-	"github.com/bottleneck-ml/bottleneck/dataset"
+	"github.com/bottleneck-ml/bottleneck/latent"
 	"github.com/bottleneck-ml/bottleneck/probe"
-	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
 type probeOptions struct {
@@ -61,29 +58,12 @@ the label column the model was trained with.`,
 	return cmd
 }
 
-// ProbeScore is one probe's result.
-type ProbeScore struct {
-	Features int     `json:"features"`
-	Accuracy float64 `json:"accuracy"`
-	TrainAcc float64 `json:"train_accuracy"`
-	Iter     int     `json:"iterations"`
-	Seconds  float64 `json:"seconds"`
-	// Explained is the fraction of variance PCA keeps (PCA only).
-	Explained float64 `json:"explained_variance,omitempty"`
-}
-
-// ProbeResult is what probe prints.
+// ProbeResult is what probe prints: the model's name and kind, then the
+// comparison.
 type ProbeResult struct {
-	Model     string      `json:"model"`
-	Arch      string      `json:"arch"`
-	Accuracy  float64     `json:"accuracy"` // the code's probe
-	Code      ProbeScore  `json:"code"`
-	PCA       *ProbeScore `json:"pca,omitempty"`
-	Raw       *ProbeScore `json:"raw,omitempty"`
-	TrainRows int         `json:"train_rows"`
-	TestRows  int         `json:"test_rows"`
-	Classes   int         `json:"classes"`
-	L2        float64     `json:"l2"`
+	Model string `json:"model"`
+	Arch  string `json:"arch"`
+	*probe.Report
 }
 
 func runProbe(ctx context.Context, o *probeOptions, g *globalOptions, stdout, stderr io.Writer) error {
@@ -97,91 +77,42 @@ func runProbe(ctx context.Context, o *probeOptions, g *globalOptions, stdout, st
 	if err != nil {
 		return err
 	}
-	load := func(path string) (*dataset.Dataset, error) {
+	load := func(path string) (probe.Set, error) {
 		d := o.data
 		d.path = path
 		ds, err := loadData(m, &d, 1)
 		if err != nil {
-			return nil, err
+			return probe.Set{}, err
 		}
 		if !ds.HasLabels() {
-			return nil, fmt.Errorf("%s has no labels; the probe needs them: put the labels file beside the IDX images, or train the model with --label", path)
+			return probe.Set{}, fmt.Errorf("%s has no labels; the probe needs them: put the labels file beside the IDX images, or train the model with --label", path)
 		}
-		return ds, nil
+		codes, err := latent.Codes(m, ds.X)
+		return probe.Set{X: ds.X, Codes: codes, Labels: ds.Labels}, err
 	}
-	tr, err := load(o.train)
+	var in probe.CompareInput
+	if in.Train, err = load(o.train); err != nil {
+		return err
+	}
+	if in.Test, err = load(o.test); err != nil {
+		return err
+	}
+	opt := probe.CompareOptions{L2: o.l2, MaxIter: o.maxIter, Baselines: o.baselines}
+	if !g.quiet && !o.json {
+		opt.Progress = func(name string, s *probe.Score) {
+			switch name {
+			case "code":
+				fmt.Fprintf(stderr, "code (%d-d): accuracy %.4f\n", s.Features, s.Accuracy)
+			case "pca":
+				fmt.Fprintf(stderr, "pca-%d: accuracy %.4f\n", s.Features, s.Accuracy)
+			}
+		}
+	}
+	rep, err := probe.Compare(ctx, in, opt)
 	if err != nil {
 		return err
 	}
-	te, err := load(o.test)
-	if err != nil {
-		return err
-	}
-	codes := func(ds *dataset.Dataset) (*tensor.Tensor, error) {
-		z, err := ae.Batched(m.Encode, ds.X, 256)
-		if err != nil {
-			return nil, err
-		}
-		return tensor.From(z.Data, z.Rows(), len(z.Data)/z.Rows()), nil
-	}
-	codeTr, err := codes(tr)
-	if err != nil {
-		return err
-	}
-	codeTe, err := codes(te)
-	if err != nil {
-		return err
-	}
-	flat := func(ds *dataset.Dataset) *dataset.Dataset {
-		c := *ds
-		c.X = tensor.From(ds.X.Data, ds.Len(), ds.Dim())
-		return &c
-	}
-	return finishProbe(ctx, o, g, m.Config.Kind(), flat(tr), flat(te), codeTr, codeTe, stdout, stderr)
-}
-
-// finishProbe fits and scores the probes on the codes and the baselines
-// on the inputs, and prints the result.
-func finishProbe(ctx context.Context, o *probeOptions, g *globalOptions, arch string, tr, te *dataset.Dataset, codeTr, codeTe *tensor.Tensor, stdout, stderr io.Writer) error {
-	logf := func(format string, args ...any) {
-		if !g.quiet && !o.json {
-			fmt.Fprintf(stderr, format, args...)
-		}
-	}
-	k := codeTr.Cols()
-	opt := probe.Options{L2: o.l2, MaxIter: o.maxIter}
-	res := ProbeResult{Model: o.model, Arch: arch, TrainRows: tr.Len(), TestRows: te.Len(), L2: o.l2}
-	sc, classes, err := probeScore(ctx, codeTr, tr.Labels, codeTe, te.Labels, opt)
-	if err != nil {
-		return err
-	}
-	res.Code, res.Accuracy, res.Classes = *sc, sc.Accuracy, classes
-	logf("code (%d-d): accuracy %.4f\n", k, sc.Accuracy)
-	if o.baselines {
-		start := time.Now()
-		pca, err := probe.FitPCA(tr.X, min(k, tr.X.Cols()))
-		if err != nil {
-			return err
-		}
-		pTr, _ := pca.Transform(tr.X)
-		pTe, err := pca.Transform(te.X)
-		if err != nil {
-			return err
-		}
-		ps, _, err := probeScore(ctx, pTr, tr.Labels, pTe, te.Labels, opt)
-		if err != nil {
-			return err
-		}
-		ps.Explained = pca.Explained()
-		ps.Seconds = time.Since(start).Seconds()
-		res.PCA = ps
-		logf("pca-%d: accuracy %.4f\n", pca.K, ps.Accuracy)
-		rs, _, err := probeScore(ctx, tr.X, tr.Labels, te.X, te.Labels, opt)
-		if err != nil {
-			return err
-		}
-		res.Raw = rs
-	}
+	res := ProbeResult{Model: o.model, Arch: m.Config.Kind(), Report: rep}
 	if o.json {
 		b, _ := json.Marshal(res)
 		fmt.Fprintln(stdout, string(b))
@@ -195,21 +126,4 @@ func finishProbe(ctx context.Context, o *probeOptions, g *globalOptions, arch st
 		fmt.Fprintf(stdout, "%-10s %9d %9.4f %10.4f\n", "raw", res.Raw.Features, res.Raw.Accuracy, res.Raw.TrainAcc)
 	}
 	return nil
-}
-
-func probeScore(ctx context.Context, xtr *tensor.Tensor, ltr []string, xte *tensor.Tensor, lte []string, opt probe.Options) (*ProbeScore, int, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, 0, err
-	}
-	start := time.Now()
-	s, err := probe.Fit(xtr, ltr, opt)
-	if err != nil {
-		return nil, 0, err
-	}
-	acc, err := s.Accuracy(xte, lte)
-	if err != nil {
-		return nil, 0, err
-	}
-	tacc, _ := s.Accuracy(xtr, ltr)
-	return &ProbeScore{Features: xtr.Cols(), Accuracy: acc, TrainAcc: tacc, Iter: s.Iter, Seconds: time.Since(start).Seconds()}, len(s.Classes), nil
 }

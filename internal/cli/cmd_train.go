@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/imagetask"
-	"github.com/bottleneck-ml/bottleneck/internal/atomicfile"
 	"github.com/bottleneck-ml/bottleneck/internal/report"
 	"github.com/bottleneck-ml/bottleneck/train"
 )
@@ -294,15 +292,7 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 		if err != nil {
 			return err
 		}
-		var idx []int
-		for i, l := range full.Labels {
-			if l != ds.Pre.Normal {
-				idx = append(idx, i)
-			}
-		}
-		if len(idx) > 0 {
-			to.Anomalies = full.Subset(idx)
-		}
+		to.Anomalies = anomaly.LabelledAnomalies(full, ds.Pre.Normal)
 	}
 	det, err := anomaly.Train(ctx, ds, to)
 	rec := (*train.Record)(nil)
@@ -317,12 +307,20 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 	}
 	seconds := rec.Seconds
 	if o.reproducible {
-		stripTiming(rec)
+		train.StripTiming(rec)
 	}
 	if err := det.Save(o.output); err != nil {
 		return err
 	}
-	o.writeHistory(rec, log)
+	stem := strings.TrimSuffix(o.output, filepath.Ext(o.output))
+	if err := train.WriteHistory(stem+".history.json", rec); err != nil && log != nil {
+		fmt.Fprintf(log, "warning: loss history not written: %v\n", err)
+	}
+	if !o.noPlot {
+		if err := report.LossCurve(stem+".loss.png", rec.TrainLoss, rec.ValLoss, "training loss ("+rec.Loss+")"); err != nil && log != nil {
+			fmt.Fprintf(log, "warning: loss curve not drawn: %v\n", err)
+		}
+	}
 	if fit.Checkpoint != "" {
 		_ = os.Remove(fit.Checkpoint) // the finished model supersedes it
 	}
@@ -389,7 +387,7 @@ func runImageTrain(ctx context.Context, o *trainOptions, fit train.Options, stdo
 	}
 	seconds := m.Training.Seconds
 	if o.reproducible {
-		stripTiming(m.Training)
+		train.StripTiming(m.Training)
 	}
 	if err := m.Save(o.output); err != nil {
 		return err
@@ -403,11 +401,6 @@ func runImageTrain(ctx context.Context, o *trainOptions, fit train.Options, stdo
 	return nil
 }
 
-// stripTiming leaves what varies between identical runs out of a record.
-func stripTiming(r *train.Record) {
-	r.Seconds, r.SamplesPerSec, r.Finished, r.Command = 0, 0, time.Time{}, ""
-}
-
 // parseScales reads "2", "2,3,4".
 func parseScales(s string) ([]int, error) {
 	var out []int
@@ -419,30 +412,4 @@ func parseScales(s string) ([]int, error) {
 		out = append(out, v)
 	}
 	return out, nil
-}
-
-func (o *trainOptions) writeHistory(rec *train.Record, log io.Writer) {
-	stem := strings.TrimSuffix(o.output, filepath.Ext(o.output))
-	hist := struct {
-		TrainLoss []float64 `json:"train_loss"`
-		ValLoss   []float64 `json:"val_loss"`
-		BestEpoch int       `json:"best_epoch"`
-		Loss      string    `json:"loss"`
-	}{rec.TrainLoss, rec.ValLoss, rec.BestEpoch, rec.Loss}
-	if hist.ValLoss == nil {
-		hist.ValLoss = []float64{}
-	}
-	raw, _ := json.MarshalIndent(hist, "", "  ")
-	if err := atomicfile.WriteFile(stem+".history.json", func(w io.Writer) error {
-		_, err := w.Write(append(raw, '\n'))
-		return err
-	}, 0o644); err != nil && log != nil {
-		fmt.Fprintf(log, "warning: loss history not written: %v\n", err)
-	}
-	if o.noPlot {
-		return
-	}
-	if err := report.LossCurve(stem+".loss.png", rec.TrainLoss, rec.ValLoss, "training loss ("+rec.Loss+")"); err != nil && log != nil {
-		fmt.Fprintf(log, "warning: loss curve not drawn: %v\n", err)
-	}
 }
