@@ -35,9 +35,12 @@ COPY --from=build /src/LICENSE /LICENSE
 # port on the host's loopback (-p 127.0.0.1:8080:8080) or put TLS
 # (BOTTLENECK_TLS_CERT, BOTTLENECK_TLS_KEY) and a token
 # (BOTTLENECK_TOKEN_FILE) in front of anything wider
+# the scoring API alone: the web page and the image endpoints spend CPU
+# on pictures (-e BOTTLENECK_NO_UI=false serves them too)
 ENV BOTTLENECK_ADDR=0.0.0.0:8080 \
     BOTTLENECK_MODEL=/models/model.safetensors \
-    BOTTLENECK_LOG_FORMAT=json
+    BOTTLENECK_LOG_FORMAT=json \
+    BOTTLENECK_NO_UI=true
 EXPOSE 8080
 # distroless's nonroot user (uid 65532); numeric, so that runtimes that
 # refuse root can check it
