@@ -2,6 +2,7 @@ package imagetask
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,22 +67,10 @@ func TestPictureShape(t *testing.T) {
 		{[]int{785}, nil},
 		{[]int{2, 8, 8}, nil},
 	} {
-		if got := PictureShape(c.in); !equal(got, c.want) {
+		if got := PictureShape(c.in); !slices.Equal(got, c.want) {
 			t.Errorf("PictureShape(%v) = %v, want %v", c.in, got, c.want)
 		}
 	}
-}
-
-func equal(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Degrade, Apply and Compare together: the denoised picture beats the

@@ -20,10 +20,9 @@ import (
 	"testing/fstest"
 
 	"github.com/bottleneck-ml/bottleneck/anomaly"
-	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/imageio"
+	"github.com/bottleneck-ml/bottleneck/internal/demo"
 	"github.com/bottleneck-ml/bottleneck/internal/synth"
-	"github.com/bottleneck-ml/bottleneck/train"
 )
 
 // testPicture is a w×h grey picture of smooth shapes: a gradient, a disk
@@ -409,31 +408,14 @@ func TestLatentEndpoints(t *testing.T) {
 	jsonError(t, send(s, "GET", "/v1/latent/sample?model=colorize", "", nil), 404)
 }
 
-// fraudDetector trains a small detector on the demo's synthetic
-// transactions, as bottleneck demo --serve serves.
+// fraudDetector trains the demo's card-transaction detector, small.
 func fraudDetector(t testing.TB) *anomaly.Detector {
 	t.Helper()
 	var b bytes.Buffer
-	cw := csv.NewWriter(&b)
-	_ = cw.Write(synth.TransactionColumns)
-	_ = cw.WriteAll(synth.Transactions(400, 0.05, 1))
-	cw.Flush()
-	fsys := fstest.MapFS{"t.csv": {Data: b.Bytes()}}
-	ds, err := dataset.LoadFS(fsys, "t.csv", dataset.LoadOptions{Label: "class", Normal: synth.Normal})
-	if err != nil {
+	if err := synth.WriteCSV(&b, 400, 0.05, 1); err != nil {
 		t.Fatal(err)
 	}
-	all, err := dataset.LoadWithFS(fsys, "t.csv", ds.Pre, dataset.LoadOptions{Label: "class"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var frauds []int
-	for i, l := range all.Labels {
-		if l != synth.Normal {
-			frauds = append(frauds, i)
-		}
-	}
-	det, err := anomaly.Train(t.Context(), ds, anomaly.TrainOptions{Hidden: []int{8}, Code: 3, Seed: 1, Fit: train.Options{Epochs: 3}, Anomalies: all.Subset(frauds)})
+	det, _, err := demo.TrainFraud(t.Context(), fstest.MapFS{"t.csv": {Data: b.Bytes()}}, "t.csv", 1, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

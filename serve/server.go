@@ -327,27 +327,7 @@ func (s *Server) needTable(next http.HandlerFunc) http.HandlerFunc {
 // on work in flight and gets a turn to run within MaxQueueWait, else
 // answers 503 with Retry-After.
 func (s *Server) admitImage(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		wgt := s.limit.weight(r.ContentLength, s.opt.MaxImageBytes)
-		ok, why := s.limit.acquire(wgt)
-		if !ok {
-			s.refuse(w, why)
-			return
-		}
-		s.metrics.inflight.Inc()
-		s.metrics.inBytes.Add(float64(wgt))
-		defer func() {
-			s.limit.release(wgt)
-			s.metrics.inflight.Dec()
-			s.metrics.inBytes.Sub(float64(wgt))
-		}()
-		if !s.imageSlots.acquire(r.Context(), s.opt.MaxQueueWait) {
-			s.refuse(w, refusedQueue)
-			return
-		}
-		defer s.imageSlots.release()
-		next(w, r)
-	}
+	return s.admitWith(func() int64 { return s.opt.MaxImageBytes }, func(*http.Request) slots { return s.imageSlots }, next)
 }
 
 // Swap replaces the detector being served; requests in flight finish with
@@ -606,8 +586,21 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 // flight, else answers 503 with Retry-After; a large one also waits for
 // a scoring slot.
 func (s *Server) admit(next http.HandlerFunc) http.HandlerFunc {
+	return s.admitWith(func() int64 { return s.cur.Load().maxBody }, func(r *http.Request) slots {
+		if r.ContentLength < 0 || r.ContentLength > smallBody {
+			return s.slots
+		}
+		return nil // small requests do not wait
+	}, next)
+}
+
+// admitWith admits a request weighed by its declared body against the
+// body limit, counts it in the in-flight metrics, and, when turn gives it
+// slots, waits up to MaxQueueWait for one; a request that does not fit or
+// waits too long is answered 503.
+func (s *Server) admitWith(limit func() int64, turn func(*http.Request) slots, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		wgt := s.limit.weight(r.ContentLength, s.cur.Load().maxBody)
+		wgt := s.limit.weight(r.ContentLength, limit())
 		ok, why := s.limit.acquire(wgt)
 		if !ok {
 			s.refuse(w, why)
@@ -620,12 +613,12 @@ func (s *Server) admit(next http.HandlerFunc) http.HandlerFunc {
 			s.metrics.inflight.Dec()
 			s.metrics.inBytes.Sub(float64(wgt))
 		}()
-		if r.ContentLength < 0 || r.ContentLength > smallBody {
-			if !s.slots.acquire(r.Context(), s.opt.MaxQueueWait) {
+		if sl := turn(r); sl != nil {
+			if !sl.acquire(r.Context(), s.opt.MaxQueueWait) {
 				s.refuse(w, refusedQueue)
 				return
 			}
-			defer s.slots.release()
+			defer sl.release()
 		}
 		next(w, r)
 	}

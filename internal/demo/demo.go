@@ -7,9 +7,9 @@ package demo
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -228,40 +228,36 @@ func demoDigitAnomaly(ctx context.Context, o Options, trainDS, testDS *dataset.D
 	return nil
 }
 
+// TrainFraud trains the demo's card-transaction detector on the rows of
+// the synthetic transactions file name in fsys (synth.WriteCSV) labelled
+// normal — known frauds, e.g. from charge-backs, are kept out — with
+// train's default settings (epochs > 0 caps the epochs), measured at
+// training on the frauds as bottleneck train does. It returns the
+// detector and all rows of the file, labelled.
+func TrainFraud(ctx context.Context, fsys fs.FS, name string, seed uint64, epochs int) (*anomaly.Detector, *dataset.Dataset, error) {
+	normal, err := dataset.LoadFS(fsys, name, dataset.LoadOptions{Label: "class", Normal: synth.Normal})
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := dataset.LoadWithFS(fsys, name, normal.Pre, dataset.LoadOptions{Label: "class"})
+	if err != nil {
+		return nil, nil, err
+	}
+	det, err := anomaly.Train(ctx, normal, anomaly.TrainOptions{Seed: seed, Fit: train.Options{Patience: 5, Epochs: epochs},
+		Anomalies: anomaly.LabelledAnomalies(all, synth.Normal)})
+	return det, all, err
+}
+
 func demoFraud(ctx context.Context, o Options, stdout io.Writer) error {
 	const rows, fraudFrac = 6000, 0.02
 	data := filepath.Join(o.Dir, "transactions.csv")
 	if err := atomicfile.WriteFile(data, func(w io.Writer) error {
-		cw := csv.NewWriter(w)
-		if err := cw.Write(synth.TransactionColumns); err != nil {
-			return err
-		}
-		if err := cw.WriteAll(synth.Transactions(rows, fraudFrac, o.Seed)); err != nil {
-			return err
-		}
-		cw.Flush()
-		return cw.Error()
+		return synth.WriteCSV(w, rows, fraudFrac, o.Seed)
 	}, 0o644); err != nil {
 		return err
 	}
 	model := filepath.Join(o.Dir, FraudModel)
-	// Trained on the rows labelled normal (known frauds, e.g. from
-	// charge-backs, are kept out), with train's default settings.
-	normal, err := dataset.Load(data, dataset.LoadOptions{Label: "class", Normal: synth.Normal})
-	if err != nil {
-		return err
-	}
-	ds, err := dataset.LoadWith(data, normal.Pre, dataset.LoadOptions{Label: "class"})
-	if err != nil {
-		return err
-	}
-	var fraudRows []int // measured at training, as bottleneck train does
-	for i, l := range ds.Labels {
-		if l != synth.Normal {
-			fraudRows = append(fraudRows, i)
-		}
-	}
-	det, err := anomaly.Train(ctx, normal, anomaly.TrainOptions{Seed: o.Seed, Fit: train.Options{Patience: 5}, Anomalies: ds.Subset(fraudRows)})
+	det, ds, err := TrainFraud(ctx, os.DirFS(o.Dir), "transactions.csv", o.Seed, 0)
 	if err != nil {
 		return err
 	}

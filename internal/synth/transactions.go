@@ -20,7 +20,9 @@
 package synth
 
 import (
+	"encoding/csv"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -169,4 +171,18 @@ func poisson(rng *rand.Rand, lambda float64) int {
 		}
 		k++
 	}
+}
+
+// WriteCSV writes Transactions(n, fraudFrac, seed) as CSV with the header
+// TransactionColumns.
+func WriteCSV(w io.Writer, n int, fraudFrac float64, seed uint64) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(TransactionColumns); err != nil {
+		return err
+	}
+	if err := cw.WriteAll(Transactions(n, fraudFrac, seed)); err != nil {
+		return err
+	}
+	cw.Flush()
+	return cw.Error()
 }

@@ -34,11 +34,10 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/bottleneck-ml/bottleneck/anomaly"
-	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/imageio"
+	"github.com/bottleneck-ml/bottleneck/internal/demo"
 	"github.com/bottleneck-ml/bottleneck/internal/synth"
 	"github.com/bottleneck-ml/bottleneck/serve"
-	"github.com/bottleneck-ml/bottleneck/train"
 )
 
 // chromium finds the browser, or skips the test saying how to get one.
@@ -56,31 +55,14 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// fraudDetector trains a small detector on the demo's synthetic card
-// transactions (normal rows), measured on its frauds as train does.
+// fraudDetector trains the demo's card-transaction detector, small.
 func fraudDetector(t *testing.T) *anomaly.Detector {
 	t.Helper()
 	var b bytes.Buffer
-	cw := csv.NewWriter(&b)
-	_ = cw.Write(synth.TransactionColumns)
-	_ = cw.WriteAll(synth.Transactions(1500, 0.03, 1))
-	cw.Flush()
-	fsys := fstest.MapFS{"t.csv": {Data: b.Bytes()}}
-	ds, err := dataset.LoadFS(fsys, "t.csv", dataset.LoadOptions{Label: "class", Normal: synth.Normal})
-	if err != nil {
+	if err := synth.WriteCSV(&b, 1500, 0.03, 1); err != nil {
 		t.Fatal(err)
 	}
-	all, err := dataset.LoadWithFS(fsys, "t.csv", ds.Pre, dataset.LoadOptions{Label: "class"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var frauds []int
-	for i, l := range all.Labels {
-		if l != synth.Normal {
-			frauds = append(frauds, i)
-		}
-	}
-	det, err := anomaly.Train(t.Context(), ds, anomaly.TrainOptions{Seed: 1, Fit: train.Options{Epochs: 15}, Anomalies: all.Subset(frauds)})
+	det, _, err := demo.TrainFraud(t.Context(), fstest.MapFS{"t.csv": {Data: b.Bytes()}}, "t.csv", 1, 15)
 	if err != nil {
 		t.Fatal(err)
 	}
