@@ -77,12 +77,13 @@ func Project(codes *tensor.Tensor, o ProjectOptions) (*Projection, error) {
 		if err != nil {
 			return nil, err
 		}
-		xy = tensor.New(n, 2)
-		for i, v := range y {
-			xy.Data[i] = float32(v)
+		p.X, p.Y = make([]float64, n), make([]float64, n)
+		for i := range n { // kept in float64, as TSNE gives them
+			p.X[i], p.Y[i] = y[2*i], y[2*i+1]
 		}
 		p.XName, p.YName = "t-SNE 1", "t-SNE 2"
 		p.How = fmt.Sprintf("t-SNE of the %d-d codes (perplexity %g)", k, perp)
+		return p, nil
 	case k == 1:
 		xy = tensor.New(n, 2)
 		for i := range n {

@@ -11,12 +11,10 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/internal/demodata"
 	"github.com/bottleneck-ml/bottleneck/internal/report"
 	"github.com/bottleneck-ml/bottleneck/latent"
-	"github.com/bottleneck-ml/bottleneck/probe"
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
@@ -110,16 +108,7 @@ func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
 // writePNG answers with a grid picture of the rows of x ([n, 784]), cols
 // a row.
 func (s *Server) writeGrid(w http.ResponseWriter, x []float32, n, cols int) {
-	var rows [][][]float32
-	per := len(x) / n
-	for lo := 0; lo < n; lo += cols {
-		var row [][]float32
-		for i := lo; i < min(lo+cols, n); i++ {
-			row = append(row, x[i*per:(i+1)*per])
-		}
-		rows = append(rows, row)
-	}
-	img, err := report.Grid(rows, []int{1, digitSide, digitSide}, cols)
+	img, err := report.Grid(report.Tiles(x, n, cols), []int{1, digitSide, digitSide}, cols)
 	var buf bytes.Buffer
 	if err == nil {
 		err = png.Encode(&buf, img)
@@ -262,48 +251,37 @@ func (s *Server) handleLatentMap(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(mp.json)
 }
 
+// computeMap is the latent map's JSON: the test digits' codes
+// (latent.Codes) laid out by t-SNE or PCA (latent.Project).
 func (s *Server) computeMap(lm *latentModel, tsne bool) ([]byte, error) {
 	ds, err := digits()
 	if err != nil {
 		return nil, err
 	}
 	m := lm.get()
-	defer lm.put(m)
-	codes, err := ae.Batched(m.Encode, ds.X, 256)
+	codes, err := latent.Codes(m, ds.X)
+	lm.put(m)
 	if err != nil {
 		return nil, err
 	}
-	n := codes.Rows()
-	d := len(codes.Data) / n
+	n, d := codes.Rows(), codes.Cols()
 	what := "codes"
-	if m.IsVAE() {
+	if lm.model.IsVAE() {
 		what = "mean codes"
 	}
-	var xy []float64
-	how := ""
+	po := latent.ProjectOptions{Method: latent.ProjectPCA}
+	how := fmt.Sprintf("the first two principal components of the %d-d %s of %d test digits", d, what, n)
 	if tsne {
-		if xy, err = latent.TSNE(codes.Data, n, d, latent.TSNEOptions{Seed: 1}); err != nil {
-			return nil, fmt.Errorf("latent map: %w", err)
-		}
+		po = latent.ProjectOptions{Method: latent.ProjectTSNE, Seed: 1}
 		how = fmt.Sprintf("t-SNE of the %d-d %s of %d test digits", d, what, n)
-	} else {
-		pca, err := probe.FitPCA(tensor.From(codes.Data, n, d), 2)
-		if err != nil {
-			return nil, fmt.Errorf("latent map: %w", err)
-		}
-		p, err := pca.Transform(tensor.From(codes.Data, n, d))
-		if err != nil {
-			return nil, fmt.Errorf("latent map: %w", err)
-		}
-		xy = make([]float64, 2*n)
-		for i, v := range p.Data {
-			xy[i] = float64(v)
-		}
-		how = fmt.Sprintf("the first two principal components of the %d-d %s of %d test digits", d, what, n)
+	}
+	p, err := latent.Project(codes, po)
+	if err != nil {
+		return nil, fmt.Errorf("latent map: %w", err)
 	}
 	out := latentMap{Model: lm.name, How: how, Points: make([][4]any, n)}
 	for i := range n {
-		out.Points[i] = [4]any{xy[2*i], xy[2*i+1], ds.Labels[i], i}
+		out.Points[i] = [4]any{p.X[i], p.Y[i], ds.Labels[i], i}
 	}
 	return marshalJSON(out)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -84,11 +83,14 @@ func runEncode(ctx context.Context, o *encodeOptions, stdout, info io.Writer) er
 // a failure leaves no output. It returns the rows and columns written.
 func mapRows(m *ae.Model, d *dataFlags, batch int, output string, stdout io.Writer, verb string, outShape func([]int) ([]int, error),
 	header func(*dataset.Preprocessor, int) []string, f func(dst, x *tensor.Tensor) (*tensor.Tensor, error)) (int, int, error) {
-	pre, shape, err := streamPre(m, d)
+	opt, err := d.options()
 	if err != nil {
 		return 0, 0, err
 	}
-	opt, err := d.options()
+	pre, shape, err := m.StreamPreprocessor(d.path, opt)
+	if errors.Is(err, ae.ErrNotPictures) {
+		err = usageError{err}
+	}
 	if err != nil {
 		return 0, 0, err
 	}
@@ -107,25 +109,9 @@ func mapRows(m *ae.Model, d *dataFlags, batch int, output string, stdout io.Writ
 	if err != nil {
 		return 0, 0, err
 	}
-	var y *tensor.Tensor
-	for {
-		x, err := s.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err == nil && tensor.Size(x.Shape[1:]) != tensor.Size(shape) {
-			err = fmt.Errorf("%s: %d features per row after preprocessing, the model expects %d", d.path, x.Cols(), tensor.Size(shape))
-		}
-		if err == nil {
-			y, err = f(y, tensor.From(x.Data, append([]int{x.Rows()}, shape...)...))
-		}
-		if err == nil {
-			err = w.Write(tensor.From(y.Data, y.Rows(), cols))
-		}
-		if err != nil {
-			w.Abort()
-			return 0, 0, err
-		}
+	if err := s.MapTo(w, shape, f); err != nil {
+		w.Abort()
+		return 0, 0, err
 	}
 	if d.warn != nil {
 		for _, warn := range s.Warnings {
@@ -137,47 +123,4 @@ func mapRows(m *ae.Model, d *dataFlags, batch int, output string, stdout io.Writ
 		return 0, 0, fmt.Errorf("%s: no rows to %s", d.path, verb)
 	}
 	return w.Rows(), cols, w.Close()
-}
-
-// streamPre is the preprocessing to stream d through m with, and the
-// per-sample shape the model takes: the model's own, or for image models
-// (which read pixels) one made for the file: IDX and integer NPY pixels
-// 0–255 scaled to [0,1], float NPY images taken as they are.
-func streamPre(m *ae.Model, d *dataFlags) (*dataset.Preprocessor, []int, error) {
-	if m.Preprocess != nil {
-		return m.Preprocess, m.Config.Input, nil
-	}
-	shape := m.Config.Input
-	if f, _ := dataset.DetectFormat(d.path); f == dataset.FormatCSV && d.format == "" {
-		return nil, nil, usagef("%s is a table, and the model reads images (%s); pass an IDX or NPY file of images", d.path, imageInput(m))
-	}
-	if shape == nil {
-		opt, err := d.options()
-		if err != nil {
-			return nil, nil, err
-		}
-		opt.MaxRows = 1
-		ds, err := dataset.Load(d.path, opt)
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(ds.Shape) != 3 || ds.Shape[0] != m.Config.Channels {
-			return nil, nil, fmt.Errorf("%s: samples of shape %v, the model takes %d-channel images", d.path, ds.Shape, m.Config.Channels)
-		}
-		shape = ds.Shape
-	}
-	format := dataset.Format(strings.ToLower(d.format))
-	if format == "" {
-		format, _ = dataset.DetectFormat(d.path)
-	}
-	if format != dataset.FormatIDX && format != dataset.FormatNPY {
-		return nil, nil, usagef("%s is not an IDX or NPY file of images, and the model reads images (%s); pass one", d.path, imageInput(m))
-	}
-	scale := dataset.ScaleUnit
-	if format == dataset.FormatNPY {
-		if dt, _, err := dataset.NPYDtype(d.path); err == nil && strings.ContainsRune(dt, 'f') {
-			scale = dataset.ScaleNone
-		}
-	}
-	return &dataset.Preprocessor{Kind: dataset.KindImage, Format: format, InputShape: shape, Scale: scale, LabelIndex: -1, Missing: "error"}, shape, nil
 }

@@ -77,7 +77,7 @@ func runReconstruct(ctx context.Context, o *reconstructOptions, stdout, info io.
 		if h := pre.Features(); len(h) == cols {
 			return h
 		}
-		return featureNames(m, cols)
+		return m.FeatureNames(cols)
 	}, m.Reconstruct)
 	if err != nil {
 		return err

@@ -2,11 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sort"
 
 	"github.com/spf13/cobra"
 
@@ -161,9 +160,17 @@ func runScore(ctx context.Context, o *scoreOptions, stdout, stderr io.Writer) er
 		return err
 	}
 	wrote(stderr, o.output)
-	if o.heatmap != "" {
-		return writeHeatmaps(o, det, s, images, stderr)
+	if o.heatmap == "" {
+		return nil
 	}
+	if images == nil {
+		return usagef("--heatmap is for image models")
+	}
+	n, err := report.Heatmaps(o.heatmap, det, images, s.res, o.heatmapTop)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "wrote %d heat-maps to %s (input | reconstruction | error in red), most anomalous first\n", n, o.heatmap)
 	return nil
 }
 
@@ -187,51 +194,19 @@ func wrote(stderr io.Writer, output string) {
 	}
 }
 
-// decideSpec is the threshold to decide by when it is known before
-// scoring: the model's, or --threshold value:X. For a threshold fitted on
-// the scores (contamination:P and, for images, the fitted defaults) it
-// returns the spec and a nil threshold.
-func decideSpec(det *anomaly.Detector, flag, def string) (*anomaly.Threshold, anomaly.Spec, error) {
-	spec := flag
-	if spec == "" && det.Threshold() != nil {
-		return det.Threshold(), anomaly.Spec{}, nil
+// thresholdError maps the library's threshold errors to the command's
+// messages: refused specs are usage errors (exit 2).
+func thresholdError(err error) error {
+	var se *anomaly.SpecError
+	switch {
+	case errors.As(err, &se):
+		return usagef("--threshold %s", se.Msg)
+	case errors.Is(err, anomaly.ErrSpec):
+		return usageError{fmt.Errorf("--threshold: %w", err)}
+	case errors.Is(err, anomaly.ErrNoThreshold):
+		return errors.New("the model has no anomaly threshold; retrain it, or pass --threshold value:X")
 	}
-	if spec == "" {
-		spec = def
-	}
-	if spec == "" {
-		return nil, anomaly.Spec{}, fmt.Errorf("the model has no anomaly threshold; retrain it, or pass --threshold value:X")
-	}
-	sp, err := anomaly.ParseSpec(spec)
-	if err != nil {
-		return nil, sp, usageError{fmt.Errorf("--threshold: %w", err)}
-	}
-	if flag != "" && sp.Method != anomaly.MethodValue && sp.Method != anomaly.MethodContamination && def == "" {
-		return nil, sp, usagef("--threshold %s: scoring can override with value:X or contamination:P; choose %s thresholds at training (train --threshold)", flag, sp.Method)
-	}
-	if sp.Method == anomaly.MethodF1 {
-		return nil, sp, usagef("--threshold f1 needs labelled validation rows; pass value:X, contamination:P, mad:K, sigma:K or pot:Q")
-	}
-	if sp.Method == anomaly.MethodValue {
-		t, err := anomaly.Fit(sp, nil, nil, "")
-		if err != nil {
-			return nil, sp, err
-		}
-		t.Score = det.Scoring().Metric
-		return t, sp, nil
-	}
-	return nil, sp, nil
-}
-
-// decide applies --threshold (value:X or contamination:P over these
-// scores) or the model's threshold; def is the spec used when the model has
-// none and no flag is given ("" refuses).
-func decide(det *anomaly.Detector, res []anomaly.Result, flag, def, fittedOn string) (*anomaly.Threshold, error) {
-	th, sp, err := decideSpec(det, flag, def)
-	if err != nil || (th != nil && flag == "") {
-		return th, err
-	}
-	return anomaly.Rethreshold(res, sp, det.Scoring().Metric, fittedOn)
+	return err
 }
 
 // scoreRows scores a time series (or rows filtered by --normal) loaded
@@ -250,9 +225,9 @@ func scoreRows(det *anomaly.Detector, o *scoreOptions) (*scored, error) {
 	if err != nil {
 		return nil, err
 	}
-	th, err := decide(det, res, o.threshold, "", "scored rows")
+	th, err := det.Decide(res, o.threshold, "", "scored rows")
 	if err != nil {
-		return nil, err
+		return nil, thresholdError(err)
 	}
 	if o.id != "" && ds.IDs == nil {
 		return nil, usagef("--id %s: ids come from a CSV column; %s is not a CSV file", o.id, o.data.path)
@@ -261,49 +236,45 @@ func scoreRows(det *anomaly.Detector, o *scoreOptions) (*scored, error) {
 }
 
 // scoreStreamed scores a table (or the rows of a dense model) --batch rows
-// at a time as it reads them, writing each batch before reading the next,
-// so memory stays bounded whatever the size of the file; the output is
-// the one scoring the file whole would give. A threshold fitted on the
-// scores (--threshold contamination:P) takes a first pass that keeps the
-// scores alone, 8 bytes a row.
+// at a time as it reads them (anomaly.Detector.ScoreFile), writing each
+// batch before reading the next; --threshold contamination:P is fitted in
+// a first pass, before the output is started.
 func scoreStreamed(ctx context.Context, det *anomaly.Detector, o *scoreOptions, stdout, stderr io.Writer) error {
 	if o.heatmap != "" {
 		return usagef("--heatmap is for image models")
 	}
 	o.data.id = o.id
-	if err := o.data.resolveStdin(); err != nil {
+	if err := o.data.resolveStdin(); err != nil { // read twice
 		return err
 	}
-	th, sp, err := decideSpec(det, o.threshold, "")
+	open := func() (*dataset.Stream, error) {
+		opt, err := o.data.options()
+		if err != nil {
+			return nil, err
+		}
+		s, err := dataset.OpenStream(o.data.path, det.Preprocessor(), opt, o.batch)
+		if err == nil && o.id != "" && det.Preprocessor().Kind != dataset.KindTable {
+			s.Close()
+			err = usagef("--id %s: ids come from a CSV column; %s is not a CSV file", o.id, o.data.path)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return s.ReadAhead(2), nil // parse the next batches while this one is scored
+	}
+	so := anomaly.ScoreOptions{Top: o.top, Batch: o.batch}
+	if o.top == 0 {
+		so.Top = -1
+	}
+	th, err := det.FileThreshold(ctx, open, o.threshold, so)
 	if err != nil {
-		return err
+		return thresholdError(err)
 	}
-	if th == nil {
-		var scores []float64
-		if _, err := streamRows(ctx, det, o, -1, func(res []anomaly.Result, _, _ []string) error {
-			scores = append(scores, anomaly.Scores(res)...)
-			return nil
-		}); err != nil {
-			return err
-		}
-		if th, err = anomaly.Fit(sp, scores, nil, "scored rows"); err != nil {
-			return err
-		}
-		th.Score = det.Scoring().Metric
-	}
-	det = det.WithThreshold(th)
-	n, flagged := 0, 0
-	var warnings []string
+	var sum anomaly.FileSummary
 	err = writeOutput(o.output, stdout, func(w io.Writer) error {
 		rw := anomaly.NewResultWriter(w, o.json, o.top)
 		var err error
-		warnings, err = streamRows(ctx, det, o, o.top, func(res []anomaly.Result, labels, ids []string) error {
-			for _, r := range res {
-				if r.Anomaly {
-					flagged++
-				}
-			}
-			n += len(res)
+		sum, err = det.WithThreshold(th).ScoreFile(ctx, open, anomaly.FileOptions{ScoreOptions: so}, func(res []anomaly.Result, labels, ids []string) error {
 			return rw.Write(res, labels, nil, ids)
 		})
 		if err == nil {
@@ -311,7 +282,7 @@ func scoreStreamed(ctx context.Context, det *anomaly.Detector, o *scoreOptions, 
 		}
 		return err
 	})
-	for _, w := range warnings {
+	for _, w := range sum.Warnings {
 		if o.data.warn != nil {
 			fmt.Fprintf(o.data.warn, "warning: %s\n", w)
 		}
@@ -319,39 +290,14 @@ func scoreStreamed(ctx context.Context, det *anomaly.Detector, o *scoreOptions, 
 	if err != nil {
 		return err
 	}
-	printScored(stderr, n, flagged, "rows", th)
+	printScored(stderr, sum.Rows, sum.Anomalies, "rows", th)
 	wrote(stderr, o.output)
 	return nil
 }
 
-// streamRows scores the data file --batch rows at a time with top
-// features per row (0: none), handing each batch to emit; it returns the
-// data warnings.
-func streamRows(ctx context.Context, det *anomaly.Detector, o *scoreOptions, top int, emit func(res []anomaly.Result, labels, ids []string) error) ([]string, error) {
-	opt, err := o.data.options()
-	if err != nil {
-		return nil, err
-	}
-	s, err := dataset.OpenStream(o.data.path, det.Preprocessor(), opt, o.batch)
-	if err != nil {
-		return nil, err
-	}
-	s = s.ReadAhead(2) // parse the next batches while this one is scored
-	defer s.Close()
-	if top == 0 {
-		top = -1
-	}
-	err = det.ScoreStream(ctx, s, anomaly.ScoreOptions{Top: top, Batch: o.batch}, func(res []anomaly.Result, labels, ids []string) error {
-		if o.id != "" && ids == nil {
-			return usagef("--id %s: ids come from a CSV column; %s is not a CSV file", o.id, o.data.path)
-		}
-		return emit(res, labels, ids)
-	})
-	return s.Warnings, err
-}
-
 // scoreImages scores the images of an IDX file or a folder with an image
-// autoencoder.
+// autoencoder, deciding by --threshold, else by median + 3.5·MAD of their
+// scores (image model files carry no threshold).
 func scoreImages(det *anomaly.Detector, o *scoreOptions) (*scored, []*imageio.Image, error) {
 	m := det.Model()
 	if m.OutChannels() != m.Config.InChannels() {
@@ -363,28 +309,9 @@ func scoreImages(det *anomaly.Detector, o *scoreOptions) (*scored, []*imageio.Im
 	s := &scored{}
 	var images []*imageio.Image
 	if st, err := os.Stat(o.data.path); err == nil && st.IsDir() {
-		files, err := imageio.List(o.data.path)
-		if err != nil {
+		if images, s.names, err = imagetask.ReadFolder(o.data.path, m.Config.InChannels()); err != nil {
 			return nil, nil, err
 		}
-		if len(files) == 0 {
-			return nil, nil, usagef("--data %s: no images (.png, .jpg, .bmp) there", o.data.path)
-		}
-		for _, f := range files {
-			img, err := imagetask.ReadImage(f)
-			if err != nil {
-				return nil, nil, err
-			}
-			if c := m.Config.InChannels(); img.C != c {
-				if c == 1 {
-					img = imageio.RGBToGrey(img)
-				} else {
-					img = imageio.GreyToRGB(img)
-				}
-			}
-			images = append(images, img)
-		}
-		s.names = files
 	} else {
 		ds, err := loadData(m, &o.data, 1)
 		if err != nil {
@@ -393,68 +320,14 @@ func scoreImages(det *anomaly.Detector, o *scoreOptions) (*scored, []*imageio.Im
 		if len(ds.Shape) != 3 {
 			return nil, nil, usagef("--data %s: samples have shape %v; want images", o.data.path, ds.Shape)
 		}
-		c, h, w := ds.Shape[0], ds.Shape[1], ds.Shape[2]
 		for i := range ds.Len() {
-			images = append(images, &imageio.Image{C: c, H: h, W: w, Pix: ds.X.Row(i)})
+			images = append(images, &imageio.Image{C: ds.Shape[0], H: ds.Shape[1], W: ds.Shape[2], Pix: ds.X.Row(i)})
 		}
 		s.labels = ds.Labels
 	}
-	for i, img := range images {
-		r, err := det.ScoreImage(img, imagetask.Options{})
-		if err != nil {
-			return nil, nil, fmt.Errorf("image %d: %w", i, err)
-		}
-		s.res = append(s.res, r.Result)
+	var err error
+	if s.res, s.th, err = det.ScoreImages(images, o.threshold); err != nil {
+		return nil, nil, thresholdError(err)
 	}
-	// image model files carry no threshold: decide by --threshold, else by
-	// median + 3.5·MAD of these images' scores (the table default)
-	th, err := decide(det, s.res, o.threshold, anomaly.DefaultSpec, "scored images")
-	if err != nil {
-		return nil, nil, err
-	}
-	s.th = th
 	return s, images, nil
-}
-
-// byScore returns the row indices by descending score.
-func byScore(res []anomaly.Result) []int {
-	idx := make([]int, len(res))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return res[idx[a]].Score > res[idx[b]].Score })
-	return idx
-}
-
-// writeHeatmaps draws the --heatmap-top highest-scoring images: input,
-// reconstruction, and the per-pixel error in red (full red at the largest
-// pixel error among the images drawn, so maps compare).
-func writeHeatmaps(o *scoreOptions, det *anomaly.Detector, s *scored, images []*imageio.Image, stderr io.Writer) error {
-	if images == nil {
-		return usagef("--heatmap is for image models")
-	}
-	if err := os.MkdirAll(o.heatmap, 0o755); err != nil {
-		return err
-	}
-	order := byScore(s.res)[:min(max(o.heatmapTop, 0), len(images))]
-	rs := make([]*anomaly.ImageResult, len(order))
-	var peak float32
-	for k, i := range order {
-		r, err := det.ScoreImage(images[i], imagetask.Options{})
-		if err != nil {
-			return err
-		}
-		rs[k] = r
-		for _, v := range r.Heat {
-			peak = max(peak, v)
-		}
-	}
-	for k, i := range order {
-		name := filepath.Join(o.heatmap, fmt.Sprintf("rank%03d-row%d.png", k+1, i))
-		if err := report.Heatmap(name, images[i], rs[k].Reconstruction, rs[k].Heat, peak); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(stderr, "wrote %d heat-maps to %s (input | reconstruction | error in red), most anomalous first\n", len(order), o.heatmap)
-	return nil
 }

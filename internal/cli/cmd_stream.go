@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -145,16 +144,7 @@ func (d *dataFlags) resolveStream() error {
 	if err != nil {
 		return err
 	}
-	name := strings.NewReplacer("://", "-", "/", "-", ":", "-", ",", "-", "@", "-").Replace(d.path)
-	path := filepath.Join(dir, "sample-"+name+".csv") // says where the rows came from
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	n, err := stream.Sample(context.Background(), d.path, f, stream.SampleOptions{N: d.maxRows})
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	path, n, err := stream.SampleFile(context.Background(), d.path, dir, stream.SampleOptions{N: d.maxRows})
 	if err != nil {
 		return fmt.Errorf("--data %s: %w", d.path, err)
 	}

@@ -1,9 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +13,7 @@ import (
 	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/dataset"
+	"github.com/bottleneck-ml/bottleneck/imagetask"
 	"github.com/bottleneck-ml/bottleneck/internal/report"
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
@@ -128,98 +129,35 @@ func openModel(path string) (*ae.Model, error) {
 	return d.Model(), nil
 }
 
-// loadData reads d for model m: with the model's own preprocessing when it
-// has one (label and dropped columns remembered from training), else as
-// pixels or arrays the way image models are trained on them. window is
-// the rows a time-series model reads at once (1 otherwise).
+// loadData reads d for model m (ae.Model.LoadData), printing the data
+// warnings. window is the rows a time-series model reads at once (1
+// otherwise).
 func loadData(m *ae.Model, d *dataFlags, window int) (*dataset.Dataset, error) {
 	opt, err := d.options()
 	if err != nil {
 		return nil, err
 	}
-	var ds *dataset.Dataset
-	if pre := m.Preprocess; pre != nil {
-		if ds, err = dataset.LoadWith(d.path, pre, opt); err != nil {
-			return nil, err
-		}
-	} else {
-		opt.Scale = "" // pixels as image models are trained on them, whatever --scale says
-		if ds, err = dataset.Load(d.path, opt); err != nil {
-			return nil, err
-		}
-		if ds.Pre.Kind == dataset.KindTable {
-			return nil, usagef("%s is a table, and the model reads images (%s); pass an IDX or NPY file of images, or a folder of pictures where the command takes one", d.path, imageInput(m))
-		}
+	ds, err := m.LoadData(d.path, opt, window)
+	if errors.Is(err, ae.ErrNotPictures) {
+		return nil, usagef("%v, or a folder of pictures where the command takes one", err)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if d.warn != nil {
 		for _, w := range ds.Warnings {
 			fmt.Fprintf(d.warn, "warning: %s\n", w)
 		}
 	}
-	switch in := m.Config.Input; {
-	case in == nil:
-		if len(ds.Shape) != 3 || ds.Shape[0] != m.Config.Channels {
-			return nil, fmt.Errorf("%s: samples of shape %v; the model takes %d-channel images", d.path, ds.Shape, m.Config.Channels)
-		}
-	case ds.Dim()*window != tensor.Size(in):
-		return nil, fmt.Errorf("%s: %d values per row after preprocessing, the model expects %d (shape %v); pass data laid out like the training data", d.path, ds.Dim(), tensor.Size(in)/window, in)
-	default:
-		if window == 1 && !slicesEqual(ds.Shape, in) {
-			ds.X = tensor.From(ds.X.Data, append([]int{ds.Len()}, in...)...)
-			ds.Shape = in
-		}
-	}
 	return ds, nil
-}
-
-// imageInput describes what an image model takes.
-func imageInput(m *ae.Model) string {
-	if in := m.Config.Input; len(in) == 3 {
-		return fmt.Sprintf("%d×%d, %d channel(s)", in[2], in[1], in[0])
-	}
-	return fmt.Sprintf("%d channel(s), any size", m.Config.InChannels())
-}
-
-func slicesEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// featureNames names a model's input (or output) columns for CSV output.
-func featureNames(m *ae.Model, n int) []string {
-	if pre := m.Preprocess; pre != nil {
-		if f := pre.Features(); len(f) == n {
-			return f
-		}
-	}
-	names := make([]string, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("x%d", i)
-	}
-	return names
 }
 
 func isPNG(path string) bool { return strings.EqualFold(filepath.Ext(path), ".png") }
 
 // pictureShape is the [C,H,W] shape to draw samples of per-sample shape s.
 func pictureShape(s []int) ([]int, error) {
-	switch {
-	case len(s) == 3 && (s[0] == 1 || s[0] == 3):
-		return s, nil
-	case len(s) == 2:
-		return []int{1, s[0], s[1]}, nil
-	case len(s) == 1:
-		r := int(math.Round(math.Sqrt(float64(s[0]))))
-		if r*r == s[0] && r > 1 {
-			return []int{1, r, r}, nil
-		}
+	if p := imagetask.PictureShape(s); p != nil {
+		return p, nil
 	}
 	return nil, usagef("the samples (shape %v) are not images; write .npy or .csv instead of .png", s)
 }
@@ -229,23 +167,11 @@ func pictureShape(s []int) ([]int, error) {
 func writeSamples(path string, m *ae.Model, x *tensor.Tensor, cols int) error {
 	flat := tensor.From(x.Data, x.Rows(), len(x.Data)/max(x.Rows(), 1))
 	if !isPNG(path) {
-		return dataset.WriteMatrix(path, flat, featureNames(m, flat.Cols()))
+		return dataset.WriteMatrix(path, flat, m.FeatureNames(flat.Cols()))
 	}
 	shape, err := pictureShape(x.Shape[1:])
 	if err != nil {
 		return err
 	}
-	n := flat.Rows()
-	if cols <= 0 {
-		cols = int(math.Ceil(math.Sqrt(float64(n))))
-	}
-	var rows [][][]float32
-	for lo := 0; lo < n; lo += cols {
-		var row [][]float32
-		for i := lo; i < min(lo+cols, n); i++ {
-			row = append(row, flat.Row(i))
-		}
-		rows = append(rows, row)
-	}
-	return report.ImageGrid(path, rows, shape, cols)
+	return report.ImageGrid(path, report.Tiles(flat.Data, flat.Rows(), cols), shape, cols)
 }

@@ -47,6 +47,28 @@ func ImageGrid(path string, rows [][][]float32, shape []int, cols int) error {
 	return nil
 }
 
+// Tiles lays n samples stored end to end in x out in rows of cols samples
+// (cols <= 0: ⌈√n⌉, a square grid), the last row possibly shorter: the
+// rows ImageGrid and Grid take, sharing x's memory.
+func Tiles(x []float32, n, cols int) [][][]float32 {
+	if n <= 0 {
+		return nil
+	}
+	if cols <= 0 {
+		cols = int(math.Ceil(math.Sqrt(float64(n))))
+	}
+	per := len(x) / n
+	var rows [][][]float32
+	for lo := 0; lo < n; lo += cols {
+		var row [][]float32
+		for i := lo; i < min(lo+cols, n); i++ {
+			row = append(row, x[i*per:(i+1)*per])
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
 // Grid is ImageGrid's picture, for callers that encode it themselves.
 func Grid(rows [][][]float32, shape []int, cols int) (image.Image, error) {
 	return grid(rows, shape, cols)

@@ -1,9 +1,15 @@
 package report
 
 import (
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"sort"
 
+	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/imageio"
+	"github.com/bottleneck-ml/bottleneck/imagetask"
 )
 
 // Heatmap writes a PNG of three panels to path: the input, its
@@ -45,4 +51,44 @@ func HeatmapImage(in, out *imageio.Image, err []float32, peak float32) *imageio.
 		}
 	}
 	return canvas
+}
+
+// Heatmaps draws the n highest-scoring of the pictures that d scored as
+// res (one result per picture; ties keep their order) into dir, created
+// if need be, as rank001-row17.png, … : Heatmap panels, full red at the
+// largest pixel error among the pictures drawn, so that the maps compare.
+// It scores those pictures again for their errors and reconstructions,
+// which scoring many does not keep, and returns how many it drew.
+func Heatmaps(dir string, d *anomaly.Detector, images []*imageio.Image, res []anomaly.Result, n int) (int, error) {
+	if len(res) != len(images) {
+		return 0, fmt.Errorf("report: heat-maps of %d pictures with %d results; pass one result per picture", len(images), len(res))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	order := make([]int, len(res))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return res[order[a]].Score > res[order[b]].Score })
+	order = order[:min(max(n, 0), len(order))]
+	rs := make([]*anomaly.ImageResult, len(order))
+	var peak float32
+	for k, i := range order {
+		r, err := d.ScoreImage(images[i], imagetask.Options{})
+		if err != nil {
+			return 0, err
+		}
+		rs[k] = r
+		for _, v := range r.Heat {
+			peak = max(peak, v)
+		}
+	}
+	for k, i := range order {
+		name := filepath.Join(dir, fmt.Sprintf("rank%03d-row%d.png", k+1, i))
+		if err := Heatmap(name, images[i], rs[k].Reconstruction, rs[k].Heat, peak); err != nil {
+			return 0, err
+		}
+	}
+	return len(order), nil
 }
