@@ -2,6 +2,7 @@ package anomaly
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -246,4 +247,29 @@ func SomeLabels(labels []string) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, ", ")
+}
+
+// WriteText writes the evaluation as `bottleneck eval` prints it: rows,
+// features and errors, then with labels the ranking metrics and the
+// decisions at the threshold. window > 1 says the rows are the time steps
+// of windows of that many rows.
+func (e *Evaluation) WriteText(w io.Writer, window int) error {
+	var b strings.Builder
+	steps := ""
+	if window > 1 {
+		steps = fmt.Sprintf(" (time steps, windows of %d)", window)
+	}
+	fmt.Fprintf(&b, "rows      %d%s\nfeatures  %d\nmse       %.6f\n", e.Rows, steps, e.Features, e.MSE)
+	if e.BCE != nil {
+		fmt.Fprintf(&b, "bce       %.6f\n", *e.BCE)
+	}
+	if r := e.Metrics; r != nil {
+		fmt.Fprintf(&b, "anomalies %d (label ≠ %q)\nroc_auc   %.4f\npr_auc    %.4f\nprec@n    %.4f\n", r.Anomalies, r.Normal, r.ROCAUC, r.PRAUC, r.PrecisionAtN)
+		if r.Threshold != nil {
+			fmt.Fprintf(&b, "threshold %.6g (%s)\nflagged   %d\nprecision %.4f\nrecall    %.4f\nf1        %.4f\nfar       %.4f\nmar       %.4f\n",
+				*r.Threshold, r.ThresholdMethod, r.Flagged, *r.Precision, *r.Recall, *r.F1, *r.FAR, *r.MAR)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -3,8 +3,10 @@ package imagetask
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
@@ -355,4 +357,17 @@ func Bench(m *ae.Model, dir string, o BenchOptions) (*Benchmark, error) {
 	}
 	b.PSNR, b.SSIM, b.BasePSNR, b.BaseSSIM = Mean(b.Images)
 	return b, nil
+}
+
+// WriteText writes the benchmark as `bottleneck eval` prints it: one line
+// per picture, then the means, beside the baseline's.
+func (r *Benchmark) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-40s %8s %7s   %s PSNR / SSIM\n", "image", "PSNR", "SSIM", r.Baseline)
+	for _, s := range r.Images {
+		fmt.Fprintf(&b, "%-40s %8.2f %7.4f   %8.2f %7.4f\n", filepath.Base(s.File), s.PSNR, s.SSIM, s.BasePSNR, s.BaseSSIM)
+	}
+	fmt.Fprintf(&b, "%-40s %8.2f %7.4f   %8.2f %7.4f\n", "mean", r.PSNR, r.SSIM, r.BasePSNR, r.BaseSSIM)
+	_, err := io.WriteString(w, b.String())
+	return err
 }

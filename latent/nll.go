@@ -3,8 +3,10 @@ package latent
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -131,4 +133,20 @@ func mean(v []float64) float64 {
 		s += x
 	}
 	return s / float64(max(len(v), 1))
+}
+
+// WriteText writes the result as `bottleneck eval --nll` prints it, with
+// the time it took.
+func (r NLLResult) WriteText(w io.Writer, seconds float64) error {
+	var b strings.Builder
+	bins := ""
+	if r.Binarized {
+		bins = fmt.Sprintf(", binarised with seed %d", r.Seed)
+	}
+	fmt.Fprintf(&b, "rows        %d%s\n", r.Rows, bins)
+	fmt.Fprintf(&b, "−log p(x)   %.2f ± %.2f nats (importance sampling, K=%d)\n", r.NLL, r.NLLStdErr, r.Samples)
+	fmt.Fprintf(&b, "−ELBO       %.2f nats\n", r.NegELBO)
+	fmt.Fprintf(&b, "time        %.1fs\n", seconds)
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -3,6 +3,8 @@ package probe
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/bottleneck-ml/bottleneck/tensor"
@@ -155,4 +157,22 @@ func score(ctx context.Context, xtr *tensor.Tensor, ltr []string, xte *tensor.Te
 	}
 	tacc, _ := s.Accuracy(xtr, ltr)
 	return &Score{Features: xtr.Cols(), Accuracy: acc, TrainAcc: tacc, Iter: s.Iter, Seconds: time.Since(start).Seconds()}, len(s.Classes), nil
+}
+
+// WriteText writes the report as a table, as `bottleneck probe` prints it:
+// features, dimensions, test and training accuracy of the code's probe and
+// of the baselines.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "linear probe: softmax regression (L2 %g) fitted on %d rows, scored on %d rows, %d classes\n", r.L2, r.TrainRows, r.TestRows, r.Classes)
+	fmt.Fprintf(&b, "%-10s %9s %9s %10s\n", "features", "dims", "accuracy", "train acc")
+	fmt.Fprintf(&b, "%-10s %9d %9.4f %10.4f\n", "code", r.Code.Features, r.Code.Accuracy, r.Code.TrainAcc)
+	if r.PCA != nil {
+		fmt.Fprintf(&b, "%-10s %9d %9.4f %10.4f   (%.1f%% of the variance)\n", "pca", r.PCA.Features, r.PCA.Accuracy, r.PCA.TrainAcc, 100*r.PCA.Explained)
+	}
+	if r.Raw != nil {
+		fmt.Fprintf(&b, "%-10s %9d %9.4f %10.4f\n", "raw", r.Raw.Features, r.Raw.Accuracy, r.Raw.TrainAcc)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

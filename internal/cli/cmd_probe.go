@@ -118,12 +118,5 @@ func runProbe(ctx context.Context, o *probeOptions, g *globalOptions, stdout, st
 		fmt.Fprintln(stdout, string(b))
 		return nil
 	}
-	fmt.Fprintf(stdout, "linear probe: softmax regression (L2 %g) fitted on %d rows, scored on %d rows, %d classes\n", o.l2, res.TrainRows, res.TestRows, res.Classes)
-	fmt.Fprintf(stdout, "%-10s %9s %9s %10s\n", "features", "dims", "accuracy", "train acc")
-	fmt.Fprintf(stdout, "%-10s %9d %9.4f %10.4f\n", "code", res.Code.Features, res.Code.Accuracy, res.Code.TrainAcc)
-	if res.PCA != nil {
-		fmt.Fprintf(stdout, "%-10s %9d %9.4f %10.4f   (%.1f%% of the variance)\n", "pca", res.PCA.Features, res.PCA.Accuracy, res.PCA.TrainAcc, 100*res.PCA.Explained)
-		fmt.Fprintf(stdout, "%-10s %9d %9.4f %10.4f\n", "raw", res.Raw.Features, res.Raw.Accuracy, res.Raw.TrainAcc)
-	}
-	return nil
+	return rep.WriteText(stdout)
 }
