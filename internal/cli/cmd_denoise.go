@@ -148,9 +148,6 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, stdout, in
 	if err != nil {
 		return err
 	}
-	if task == ae.TaskUpscale && img.H*o.scale > o.maxPx/(img.W*o.scale) {
-		return fmt.Errorf("%s: %w: ×%d gives %d×%d (%.0f Mpx), over --max-pixels %d; shrink or crop the picture, or raise --max-pixels on a machine with the memory (about 40 bytes per pixel)", in, imagetask.ErrTooLarge, o.scale, img.W*o.scale, img.H*o.scale, float64(img.W*o.scale)*float64(img.H*o.scale)/1e6, o.maxPx)
-	}
 	if o.addNoise != "" {
 		nm, err := noise.Parse(o.addNoise)
 		if err != nil {
@@ -174,7 +171,7 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, stdout, in
 	start := time.Now()
 	out, err := imagetask.Apply(m, task, img, o.scale, opt)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", in, err)
 	}
 	out.Clamp()
 	if err := writePicture(o.output, out, stdout); err != nil {
