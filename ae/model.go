@@ -45,6 +45,49 @@ type Model struct {
 	vae      *variational
 	sparse   *sparsity
 	noise    noiseSeed // set by SeedNoise
+
+	precision nn.Precision // of inference, once prepared (SetPrecision)
+	prepared  bool         // the layers hold weights prepared for it
+}
+
+// Precision is the arithmetic a model's inference runs in (SetPrecision).
+type Precision = nn.Precision
+
+// Precisions of SetPrecision.
+const (
+	FP32 = nn.FP32 // float32, the bits of training's forward pass
+	INT8 = nn.INT8 // int8 weights and activations where the CPU has AVX512_VNNI
+)
+
+// SetPrecision prepares m's inference at precision p: the weights are
+// packed for the GEMM (FP32) or quantised to int8 (INT8) once, here, for
+// every input size the model runs, instead of per batch. Forward, Encode,
+// Decode, Reconstruct and validation losses then use them. Training drops
+// them (TrainStep); after training, or after writing to Params.W, call
+// SetPrecision again. It returns the precision in effect: INT8 on a CPU
+// without AVX512_VNNI (or a -tags noasm build) runs FP32. Layers without
+// an int8 kernel (convolutions, BatchNorm) run float32 under INT8.
+func (m *Model) SetPrecision(p Precision) (Precision, error) {
+	if p == INT8 && !nn.Int8Available() {
+		p = FP32
+	}
+	m.precision, m.prepared = p, true
+	for _, n := range m.nets {
+		if err := n.net.PrepareInference(p); err != nil {
+			m.prepared = false
+			return FP32, fmt.Errorf("ae: precision %v: %w", p, err)
+		}
+	}
+	return p, nil
+}
+
+// Precision reports the precision set by SetPrecision (FP32 if none, or
+// since training).
+func (m *Model) Precision() Precision {
+	if !m.prepared {
+		return FP32
+	}
+	return m.precision
 }
 
 // instance is the network for one input size, with the model's own
@@ -335,6 +378,11 @@ func (m *Model) instanceFor(in []int) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	if m.prepared {
+		if err := net.PrepareInference(m.precision); err != nil {
+			return nil, fmt.Errorf("ae: precision %v: %w", m.precision, err)
+		}
+	}
 	n := &instance{net: net}
 	m.nets[key] = n
 	return n, nil
@@ -438,10 +486,7 @@ func into(dst *tensor.Tensor, shape []int) *tensor.Tensor {
 // encode runs the encoder in inference mode and returns the code in the
 // model's buffer (a VAE's mean).
 func (m *Model) encode(n *instance, x *tensor.Tensor) *tensor.Tensor {
-	h := x
-	for _, l := range n.net.Layers[:m.nEnc] {
-		h = l.Forward(h, false)
-	}
+	h := n.net.ForwardLayers(x, 0, m.nEnc, false)
 	if m.vae == nil {
 		return h
 	}
@@ -455,10 +500,7 @@ func (m *Model) encode(n *instance, x *tensor.Tensor) *tensor.Tensor {
 
 // decodeFrom runs the layers from index start to the end (inference).
 func (m *Model) decodeFrom(n *instance, z *tensor.Tensor, start int) *tensor.Tensor {
-	for _, l := range n.net.Layers[start:] {
-		z = l.Forward(z, false)
-	}
-	return z
+	return n.net.ForwardLayers(z, start, len(n.net.Layers), false)
 }
 
 // apply runs the whole model in inference mode (a VAE decodes its mean)
@@ -595,6 +637,11 @@ func (m *Model) Clone() *Model {
 		c.Meta = make(map[string]json.RawMessage, len(m.Meta))
 		for k, v := range m.Meta {
 			c.Meta[k] = slices.Clone(v)
+		}
+	}
+	if m.prepared {
+		if _, err := c.SetPrecision(m.precision); err != nil {
+			panic("ae: Clone: " + err.Error()) // m prepared the same layers
 		}
 	}
 	return c

@@ -33,6 +33,7 @@ func (m *Model) step(x, target *tensor.Tensor, train bool) (float64, error) {
 		return 0, err
 	}
 	if train {
+		m.prepared = false // the layers drop their inference weights
 		m.trainKey = shapeKey(n.net.InShape)
 		if m.noise.set {
 			m.reseed(n)
@@ -46,13 +47,9 @@ func (m *Model) step(x, target *tensor.Tensor, train bool) (float64, error) {
 	if m.logits {
 		end--
 	}
-	out, code := x, x
-	for i, l := range layers[:end] {
-		out = l.Forward(out, train)
-		if i == m.nEnc-1 {
-			code = out
-		}
-	}
+	enc := min(m.nEnc, end)
+	code := n.net.ForwardLayers(x, 0, enc, train)
+	out := n.net.ForwardLayers(code, enc, end, train)
 	out = m.addResidual(n, out, x)
 	if len(out.Data) != len(target.Data) {
 		return 0, fmt.Errorf("ae: target %v does not match the output %v", target.Shape, out.Shape)
@@ -172,10 +169,9 @@ func (m *Model) vaeStep(n *instance, x, target *tensor.Tensor, train bool) (floa
 	if m.logits {
 		end-- // Bernoulli: the logits, all but the sigmoid
 	}
-	out := x
-	for i, l := range layers[:end] {
-		out = l.Forward(out, train || i == m.nEnc) // the ELBO samples z in validation too
-	}
+	out := n.net.ForwardLayers(x, 0, m.nEnc, train)
+	out = layers[m.nEnc].Forward(out, true) // the ELBO samples z in validation too
+	out = n.net.ForwardLayers(out, m.nEnc+1, end, train)
 	if len(out.Data) != len(target.Data) {
 		return 0, fmt.Errorf("ae: target %v does not match the output %v", target.Shape, out.Shape)
 	}

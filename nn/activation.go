@@ -80,6 +80,9 @@ func (e *elementwise) bwd(dy *tensor.Tensor) (dyd, dxd []float32, ok bool) {
 // buffer is its own).
 type Identity struct{ elementwise }
 
+func (l *Identity) fusable() (f32.Act, bool) { return f32.ActNone, true }
+func (l *Identity) adopt(y *tensor.Tensor)   { l.x, l.out = y, y }
+
 func (l *Identity) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 	in, out := l.fwd(x)
 	copy(out, in)
@@ -100,6 +103,13 @@ type ReLU struct {
 	elementwise
 	passThrough bool // the convolution before it already rectified x (fuseReLU)
 }
+
+func (l *ReLU) fusable() (f32.Act, bool) {
+	// after a convolution that rectifies already, it passes through anyway
+	return f32.ActReLU, !l.passThrough
+}
+
+func (l *ReLU) adopt(y *tensor.Tensor) { l.x, l.out = y, y }
 
 func (l *ReLU) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 	if l.passThrough {
@@ -162,6 +172,9 @@ type Sigmoid struct{ elementwise }
 // SigmoidScalar is the numerically stable logistic function (the same bits
 // as the Sigmoid layer gives; within 3 ulp of the exact value).
 func SigmoidScalar(v float32) float32 { return f32.SigmoidScalar(v) }
+
+func (l *Sigmoid) fusable() (f32.Act, bool) { return f32.ActSigmoid, true }
+func (l *Sigmoid) adopt(y *tensor.Tensor)   { l.x, l.out = y, y }
 
 func (l *Sigmoid) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 	in, out := l.fwd(x)

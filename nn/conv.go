@@ -35,8 +35,12 @@ import (
 //     with dY gathered and Y scattered through a scratch matrix, and im2col
 //     and col2im go through a table of input pixel indices (convIndex,
 //     20% faster on conv-mnist's 32→64 and 64→32 layers than row
-//     segments of 7); otherwise (srcnn: 1089) each sample has its own
-//     GEMMs, reading dY and writing Y in place.
+//     segments of 7; the table's gathers and scatter-adds are AVX-512
+//     ones, f32.Gather and f32.ScatterAdd, which took conv-mnist inference
+//     from 16.4 to 13.6–14.1 CPU-ms per batch of 128, and copying each row
+//     through stride phases in Go instead was slower than the table);
+//     otherwise (srcnn: 1089) each sample has its own GEMMs, reading dY
+//     and writing Y in place.
 //   - pointwise (1×1, stride 1, no padding): the same without im2col: the
 //     input of each sample already is col.
 //   - taps (stride 1, no dilation, fewer output than input channels: srcnn's
@@ -127,10 +131,10 @@ type convWork struct{ col, tmp, xp []float32 }
 // per-group partial gradients.
 type convState struct {
 	work []convWork
-	part []float32 // ng × partLen: weight gradient (maybe transposed), then bias
-	ones []float32 // one per output pixel, for biasSum
-	idx  []int32   // convIndex of the layer's geometry
-	task convTask  // the pass in flight, kept here so running it allocates nothing
+	part []float32   // ng × partLen: weight gradient (maybe transposed), then bias
+	ones []float32   // one per output pixel, for biasSum
+	idx  []f32.Index // convIndex of the layer's geometry
+	task convTask    // the pass in flight, kept here so running it allocates nothing
 }
 
 // groupConv is a convolution whose passes run group by group.
@@ -388,76 +392,74 @@ func col2im(g *convGeom, col []float32, ld, off int, x []float32) {
 	}
 }
 
-// convIndex returns, for each kernel tap t = ki·K+kj and output pixel p,
-// the input pixel ih·W+iw that im2col reads for row (c, t), column p, or
-// H·W where that falls in the padding. It is nil when the output has
-// convBatchCols pixels or more (only batched groups use it).
-func convIndex(g *convGeom) []int32 {
+// convIndex returns, for each kernel tap t = ki·K+kj, the table of the
+// input pixel ih·W+iw that im2col reads for row (c, t) at each output
+// pixel p, or one of the 16 slots after the image, H·W + p%16, where that
+// falls in the padding (distinct within every block of 16 of a row, as
+// f32.ScatterAdd needs). It is nil when the output has convBatchCols pixels
+// or more (only batched groups use it).
+func convIndex(g *convGeom) []f32.Index {
 	kk, np, hw := g.K*g.K, g.cols(), g.H*g.W
 	if np >= convBatchCols {
 		return nil
 	}
-	idx := make([]int32, kk*np)
+	idx := make([]f32.Index, kk)
 	for ki := 0; ki < g.K; ki++ {
 		for kj := 0; kj < g.K; kj++ {
-			row := idx[(ki*g.K+kj)*np : (ki*g.K+kj+1)*np]
+			row := make([]int32, np)
 			for oh := 0; oh < g.OH; oh++ {
 				for ow := 0; ow < g.OW; ow++ {
+					p := oh*g.OW + ow
 					ih, iw := oh*g.S-g.P+ki*g.D, ow*g.S-g.P+kj*g.D
-					v := hw
+					v := hw + p%16
 					if ih >= 0 && ih < g.H && iw >= 0 && iw < g.W {
 						v = ih*g.W + iw
 					}
-					row[oh*g.OW+ow] = int32(v)
+					row[p] = int32(v)
 				}
 			}
+			idx[ki*g.K+kj] = *f32.NewIndex(row)
 		}
 	}
 	return idx
 }
 
-// im2colIdx is im2col through the index table of convIndex: each channel
-// is copied to xp [H·W+1] with a zero after it, and every row of col is a
-// branch-free gather from xp. On small images (conv-mnist: 7×7 outputs,
-// stride 2) it has none of im2col's per-row-segment work.
-func im2colIdx(g *convGeom, idx []int32, x, col []float32, ld, off int, xp []float32) {
+// convPadSlots is the room after an image in the scratch of im2colIdx and
+// col2imIdx (H·W + convPadSlots floats): the padding slots of convIndex.
+const convPadSlots = 16
+
+// im2colIdx is im2col through the index tables of convIndex: each channel
+// is copied to xp [H·W+16] with zeros after it, and every row of col is a
+// gather from xp (f32.Gather: AVX-512 gathers). On small images
+// (conv-mnist: 7×7 outputs, stride 2) it has none of im2col's
+// per-row-segment work.
+func im2colIdx(g *convGeom, idx []f32.Index, x, col []float32, ld, off int, xp []float32) {
 	hw, np, kk := g.H*g.W, g.cols(), g.K*g.K
-	xp = xp[:hw+1]
-	xp[hw] = 0
+	xp = xp[:hw+convPadSlots]
+	clear(xp[hw:])
 	for c := 0; c < g.C; c++ {
 		copy(xp[:hw], x[c*hw:(c+1)*hw])
 		for t := 0; t < kk; t++ {
 			r := c*kk + t
-			row := col[r*ld+off : r*ld+off+np]
-			ix := idx[t*np : (t+1)*np]
-			row = row[:len(ix)]
-			for p, o := range ix {
-				row[p] = xp[o]
-			}
+			f32.Gather(col[r*ld+off:r*ld+off+np], xp, &idx[t])
 		}
 	}
 }
 
-// col2imIdx is col2im through the index table of convIndex, accumulating
-// each channel in xp [H·W+1] (the last element takes the padding).
-func col2imIdx(g *convGeom, idx []int32, col []float32, ld, off int, x, xp []float32) {
+// col2imIdx is col2im through the index tables of convIndex, accumulating
+// each channel in xp [H·W+16] (f32.ScatterAdd, in tap order: the bits of
+// the sequential loop; the slots after the image take the padding).
+func col2imIdx(g *convGeom, idx []f32.Index, col []float32, ld, off int, x, xp []float32) {
 	hw, np, kk := g.H*g.W, g.cols(), g.K*g.K
-	xp = xp[:hw+1]
+	xp = xp[:hw+convPadSlots]
 	for c := 0; c < g.C; c++ {
 		clear(xp)
 		for t := 0; t < kk; t++ {
 			r := c*kk + t
-			row := col[r*ld+off : r*ld+off+np]
-			ix := idx[t*np : (t+1)*np]
-			row = row[:len(ix)]
-			for p, o := range ix {
-				xp[o] += row[p]
-			}
+			f32.ScatterAdd(xp, col[r*ld+off:r*ld+off+np], &idx[t])
 		}
-		dst := x[c*hw : (c+1)*hw]
-		for i, v := range xp[:hw] {
-			dst[i] += v
-		}
+		// dst += xp, vectorised (alpha 1: x·1 is exact, so the bits of +)
+		f32.Axpy(1, xp[:hw], x[c*hw:(c+1)*hw])
 	}
 }
 
@@ -680,7 +682,7 @@ func (l *Conv2D) forwardGroup(t *convTask, w, grp int) {
 				f32.Gemm(false, false, o, np, r+1, 1, l.wt, r+1, col, np, 0, t.y[s*o*np:(s+1)*o*np], np)
 				continue
 			}
-			im2colIdx(g, l.idx, t.x[s*in:(s+1)*in], col, ld, (s-s0)*np, scratch(&wk.xp, g.H*g.W+1))
+			im2colIdx(g, l.idx, t.x[s*in:(s+1)*in], col, ld, (s-s0)*np, scratch(&wk.xp, g.H*g.W+convPadSlots))
 		}
 		if t.p.batched {
 			tmp := scratch(&wk.tmp, o*ld)
@@ -898,7 +900,7 @@ func (l *Conv2D) backwardIm2col(t *convTask, wk *convWork, grp int) {
 		}
 		return
 	}
-	xp := scratch(&wk.xp, g.H*g.W+1)
+	xp := scratch(&wk.xp, g.H*g.W+convPadSlots)
 	for s := s0; s < s1; s++ {
 		im2colIdx(g, l.idx, t.x[s*in:(s+1)*in], col, ld, (s-s0)*np, xp)
 	}
@@ -1024,7 +1026,7 @@ func (l *ConvTranspose2D) forwardGroup(t *convTask, w, grp int) {
 		ys := t.y[s*out : (s+1)*out]
 		fillBias(ys, b, g.H*g.W)
 		if t.p.batched {
-			col2imIdx(g, l.idx, col, ld, off, ys, scratch(&wk.xp, g.H*g.W+1))
+			col2imIdx(g, l.idx, col, ld, off, ys, scratch(&wk.xp, g.H*g.W+convPadSlots))
 		} else {
 			col2im(g, col, ld, off, ys)
 		}
@@ -1086,7 +1088,7 @@ func (l *ConvTranspose2D) backwardGroup(t *convTask, w, grp int) {
 	k := s1 - s0
 	ld := k * np
 	col := scratch(&wk.col, r*ld)
-	xp := scratch(&wk.xp, g.H*g.W+1)
+	xp := scratch(&wk.xp, g.H*g.W+convPadSlots)
 	for s := s0; s < s1; s++ {
 		im2colIdx(g, l.idx, t.dy[s*out:(s+1)*out], col, ld, (s-s0)*np, xp)
 	}

@@ -21,6 +21,8 @@ type Dense struct {
 	out, dx  *tensor.Tensor
 	outShape []int
 	inShape  []int
+	inf      inference // weights prepared for inference (PrepareInference)
+	mlp      *mlpTask  // the row-block pass of the run of layers this one starts
 }
 
 // NewDense returns a Dense layer from in to out features.
@@ -60,20 +62,44 @@ func uniform(rng *rand.Rand, w []float32, bound float64) {
 
 // Forward: x [N, In] → y [N, Out].
 func (d *Dense) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
+	return d.forwardAct(x, train, f32.ActNone)
+}
+
+// forwardAct is Forward followed by act, applied in the GEMM's output pass
+// (see Net.Forward). At inference, weights prepared by PrepareInference
+// are used as they are; training drops them (the weights are about to
+// change).
+func (d *Dense) forwardAct(x *tensor.Tensor, train bool, act f32.Act) *tensor.Tensor {
 	n := x.Rows()
 	if x.Cols() != d.In {
 		panic(fmt.Sprintf("nn: Dense: input %v, want %d features", x.Shape, d.In))
 	}
 	d.x = x
 	y := buffer(&d.out, n, d.outShape)
+	if train {
+		d.inf.drop()
+	} else if d.inf.ready() {
+		d.inf.gemm(n, x.Data, d.In, d.Bias.W, act, y.Data, d.Out)
+		return y
+	}
 	// The bias is added in the GEMM's output pass (the bits of copying it
 	// into y and accumulating onto it).
-	f32.GemmBias(false, true, n, d.Out, d.In, 1, x.Data, d.In, d.Weight.W, d.In, d.Bias.W, y.Data, d.Out)
+	f32.GemmBiasAct(false, true, n, d.Out, d.In, 1, x.Data, d.In, d.Weight.W, d.In, d.Bias.W, act, y.Data, d.Out)
 	return y
+}
+
+// PrepareInference converts the weights for inference at precision p once
+// (FP32: packed for the GEMM, so that no batch packs them again; INT8:
+// quantised per output feature). Forward with train = false then uses them
+// until the next training Forward or Backward; after writing to Weight.W
+// otherwise, call it again.
+func (d *Dense) PrepareInference(p Precision) error {
+	return d.inf.prepare(p, true, d.Weight.W, d.Out, d.In)
 }
 
 // Backward: dW += dyᵀ·x, db += Σ dy, dx = dy·W.
 func (d *Dense) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	d.inf.drop()
 	n := dy.Rows()
 	f32.Gemm(true, false, d.Out, d.In, n, 1, dy.Data, d.Out, d.x.Data, d.In, 1, d.Weight.G, d.In)
 	f32.ColSum(d.Bias.G, dy.Data, n)

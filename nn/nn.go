@@ -167,12 +167,10 @@ func (n *Net) Init(rng *rand.Rand) {
 	}
 }
 
-// Forward runs all layers and returns the last layer's output buffer.
+// Forward runs all layers and returns the last layer's output buffer (see
+// ForwardLayers).
 func (n *Net) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
-	for _, l := range n.Layers {
-		x = l.Forward(x, train)
-	}
-	return x
+	return n.ForwardLayers(x, 0, len(n.Layers), train)
 }
 
 // Backward runs all layers backwards and returns dL/dx (nil when the first

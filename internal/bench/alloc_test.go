@@ -1,6 +1,10 @@
 package bench
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/bottleneck-ml/bottleneck/nn"
+)
 
 // TestStepAllocs is the zero-allocation guard: after warm-up, a full
 // training step (zero grads, forward, MSE, backward, Adam) and an inference
@@ -30,6 +34,15 @@ func TestStepAllocs(t *testing.T) {
 			if n := testing.AllocsPerRun(4, func() { m.Infer(i); i++ }); n != 0 {
 				t.Errorf("Infer: %v allocations per batch; want 0", n)
 			}
+			for _, p := range []nn.Precision{nn.FP32, nn.INT8} {
+				if err := m.Net.PrepareInference(p); err != nil {
+					t.Fatal(err)
+				}
+				m.Infer(i)
+				if n := testing.AllocsPerRun(4, func() { m.Infer(i); i++ }); n != 0 {
+					t.Errorf("Infer %v (prepared): %v allocations per batch; want 0", p, n)
+				}
+			}
 		})
 	}
 }
@@ -46,11 +59,12 @@ func BenchmarkTrainStep(b *testing.B) {
 			}
 			b.ReportAllocs()
 			i := 0
+			cpu := startMeter()
 			for b.Loop() {
 				m.TrainStep(i)
 				i++
 			}
-			report(b, m, i, 3)
+			report(b, m, i, 3, cpu.stop())
 		})
 	}
 }
@@ -62,22 +76,29 @@ func BenchmarkInfer(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			if err := m.Net.PrepareInference(nn.FP32); err != nil {
+				b.Fatal(err)
+			}
 			for i := range DefaultWarmup {
 				m.Infer(i)
 			}
 			b.ReportAllocs()
 			i := 0
+			cpu := startMeter()
 			for b.Loop() {
 				m.Infer(i)
 				i++
 			}
-			report(b, m, i, 1)
+			report(b, m, i, 1, cpu.stop())
 		})
 	}
 }
 
-// report adds samples/s and GFLOP/s (fwdMul × forward FLOPs) for n steps.
-func report(b *testing.B, m *Model, n int, fwdMul float64) {
+// report adds samples/s and GFLOP/s (fwdMul × forward FLOPs) for n steps,
+// and the CPU time of this process per step (cpu-ms/op, which other
+// processes on a shared machine disturb far less than the wall time; it
+// includes the workers' spinning between parallel regions).
+func report(b *testing.B, m *Model, n int, fwdMul float64, cpu CPU) {
 	sec := b.Elapsed().Seconds()
 	if sec <= 0 || n == 0 {
 		return
@@ -85,4 +106,6 @@ func report(b *testing.B, m *Model, n int, fwdMul float64) {
 	sps := float64(n*m.Batch) / sec
 	b.ReportMetric(sps, "samples/s")
 	b.ReportMetric(fwdMul*float64(m.FLOPs)*sps/1e9, "GFLOP/s")
+	b.ReportMetric(cpu.OwnCPU*sec*1e3/float64(n), "cpu-ms/op")
+	b.ReportMetric(cpu.Contention, "contention")
 }

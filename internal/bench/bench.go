@@ -161,6 +161,10 @@ type Options struct {
 	Mode        string        // ModeBoth (""), ModeTrain or ModeInfer
 	DataBatches int           // 0: DefaultDataBatches
 	Seed        uint64
+	// Precision of the inference phase (nn.PrepareInference, once before
+	// it: the weights are packed, or converted, per model load rather than
+	// per batch). Training is always float32.
+	Precision nn.Precision
 }
 
 // Result is one measurement; its JSON field names are those of ae_bench.py
@@ -168,6 +172,7 @@ type Options struct {
 type Result struct {
 	Bench             string  `json:"bench"`
 	Model             string  `json:"model"`
+	Precision         string  `json:"precision"` // of the inference phase
 	Batch             int     `json:"batch"`
 	Threads           int     `json:"threads"`
 	Steps             int     `json:"steps"`
@@ -242,7 +247,7 @@ func Run(ctx context.Context, name string, o Options) (*Result, error) {
 	defer parallel.SetThreads(parallel.SetThreads(o.Threads))
 
 	r := &Result{
-		Bench: "bottleneck", Model: s.Name, Batch: o.Batch, Threads: parallel.Threads(),
+		Bench: "bottleneck", Model: s.Name, Precision: o.Precision.String(), Batch: o.Batch, Threads: parallel.Threads(),
 		Steps: o.Steps, Warmup: o.Warmup, Params: m.Params.Len(), FwdFLOPsPerSample: m.FLOPs,
 	}
 	if o.Mode != ModeInfer {
@@ -261,6 +266,9 @@ func Run(ctx context.Context, name string, o Options) (*Result, error) {
 		r.TrainCPU = &t.cpu
 	}
 	if o.Mode != ModeTrain {
+		if err := m.Net.PrepareInference(o.Precision); err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", s.Name, err)
+		}
 		t, err := timedLoop(ctx, func(i int) { m.Infer(i) }, o)
 		if err != nil {
 			return nil, err
@@ -332,6 +340,7 @@ func round(v float64, digits int) float64 {
 // field names.
 type DescribeRow struct {
 	Model             string  `json:"model"`
+	Precision         string  `json:"precision"` // of the inference phase
 	Input             []int   `json:"input"`
 	DefaultBatch      int     `json:"default_batch"`
 	LR                float64 `json:"lr"`

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bottleneck-ml/bottleneck/internal/bench"
+	"github.com/bottleneck-ml/bottleneck/nn"
 )
 
 type benchOptions struct {
@@ -26,6 +27,7 @@ type benchOptions struct {
 	seed        uint64
 	json        bool
 	describe    bool
+	precision   string
 }
 
 func newBenchCommand(g *globalOptions) *cobra.Command {
@@ -41,11 +43,16 @@ does: --warmup untimed steps, then --steps timed steps (or more, until
 loop. A training step is zero grads + forward + MSE + backward + Adam; an
 inference step is a forward pass without gradients.
 
+--precision int8 runs the inference phase with int8 weights (per output
+channel) and activations (per row), exact int32 sums and float32 between
+layers (AVX512_VNNI; elsewhere fp32 runs); training stays float32.
+
 --json prints one JSON line per model with ae_bench.py's field names.
 --threads sets the math kernel threads (default: all CPUs).`,
 		Example: `  bottleneck bench --model dense-mnist --threads 2
   bottleneck bench --model all --json
   bottleneck bench --model srcnn --batch 16 --mode train --min-time 5
+  bottleneck bench --model dense-mnist --mode infer --precision int8
   bottleneck bench --describe`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -63,6 +70,7 @@ inference step is a forward pass without gradients.
 	f.Uint64Var(&o.seed, "seed", 0, "seed of the initial weights and the data")
 	f.BoolVar(&o.json, "json", false, "print one JSON line per model (ae_bench.py's fields)")
 	f.BoolVar(&o.describe, "describe", false, "print parameters and FLOPs of every model and exit")
+	f.StringVar(&o.precision, "precision", "fp32", "inference precision: "+strings.Join(nn.Precisions, ", "))
 	return cmd
 }
 
@@ -99,6 +107,9 @@ func (o *benchOptions) check() ([]string, error) {
 	default:
 		return nil, usagef("--mode %q: want both, train or infer", o.mode)
 	}
+	if _, err := nn.ParsePrecision(o.precision); err != nil {
+		return nil, usagef("--precision: %v", err)
+	}
 	return models, nil
 }
 
@@ -110,8 +121,9 @@ func runBench(ctx context.Context, o *benchOptions, threads int, stdout io.Write
 	if o.describe {
 		return describeBench(o.json, stdout)
 	}
+	prec, _ := nn.ParsePrecision(o.precision) // checked
 	opts := bench.Options{
-		Batch: o.batch, Steps: o.steps, Warmup: o.warmup, Threads: threads, Mode: o.mode,
+		Batch: o.batch, Steps: o.steps, Warmup: o.warmup, Threads: threads, Mode: o.mode, Precision: prec,
 		MinTime: time.Duration(o.minTime * float64(time.Second)), DataBatches: o.dataBatches, Seed: o.seed,
 	}
 	if o.warmup == 0 {

@@ -35,6 +35,7 @@ type imageCmdOptions struct {
 	baseline string // write the baseline too: the noisy input, the bicubic upscale, the grey input
 	ensemble bool
 	maxPx    int
+	prec     precisionFlag
 }
 
 func (o *imageCmdOptions) addCommon(cmd *cobra.Command, def string) {
@@ -43,6 +44,7 @@ func (o *imageCmdOptions) addCommon(cmd *cobra.Command, def string) {
 	cmd.Flags().IntVar(&o.tile, "tile", imagetask.DefaultTile, "tile side for large images (overlapping tiles keep memory bounded)")
 	cmd.Flags().BoolVar(&o.ensemble, "ensemble", false, "average the model over the 8 flips and rotations of the input (8× slower, slightly better)")
 	cmd.Flags().IntVar(&o.maxPx, "max-pixels", imageio.MaxPixels, "largest output picture in pixels (width × height); about 40 bytes of memory per pixel")
+	o.prec.add(cmd.Flags())
 }
 
 func newDenoiseCommand(g *globalOptions) *cobra.Command {
@@ -139,6 +141,9 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, stdout, in
 	}
 	m, err := openModel(name)
 	if err != nil {
+		return err
+	}
+	if err := o.prec.apply(m, info); err != nil {
 		return err
 	}
 	if err := imagetask.Check(m, task, o.scale); err != nil {

@@ -14,10 +14,11 @@ import (
 )
 
 type encodeOptions struct {
-	model  string
-	data   dataFlags
-	output string
-	batch  int
+	model     string
+	data      dataFlags
+	output    string
+	batch     int
+	precision precisionFlag
 }
 
 func newEncodeCommand(g *globalOptions) *cobra.Command {
@@ -46,6 +47,7 @@ for a convolutional model is taken as already scaled to [0,1].`,
 	o.data.add(cmd.Flags())
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output file, .npy or .csv, or - for standard output (CSV, or NPY with --format npy) (required)")
 	cmd.Flags().IntVar(&o.batch, "batch", 256, "rows per forward pass")
+	o.precision.add(cmd.Flags())
 	return cmd
 }
 
@@ -61,6 +63,9 @@ func runEncode(ctx context.Context, o *encodeOptions, stdout, info io.Writer) er
 	}
 	m, err := openModel(o.model)
 	if err != nil {
+		return err
+	}
+	if err := o.precision.apply(m, o.data.warn); err != nil {
 		return err
 	}
 	rows, k, err := mapRows(m, &o.data, o.batch, o.output, stdout, "encode", m.CodeShape, func(_ *dataset.Preprocessor, k int) []string {

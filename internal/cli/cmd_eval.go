@@ -35,6 +35,7 @@ type evalOptions struct {
 	noise     string
 	noiseSeed uint64
 	ensemble  bool
+	precision precisionFlag
 }
 
 func newEvalCommand(g *globalOptions) *cobra.Command {
@@ -78,6 +79,7 @@ estimates a VAE's negative log-likelihood by importance sampling.`,
 	f.BoolVar(&o.json, "json", false, "print one JSON object with the keys mse and bce (and roc_auc, pr_auc, f1, precision, recall, threshold for labelled data)")
 	f.StringVar(&o.report, "report", "", "labelled data: write roc.png, pr.png, scores.png and metrics.json into this folder")
 	f.IntVar(&o.batch, "batch", 256, "rows per forward pass")
+	o.precision.add(f)
 	f.BoolVar(&o.nll, "nll", false, "VAE: estimate −log p(x) per row by importance sampling (IWAE bound), with the ELBO beside it")
 	f.IntVar(&o.samples, "samples", 5000, "--nll: importance samples per row (K)")
 	f.Uint64Var(&o.seed, "seed", 1, "--nll: seed of the samples and of the binarisation")
@@ -100,6 +102,9 @@ func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
 		return err
 	}
 	m := det.Model()
+	if err := o.precision.apply(m, o.stderr); err != nil {
+		return err
+	}
 	normal := o.data.normal // eval: names the normal label, does not filter
 	o.data.normal = ""
 	if o.nll {

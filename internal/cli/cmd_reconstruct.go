@@ -17,11 +17,12 @@ import (
 )
 
 type reconstructOptions struct {
-	model  string
-	data   dataFlags
-	output string
-	batch  int
-	n      int
+	model     string
+	data      dataFlags
+	output    string
+	batch     int
+	n         int
+	precision precisionFlag
 }
 
 func newReconstructCommand(g *globalOptions) *cobra.Command {
@@ -47,6 +48,7 @@ denoised, colorized or reconstructed picture.`,
 	o.data.add(cmd.Flags())
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output file: .npy, .csv or .png (required)")
 	cmd.Flags().IntVar(&o.batch, "batch", 256, "rows per forward pass")
+	o.precision.add(cmd.Flags())
 	cmd.Flags().IntVar(&o.n, "n", 16, "PNG: how many images to show")
 	return cmd
 }
@@ -63,6 +65,9 @@ func runReconstruct(ctx context.Context, o *reconstructOptions, stdout, info io.
 	}
 	m, err := openModel(o.model)
 	if err != nil {
+		return err
+	}
+	if err := o.precision.apply(m, o.data.warn); err != nil {
 		return err
 	}
 	switch strings.ToLower(filepath.Ext(o.data.path)) {

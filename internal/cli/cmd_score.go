@@ -30,6 +30,7 @@ type scoreOptions struct {
 	heatmapTop int
 	json       bool
 	id         string
+	precision  precisionFlag
 }
 
 func newScoreCommand(g *globalOptions) *cobra.Command {
@@ -89,6 +90,7 @@ their per-pixel error laid over them in red.`,
 	f.IntVar(&o.stride, "stride", 1, "time series: rows between the starts of consecutive windows")
 	f.StringVar(&o.heatmap, "heatmap", "", "image models: folder for PNG heat-maps of the per-pixel error of the most anomalous images")
 	f.IntVar(&o.heatmapTop, "heatmap-top", 16, "image models: how many of the most anomalous images get a heat-map")
+	o.precision.add(f)
 	return cmd
 }
 
@@ -113,6 +115,9 @@ func runScore(ctx context.Context, o *scoreOptions, stdout, stderr io.Writer) er
 	}
 	det, err := openDetector(o.model)
 	if err != nil {
+		return err
+	}
+	if err := o.precision.apply(det.Model(), stderr); err != nil {
 		return err
 	}
 	if o.window > 0 && o.window != det.Window() {

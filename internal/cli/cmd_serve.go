@@ -39,6 +39,7 @@ type serveOptions struct {
 	noUI              bool
 	maxImagePixels    int
 	maxImageBody      byteSize
+	precision         precisionFlag // of the model at start (a reload serves fp32)
 	ready             chan<- string // tests: receives the listening address
 }
 
@@ -177,6 +178,7 @@ flag below). A flag on the command line wins. Sizes take a suffix: 32MiB,
 	f.StringArrayVar(&o.latentModels, "latent-model", nil, "a model of /v1/latent (reads 28×28 digits), file or shipped name; repeat for more (default mnist-vae, mnist-conv)")
 	f.BoolVar(&o.noUI, "no-ui", false, "serve the scoring API alone: no page, image or latent endpoints")
 	f.IntVar(&o.maxImagePixels, "max-image-pixels", serve.DefaultMaxImagePixels, "largest picture an image request may make (output width × height)")
+	o.precision.add(f)
 	f.Var(&o.maxImageBody, "max-image-body", "largest image request body (0: 32MiB)")
 	f.VisitAll(func(fl *pflag.Flag) {
 		fl.Usage += " [$" + envName(fl.Name) + "]"
@@ -251,6 +253,9 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	var det *anomaly.Detector
 	if o.model != "" {
 		if det, err = openDetector(o.model); err != nil {
+			return err
+		}
+		if err := o.precision.apply(det.Model(), stderr); err != nil {
 			return err
 		}
 	}

@@ -22,6 +22,7 @@ import (
 type streamOptions struct {
 	model, metricsAddr, logFormat string
 	opt                           stream.Options
+	precision                     precisionFlag // of the model at start (a SIGHUP reload serves fp32)
 }
 
 func newStreamCommand(g *globalOptions) *cobra.Command {
@@ -80,6 +81,7 @@ README "Streaming" and docs/SCALE.md have the details.`,
 	f.BoolVar(&s.AllowSchemaChange, "allow-schema-change", false, "let SIGHUP load a model whose input columns differ")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /healthz, /readyz and /metrics on this address (e.g. :9464)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	o.precision.add(f)
 	f.VisitAll(func(fl *pflag.Flag) { fl.Usage += " [$" + envName(fl.Name) + "]" })
 	return cmd
 }
@@ -103,6 +105,9 @@ func runStream(ctx context.Context, o *streamOptions, stderr io.Writer) error {
 	}
 	det, err := openDetector(o.model)
 	if err != nil {
+		return err
+	}
+	if err := o.precision.apply(det.Model(), stderr); err != nil {
 		return err
 	}
 	o.opt.Logger = log

@@ -81,7 +81,7 @@ func BenchmarkGemmBaseline(b *testing.B) {
 	for _, kern := range kernels() {
 		b.Run(kern.name, func(b *testing.B) {
 			benchGemm(b, sh, 1, func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, c []float32, ldc int) {
-				gemmBlocked(kern, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc, nil)
+				gemmBlocked(kern, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc, nil, ActNone, nil)
 			})
 		})
 	}

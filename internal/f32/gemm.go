@@ -31,6 +31,17 @@
 // first k block stores alpha·acc + bias instead of alpha·acc), which is how
 // nn.Dense's forward pass gets its bias without a separate pass over the
 // output; the bits are those of filling C with the bias and using beta = 1.
+// GemmBiasAct also applies a ReLU or a sigmoid to each block of rows of C
+// as soon as its last k block is stored, while it is in cache (the bits of
+// the elementwise kernel run afterwards). GemmPacked takes a B packed ahead
+// by PackedB.Pack (a layer's weights at inference, packed once per model
+// load: 8% of dense-mnist's forward pass was packing W per batch); it is
+// one column block, so the workers neither pack nor wait.
+//
+// GemmQ8 (gemm_q8.go) is the int8 product of reduced-precision inference
+// (AVX512_VNNI), with its Go twin. Gather and ScatterAdd (gather.go) are
+// the index-table loops of the convolutions on small images, with AVX-512
+// gathers and scatters.
 // With AVX-512, packing a transposed B (Dense's forward, y = x·Wᵀ) goes
 // through a 16×16 register transpose (packBT16, asmgen/transpose.go), and
 // the row copies of packing an untransposed B or a transposed A are masked
@@ -55,9 +66,11 @@
 //
 // Threads (internal/parallel, one Run per column block, no allocation):
 // the workers split either the row blocks of C, sharing the packed B (each
-// packs a share of the panels and waits, per panel, only for panels not
-// packed yet), or its B micro-panels (each packing its own), whichever
-// divides into more equal shares. k is never split: every element of C is
+// packs a share of the panels; a panel of another share it needs first it
+// packs itself if nobody has taken it yet, else waits for it: the chunks of
+// a parallel.Run may run one after another on the caller), or its B
+// micro-panels (each packing its own), whichever divides into more equal
+// shares. k is never split: every element of C is
 // accumulated in the same order whatever the thread count, so results are
 // bit-identical for any parallel.SetThreads (tested). Packing buffers live
 // in reused contexts (a free list the GC does not empty), so steady-state
@@ -180,7 +193,7 @@ func GemmNaive(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 // on parallel.Threads().
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	gemmBlocked(bestKernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+	gemmBlocked(bestKernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil, ActNone, nil)
 }
 
 // GemmBias computes C = alpha*op(A)*op(B) + bias, the n values of bias added
@@ -192,5 +205,136 @@ func GemmBias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 	if len(bias) < n {
 		panic(errPrefix + "insufficient length of bias")
 	}
-	gemmBlocked(bestKernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias[:n])
+	gemmBlocked(bestKernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias[:n], ActNone, nil)
 }
+
+// Act is an activation a GEMM applies to its output (GemmBiasAct,
+// GemmPacked), with the bits of the elementwise kernel of the same name
+// (ReLU, Sigmoid) run over C afterwards.
+type Act uint8
+
+// Activations of GemmBiasAct and GemmPacked.
+const (
+	ActNone Act = iota
+	ActReLU
+	ActSigmoid
+)
+
+// applyAct applies act to x in place.
+func applyAct(act Act, x []float32) {
+	switch act {
+	case ActReLU:
+		ReLU(x, x)
+	case ActSigmoid:
+		Sigmoid(x, x)
+	}
+}
+
+// GemmBiasAct is GemmBias followed by act over C, applied to each block of
+// rows of C as soon as it is final, while it is still in cache: the same
+// bits as GemmBias then ReLU or Sigmoid over C, without the extra pass.
+// bias may be nil (no bias: C = alpha*op(A)*op(B)).
+func GemmBiasAct(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, act Act, c []float32, ldc int) {
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if bias != nil {
+		if len(bias) < n {
+			panic(errPrefix + "insufficient length of bias")
+		}
+		bias = bias[:n]
+	}
+	gemmBlocked(bestKernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias, act, nil)
+}
+
+// PackedB is the B operand of a GEMM packed once, ahead of the products
+// that use it: the weights of a layer at inference, which every batch
+// multiplies unchanged. Packing is then no part of a call (8% of a
+// dense-mnist forward pass). The zero value is empty; Pack fills it.
+type PackedB struct {
+	kern *kernel
+	k, n int
+	data []float32
+}
+
+// Pack packs op(B) (k×n; B is n×k when transB) into p, reusing p's memory,
+// in the layout gemmBlocked packs a column block of B into: for each k
+// block (as Gemm cuts k), the micro-panels of nr columns, zero-padded.
+func (p *PackedB) Pack(transB bool, k, n int, b []float32, ldb int) {
+	p.pack(bestKernel, transB, k, n, b, ldb)
+}
+
+func (p *PackedB) pack(kern *kernel, transB bool, k, n int, b []float32, ldb int) {
+	if k < 0 || n < 0 {
+		panic(errPrefix + "negative dimension")
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	if ldb < max(1, bc) {
+		panic(errPrefix + "bad leading dimension ldb")
+	}
+	if br > 0 && bc > 0 && len(b) < (br-1)*ldb+bc {
+		panic(errPrefix + "insufficient length of b")
+	}
+	nr := kern.nr
+	nPanels := (n + nr - 1) / nr
+	kBlocks := max(1, (k+kcMax-1)/kcMax)
+	kcStep := (k + kBlocks - 1) / kBlocks
+	p.kern, p.k, p.n = kern, k, n
+	p.data = grow(p.data, kBlocks*kcStep*nPanels*nr)
+	ncPad := nPanels * nr
+	for s := 0; s < nPanels; s++ {
+		j0 := s * nr
+		for pc := 0; pc < k; pc += kcStep {
+			kc := min(kcStep, k-pc)
+			off := pc*ncPad + s*kc*nr
+			packB(p.data[off:off+kc*nr], transB, b, ldb, pc, kc, j0, min(nr, n-j0), nr)
+		}
+	}
+}
+
+// K and N are the shape of the packed op(B).
+func (p *PackedB) K() int { return p.k }
+
+// N is the number of columns of the packed op(B).
+func (p *PackedB) N() int { return p.n }
+
+// GemmPacked computes C = op(A)·B + bias, then act, with op(A) m×k and B
+// packed by p (k×n): the bits of GemmBiasAct with alpha = 1 on the B that
+// was packed. bias may be nil.
+func GemmPacked(transA bool, m int, a []float32, lda int, p *PackedB, bias []float32, act Act, c []float32, ldc int) {
+	gemmPacked(bestKernel, transA, m, a, lda, p, bias, act, c, ldc)
+}
+
+func gemmPacked(kern *kernel, transA bool, m int, a []float32, lda int, p *PackedB, bias []float32, act Act, c []float32, ldc int) {
+	if p.kern != kern {
+		panic(errPrefix + "PackedB packed for another kernel (or empty)")
+	}
+	n, k := p.n, p.k
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	switch {
+	case m < 0:
+		panic(fmt.Sprintf(errPrefix+"negative dimension m=%d", m))
+	case lda < max(1, ac) || ldc < max(1, n):
+		panic(fmt.Sprintf(errPrefix+"bad leading dimension lda=%d ldc=%d", lda, ldc))
+	case ar > 0 && ac > 0 && len(a) < (ar-1)*lda+ac:
+		panic(errPrefix + "insufficient length of a")
+	case m > 0 && n > 0 && len(c) < (m-1)*ldc+n:
+		panic(errPrefix + "insufficient length of c")
+	}
+	if bias != nil {
+		if len(bias) < n {
+			panic(errPrefix + "insufficient length of bias")
+		}
+		bias = bias[:n]
+	}
+	gemmBlocked(kern, transA, false, m, n, k, 1, a, lda, nil, 0, 0, c, ldc, bias, act, p)
+}
+
+// PanelRows is the number of rows of C the GEMM's microkernel computes at
+// once (14 with AVX-512). Splitting the rows of a product at multiples of
+// it wastes no part of a register tile.
+func PanelRows() int { return bestKernel.mr }

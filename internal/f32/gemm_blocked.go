@@ -2,6 +2,7 @@ package f32
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"github.com/bottleneck-ml/bottleneck/internal/parallel"
@@ -52,6 +53,8 @@ type gemmCtx struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 	bias           []float32 // GemmBias: added to every row instead of beta·C
+	act            Act       // applied to each row block of C after its last k block
+	pre            *PackedB  // B packed ahead (GemmPacked): no packing, no waiting
 
 	mc, nblocks int  // row blocks of C
 	splitN      bool // workers split the B micro-panels, not the row blocks
@@ -60,11 +63,13 @@ type gemmCtx struct {
 	bPanels     int  // B micro-panels in the column block
 	gen         uint64
 
-	bp    []float32       // packed B for the column block, all k blocks; shared
-	ready []atomic.Uint64 // ready[s] == gen once B micro-panel s is packed
-	abort atomic.Bool     // a worker panicked: the others stop waiting
-	ap    [][]float32     // packed A block, per worker
-	tmp   [][]float32     // edge tile, per worker
+	bp      []float32       // packed B for the column block, all k blocks; shared
+	bpOwn   []float32       // the context's own bp while bp is a PackedB's
+	claimed []atomic.Uint64 // claimed[s] == gen once a worker has taken B micro-panel s to pack
+	ready   []atomic.Uint64 // ready[s] == gen once B micro-panel s is packed
+	abort   atomic.Bool     // a worker panicked: the others stop waiting
+	ap      [][]float32     // packed A block, per worker
+	tmp     [][]float32     // edge tile, per worker
 
 	task gemmTask
 }
@@ -89,7 +94,10 @@ func getCtx() *gemmCtx {
 }
 
 func putCtx(g *gemmCtx) {
-	g.a, g.b, g.c, g.bias = nil, nil, nil, nil
+	if g.pre != nil {
+		g.bp, g.bpOwn = g.bpOwn, nil // never pack into a PackedB's memory
+	}
+	g.a, g.b, g.c, g.bias, g.pre = nil, nil, nil, nil, nil
 	select {
 	case ctxFree <- g:
 	default:
@@ -103,10 +111,90 @@ func grow(s []float32, n int) []float32 {
 	return s[:n]
 }
 
+// ctxMax is the largest scratch any context has needed. When a call needs
+// more than its context holds, every context grows to the new largest
+// sizes at once, the idle ones too, and the pool is filled up to the
+// thread count: which context a call gets depends on which calls overlap
+// (nested GEMMs of a parallel region run on its workers, or one after
+// another on the caller when it takes the chunks no worker has started),
+// so contexts that grew one by one would allocate now and then long after
+// the warm-up.
+var ctxMax struct {
+	sync.Mutex
+	bp, ap, panels, workers, tmp int
+}
+
+// fits reports whether g holds scratch for the given sizes.
+func (g *gemmCtx) fits(bp, ap, panels, workers, tmp int) bool {
+	if cap(g.bp) < bp || len(g.ready) < panels || len(g.ap) < workers {
+		return false
+	}
+	for w := 0; w < workers; w++ {
+		if cap(g.ap[w]) < ap || cap(g.tmp[w]) < tmp {
+			return false
+		}
+	}
+	return true
+}
+
+// growTo grows g's scratch to ctxMax (held by the caller).
+func (g *gemmCtx) growTo() {
+	m := &ctxMax
+	if cap(g.bp) < m.bp {
+		g.bp = make([]float32, m.bp)
+	}
+	if len(g.ready) < m.panels {
+		g.ready = make([]atomic.Uint64, m.panels)
+		g.claimed = make([]atomic.Uint64, m.panels)
+	}
+	for len(g.ap) < m.workers {
+		g.ap = append(g.ap, nil)
+		g.tmp = append(g.tmp, nil)
+	}
+	for w := range g.ap {
+		if cap(g.ap[w]) < m.ap {
+			g.ap[w] = make([]float32, m.ap)
+		}
+		if cap(g.tmp[w]) < m.tmp {
+			g.tmp[w] = make([]float32, m.tmp)
+		}
+	}
+}
+
+// fit makes g hold the given sizes (see ctxMax).
+func (g *gemmCtx) fit(bp, ap, panels, workers, tmp int) {
+	if g.fits(bp, ap, panels, workers, tmp) {
+		return
+	}
+	m := &ctxMax
+	m.Lock()
+	defer m.Unlock()
+	m.bp, m.ap, m.panels = max(m.bp, bp), max(m.ap, ap), max(m.panels, panels)
+	m.workers, m.tmp = max(m.workers, workers), max(m.tmp, tmp)
+	g.growTo()
+	idle := len(ctxFree)
+	for i := 0; i < idle; i++ {
+		select {
+		case c := <-ctxFree:
+			c.growTo()
+			putCtx(c)
+		default:
+		}
+	}
+	for i := idle + 1; i < min(parallel.Threads(), cap(ctxFree)); i++ {
+		c := new(gemmCtx)
+		c.task.g = c
+		c.growTo()
+		putCtx(c)
+	}
+}
+
 // gemmBlocked is Gemm after the argument checks, with the given microkernel.
 // With bias not nil (GemmBias), beta must be 0 and C = alpha·op(A)·op(B) +
-// bias, the bias added to each row.
-func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32) {
+// bias, the bias added to each row. act is applied to C at the end. With pre
+// not nil, B is pre's (packed for kern, k and n) and b, ldb and transB are
+// not used.
+func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, bias []float32, act Act, pre *PackedB) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -116,6 +204,9 @@ func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, 
 			for i := 0; i < m; i++ {
 				copy(c[i*ldc:i*ldc+n], bias[:n])
 			}
+		}
+		for i := 0; i < m; i++ {
+			applyAct(act, c[i*ldc:i*ldc+n])
 		}
 		return
 	}
@@ -154,7 +245,11 @@ func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, 
 	kPad := kBlocks * kcStep
 
 	// Column blocks: B is packed for all of k at once, at most bMax floats.
+	// A B packed ahead is one block.
 	ncStep := min((n+nr-1)/nr*nr, max(nr, bMax/kPad/nr*nr))
+	if pre != nil {
+		ncStep = nPanels * nr
+	}
 
 	g := getCtx()
 	g.kern = kern
@@ -163,19 +258,21 @@ func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, 
 	g.alpha, g.beta = alpha, beta
 	g.a, g.b, g.c = a, b, c
 	g.lda, g.ldb, g.ldc = lda, ldb, ldc
-	g.bias = bias
+	g.bias, g.act, g.pre = bias, act, pre
 	g.mc, g.nblocks, g.kcStep, g.splitN = mc, nblocks, kcStep, splitN
-	g.bp = grow(g.bp, kPad*ncStep)
-	if len(g.ready) < ncStep/nr {
-		g.ready = make([]atomic.Uint64, ncStep/nr)
+	bpNeed := kPad * ncStep
+	if pre != nil {
+		bpNeed = 0
 	}
-	for len(g.ap) < workers {
-		g.ap = append(g.ap, nil)
-		g.tmp = append(g.tmp, nil)
+	g.fit(bpNeed, mc*kcStep, ncStep/nr, workers, mr*nr)
+	if pre != nil {
+		g.bpOwn, g.bp = g.bp, pre.data
+	} else {
+		g.bp = g.bp[:bpNeed]
 	}
 	for w := 0; w < workers; w++ {
-		g.ap[w] = grow(g.ap[w], mc*kcStep)
-		g.tmp[w] = grow(g.tmp[w], mr*nr)
+		g.ap[w] = g.ap[w][:mc*kcStep]
+		g.tmp[w] = g.tmp[w][:mr*nr]
 	}
 	g.abort.Store(false)
 
@@ -196,9 +293,11 @@ func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, 
 // [lo, hi) are row blocks: the worker first packs its share of the B
 // micro-panels (derived from [lo, hi), so the shares cover all panels
 // whatever the number of chunks), then runs the k blocks over its rows,
-// starting with its own B panels and waiting for the others' only where they
-// are not packed yet. For a column split, [lo, hi) are B micro-panels: the
-// worker packs them and computes them for all rows, sharing nothing.
+// starting with its own B panels; a panel of another share that nobody has
+// taken yet it packs itself (chunks may run one after another on one
+// goroutine, see parallel.Task), one being packed it waits for. For a column
+// split, [lo, hi) are B micro-panels: the worker packs them and computes them
+// for all rows, sharing nothing.
 func (t *gemmTask) Do(w, lo, hi int) {
 	g := t.g
 	defer func() {
@@ -214,14 +313,10 @@ func (t *gemmTask) Do(w, lo, hi int) {
 	if g.splitN {
 		s0, s1, b0, b1, todo = lo, hi, 0, g.nblocks, hi-lo
 	}
-	for s := s0; s < s1; s++ {
-		j0 := g.jc + s*nr
-		for pc := 0; pc < g.k; pc += g.kcStep {
-			kc := min(g.kcStep, g.k-pc)
-			off := pc*ncPad + s*kc*nr
-			packB(g.bp[off:off+kc*nr], g.transB, g.b, g.ldb, pc, kc, j0, min(nr, g.n-j0), nr)
+	for s := s0; s < s1 && g.pre == nil; s++ {
+		if g.splitN || g.claimed[s].Swap(g.gen) != g.gen {
+			g.packPanel(s)
 		}
-		g.ready[s].Store(g.gen)
 	}
 
 	ap, tmp := g.ap[w], g.tmp[w]
@@ -251,7 +346,7 @@ func (t *gemmTask) Do(w, lo, hi int) {
 			}
 			for ss := 0; ss < todo; ss++ {
 				s := (s0 + ss) % bPanels
-				if !g.splitN && pc == 0 {
+				if !g.splitN && pc == 0 && g.pre == nil {
 					g.wait(s)
 				}
 				j0 := g.jc + s*nr
@@ -291,12 +386,44 @@ func (t *gemmTask) Do(w, lo, hi int) {
 					}
 				}
 			}
+			if g.act != ActNone && pc+kc == g.k {
+				// the rows are final: activate them while they are in cache
+				j0, j1 := g.jc, g.jc+g.nc
+				if g.splitN {
+					j0, j1 = g.jc+s0*nr, min(g.jc+s1*nr, g.n)
+				}
+				for i := ic; i < ic+mc; i++ {
+					applyAct(g.act, g.c[i*g.ldc+j0:i*g.ldc+j1])
+				}
+			}
 		}
 	}
 }
 
-// wait returns once B micro-panel s of the current column block is packed.
+// packPanel packs B micro-panel s of the current column block, for all k
+// blocks, and marks it ready.
+func (g *gemmCtx) packPanel(s int) {
+	nr := g.kern.nr
+	ncPad := g.bPanels * nr
+	j0 := g.jc + s*nr
+	for pc := 0; pc < g.k; pc += g.kcStep {
+		kc := min(g.kcStep, g.k-pc)
+		off := pc*ncPad + s*kc*nr
+		packB(g.bp[off:off+kc*nr], g.transB, g.b, g.ldb, pc, kc, j0, min(nr, g.n-j0), nr)
+	}
+	g.ready[s].Store(g.gen)
+}
+
+// wait returns once B micro-panel s of the current column block is packed,
+// packing it itself if no worker has taken it.
 func (g *gemmCtx) wait(s int) {
+	if g.ready[s].Load() == g.gen {
+		return
+	}
+	if g.claimed[s].Swap(g.gen) != g.gen {
+		g.packPanel(s)
+		return
+	}
 	for spins := 0; g.ready[s].Load() != g.gen; spins++ {
 		if g.abort.Load() {
 			panic(errPrefix + "gemm worker failed")

@@ -166,7 +166,7 @@ func TestGemmKernels(t *testing.T) {
 		t.Run(kern.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(3, 4))
 			gemm := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-				gemmBlocked(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+				gemmBlocked(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil, ActNone, nil)
 			}
 			for _, tc := range gemmCases(true) {
 				runCase(t, rng, tc, gemm)
@@ -255,7 +255,7 @@ func TestGemmThreadsBitIdentical(t *testing.T) {
 				for _, th := range []int{1, 2, 3} {
 					parallel.SetThreads(th)
 					c := append([]float32(nil), c0...)
-					gemmBlocked(kern, tr[0], tr[1], m, n, k, 0.7, a, lda, b, ldb, 1.3, c, n, nil)
+					gemmBlocked(kern, tr[0], tr[1], m, n, k, 0.7, a, lda, b, ldb, 1.3, c, n, nil, ActNone, nil)
 					results = append(results, c)
 				}
 				for r := 1; r < len(results); r++ {

@@ -31,6 +31,7 @@ import (
 
 	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/dataset"
+	"github.com/bottleneck-ml/bottleneck/nn"
 	"github.com/bottleneck-ml/bottleneck/train"
 )
 
@@ -44,6 +45,7 @@ var (
 	threshold = flag.String("threshold", "", "threshold spec (train --threshold)")
 	only      = flag.String("only", "", "comma-separated dataset names to run (default all)")
 	keys      = flag.String("keys", "roc_auc", "comma-separated eval JSON keys to report")
+	precision = flag.String("precision", "fp32", "inference precision of the evaluation (ae.Model.SetPrecision): fp32 or int8")
 	window    = flag.Int("window", 10, "skab: window length (--window)")
 	trainN    = flag.Int("train-rows", 400, "skab: leading rows of each experiment trained on")
 	tmpDir    string
@@ -147,6 +149,10 @@ func main() {
 			ds, err := dataset.Load(j.trainPath, j.trainOpt)
 			check(err)
 			det := trainDetector(ds, uint64(s), 0)
+			prec, err := nn.ParsePrecision(*precision)
+			check(err)
+			_, err = det.Model().SetPrecision(prec)
+			check(err)
 			for i, path := range j.evalPaths {
 				te, err := dataset.LoadWith(path, det.Preprocessor(), j.evalOpt)
 				check(err)

@@ -33,6 +33,9 @@ func main() {
 	elementwise()
 	transpose()
 	copyRows()
+	q8Kernel()
+	q8Quant()
+	gather()
 	Generate()
 }
 

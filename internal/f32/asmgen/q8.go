@@ -1,0 +1,212 @@
+package main
+
+import (
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/ir"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The int8 kernels (AVX512_VNNI). A product is quantised as in package
+// f32's gemm_q8.go: weights per output column to int8 stored as uint8 (+128),
+// activations per row to int8 (symmetric, scale max|x|/127), and
+// VPDPBUSD sums four uint8×int8 products into each int32 lane; the kernel
+// then removes the +128 of the weights (128·Σ x of the row, comp) and scales
+// back to float32.
+
+// vpdpbusd emits VPDPBUSD a, b, acc (Go operand order: acc += the four
+// products of the uint8 bytes of b and the int8 bytes of a, per dword).
+// avo's instruction table predates AVX512_VNNI, so the instruction is added
+// as it is; Go's assembler encodes it.
+func vpdpbusd(a, b, acc Op) {
+	Instruction(&ir.Instruction{
+		Opcode:   "VPDPBUSD",
+		Operands: []Op{a, b, acc},
+		Inputs:   []Op{a, b, acc},
+		Outputs:  []Op{acc},
+		ISA:      []string{"AVX512_VNNI"},
+	})
+}
+
+// q8Kernel emits kernQ8AVX512: one 14×32 tile of
+//
+//	c[i][j] = float32(acc[i][j] - comp[i]) · sw[j] · sx[i] (+ bias[j])
+//
+// with acc[i][j] = Σ_q Σ_t a[i·lda + 4q + t] · b[q·128 + 4j + t] over k4
+// steps q (a int8, b uint8), each product rounded as the Go twin does
+// (kernQ8Generic): exact int32 sums, then the conversion and the products
+// and the sum in float32, in that order.
+func q8Kernel() {
+	const mr, nv = 14, 2
+	TEXT("kernQ8AVX512", NOSPLIT, "func(k4 int, a *int8, lda int, b *uint8, c *float32, ldc int, sx *float32, comp *int32, sw *float32, bias *float32)")
+	Doc("kernQ8AVX512 computes a 14×32 tile of an int8 product (see kernQ8Generic).")
+	acc := func(i, j int) VecPhysical { return zmm(i*nv + j) }
+	bReg := func(j int) VecPhysical { return zmm(mr*nv + j) }
+	aReg := zmm(mr*nv + nv)
+
+	kc, rsa, pb, n := RCX, RSI, RBX, R8
+	groups := []GPPhysical{RAX, RDX, R9, R10, R11}
+	Load(Param("k4"), kc)
+	Load(Param("a"), groups[0])
+	Load(Param("lda"), rsa)
+	Load(Param("b"), pb)
+	for g := 1; g < len(groups); g++ {
+		LEAQ(Mem{Base: groups[g-1], Index: rsa, Scale: 2}, groups[g])
+		ADDQ(rsa, groups[g])
+	}
+	aAddr := func(i int) Mem {
+		m := Mem{Base: groups[i/3]}
+		if i%3 > 0 {
+			m.Index, m.Scale = rsa, uint8(i%3)
+		}
+		return m
+	}
+	for i := 0; i < mr; i++ {
+		for j := 0; j < nv; j++ {
+			VPXORD(acc(i, j), acc(i, j), acc(i, j))
+		}
+	}
+	MOVQ(kc, n)
+	TESTQ(n, n)
+	JZ(LabelRef("store"))
+	Label("loop")
+	for j := 0; j < nv; j++ {
+		VMOVDQU32(Mem{Base: pb, Disp: 64 * j}, bReg(j))
+	}
+	for i := 0; i < mr; i++ {
+		VPBROADCASTD(aAddr(i), aReg)
+		for j := 0; j < nv; j++ {
+			vpdpbusd(aReg, bReg(j), acc(i, j))
+		}
+	}
+	for _, g := range groups {
+		ADDQ(U8(4), g)
+	}
+	ADDQ(U32(128), pb)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+
+	Label("store")
+	pc, ldc, psx, pcomp, psw, pbias := R12, R13, RSI, RDI, RBX, R8
+	Load(Param("c"), pc)
+	Load(Param("ldc"), ldc)
+	SHLQ(U8(2), ldc)
+	Load(Param("sx"), psx)
+	Load(Param("comp"), pcomp)
+	Load(Param("sw"), psw)
+	Load(Param("bias"), pbias)
+	for j := 0; j < nv; j++ {
+		VMOVUPS(Mem{Base: psw, Disp: 64 * j}, bReg(j))
+	}
+	TESTQ(pbias, pbias)
+	JNZ(LabelRef("withbias"))
+	q8Store(mr, nv, acc, bReg, aReg, pc, ldc, psx, pcomp, nil)
+	VZEROUPPER()
+	RET()
+	Label("withbias")
+	q8Store(mr, nv, acc, bReg, aReg, pc, ldc, psx, pcomp, &pbias)
+	VZEROUPPER()
+	RET()
+}
+
+func q8Store(mr, nv int, acc func(i, j int) VecPhysical, sw func(j int) VecPhysical, t VecPhysical, pc, ldc, psx, pcomp GPPhysical, pbias *GPPhysical) {
+	for i := 0; i < mr; i++ {
+		VBROADCASTSS(Mem{Base: psx, Disp: 4 * i}, t)
+		for j := 0; j < nv; j++ {
+			VPSUBD_BCST(Mem{Base: pcomp, Disp: 4 * i}, acc(i, j), acc(i, j))
+			VCVTDQ2PS(acc(i, j), acc(i, j))
+			VMULPS(sw(j), acc(i, j), acc(i, j))
+			VMULPS(t, acc(i, j), acc(i, j))
+			if pbias != nil {
+				VADDPS(Mem{Base: *pbias, Disp: 64 * j}, acc(i, j), acc(i, j))
+			}
+			VMOVUPS(acc(i, j), Mem{Base: pc, Disp: 64 * j})
+		}
+		if i < mr-1 {
+			ADDQ(ldc, pc)
+		}
+	}
+}
+
+// q8Quant emits the two passes of quantising a row of activations (the
+// Go wrappers do the last len%16 elements with the twins):
+//
+//	absMaxAVX512(x) = max |x[i]| over the first len(x)/16*16 elements
+//	quantQ8AVX512(x, inv, dst) sets dst[i] = clamp(RNE(x[i]·inv), ±127) for
+//	the first len(x)/16*16 elements and returns their sum.
+func q8Quant() {
+	TEXT("absMaxAVX512", NOSPLIT, "func(x []float32) float32")
+	Doc("absMaxAVX512 returns the largest |x[i]| of the first len(x)/16*16 elements (0 if none; NaNs are skipped).")
+	{
+		n, px := RCX, RSI
+		Load(Param("x").Len(), n)
+		Load(Param("x").Base(), px)
+		bcastBits(0x7fffffff, Z2)
+		VPXORD(Z0, Z0, Z0)
+		SHRQ(U8(4), n)
+		JZ(LabelRef("reduce"))
+		Label("loop")
+		VPANDD(Mem{Base: px}, Z2, Z1)
+		VMAXPS(Z0, Z1, Z0) // Z0 = |x| > Z0 ? |x| : Z0, so a NaN in x is skipped
+		ADDQ(U8(64), px)
+		DECQ(n)
+		JNZ(LabelRef("loop"))
+		Label("reduce")
+		VEXTRACTF64X4(U8(1), Z0, Y1)
+		VMAXPS(Y1, Y0, Y0)
+		VEXTRACTF128(U8(1), Y0, X1)
+		VMAXPS(X1, X0, X0)
+		VMOVHLPS(X0, X0, X1)
+		VMAXPS(X1, X0, X0)
+		VMOVSHDUP(X0, X1)
+		VMAXSS(X1, X0, X0)
+		VZEROUPPER()
+		Store(X0, ReturnIndex(0))
+		RET()
+	}
+
+	TEXT("quantQ8AVX512", NOSPLIT, "func(x []float32, inv float32, dst []int8) int32")
+	Doc("quantQ8AVX512 sets dst[i] = max(-127, min(127, RNE(x[i]*inv))) for the first len(x)/16*16 elements and returns their sum.")
+	{
+		n, px, pd := RCX, RSI, RDI
+		Load(Param("x").Len(), n)
+		Load(Param("x").Base(), px)
+		Load(Param("dst").Base(), pd)
+		inv, err := Param("inv").Resolve()
+		if err != nil {
+			panic(err)
+		}
+		VBROADCASTSS(inv.Addr, Z2)
+		bcastBits(127, Z3)
+		bcastBits(uint32(math.MaxUint32-126), Z4) // -127
+		VPXORD(Z5, Z5, Z5)                        // sum
+		SHRQ(U8(4), n)
+		JZ(LabelRef("done"))
+		Label("loop")
+		VMULPS(Mem{Base: px}, Z2, Z0)
+		VCVTPS2DQ(Z0, Z0) // RNE; NaN and overflow give -2³¹
+		VPMINSD(Z3, Z0, Z0)
+		VPMAXSD(Z4, Z0, Z0)
+		VPADDD(Z0, Z5, Z5)
+		VPMOVDB(Z0, Mem{Base: pd})
+		ADDQ(U8(64), px)
+		ADDQ(U8(16), pd)
+		DECQ(n)
+		JNZ(LabelRef("loop"))
+		Label("done")
+		VEXTRACTI64X4(U8(1), Z5, Y1)
+		VPADDD(Y1, Y5, Y5)
+		VEXTRACTI128(U8(1), Y5, X1)
+		VPADDD(X1, X5, X5)
+		VPSHUFD(U8(0x4e), X5, X1)
+		VPADDD(X1, X5, X5)
+		VPSHUFD(U8(0xb1), X5, X1)
+		VPADDD(X1, X5, X5)
+		VMOVD(X5, EAX)
+		VZEROUPPER()
+		Store(EAX, ReturnIndex(0))
+		RET()
+	}
+}

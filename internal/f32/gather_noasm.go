@@ -1,0 +1,9 @@
+//go:build !amd64 || noasm
+
+package f32
+
+var useGatherAsm = false
+
+func gatherBulk(dst, src []float32, idx []int32) int { return 0 }
+
+func scatterAddBulk(dst, src []float32, idx []int32) int { return 0 }
