@@ -349,6 +349,23 @@ func (d *Detector) WithThreshold(t *Threshold) *Detector {
 	return &c
 }
 
+// WithPrecision returns a copy of the detector whose model runs inference
+// at p (ae.Model.SetPrecision: weights prepared once, int8 where the CPU
+// has AVX512_VNNI), with a pool of its own, so that every score it gives
+// comes from the prepared model; the detector itself is unchanged. It
+// reports the precision in effect. At FP32 the scores are the detector's
+// to the bit.
+func (d *Detector) WithPrecision(p ae.Precision) (*Detector, ae.Precision, error) {
+	m := d.model.Clone()
+	got, err := m.SetPrecision(p)
+	if err != nil {
+		return nil, got, fmt.Errorf("anomaly: %w", err)
+	}
+	c := *d
+	c.model, c.pool = m, newPool()
+	return &c, got, nil
+}
+
 func newPool() *sync.Pool { return &sync.Pool{} }
 
 func (d *Detector) get() *worker {

@@ -12,8 +12,10 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/dataset"
+	"github.com/bottleneck-ml/bottleneck/nn"
 	"github.com/bottleneck-ml/bottleneck/train"
 )
 
@@ -168,6 +170,53 @@ func TestSchemaDiff(t *testing.T) {
 	} {
 		if d := schemaDiff(base, otherDetector(t, c.edit).Preprocessor()); !strings.Contains(d, c.want) {
 			t.Errorf("%s: schemaDiff = %q; want it to say %s", name, d, c.want)
+		}
+	}
+}
+
+// Options.Precision holds for the model served at start and for the
+// ones Swap brings; FP32 scores are the detector's own to the bit.
+func TestPrecisionOnSwap(t *testing.T) {
+	want := ae.INT8
+	if !nn.Int8Available() {
+		want = ae.FP32 // the CPU falls back, and the server says so
+	}
+	det := testDetector(t, 1, "")
+	s, err := New(det, Options{Precision: ae.INT8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.cur.Load().det.Model().Precision(); got != want {
+		t.Fatalf("served at %v, want %v", got, want)
+	}
+	if det.Model().Precision() != ae.FP32 {
+		t.Error("serving changed the caller's detector")
+	}
+	if err := s.Swap(testDetector(t, 2, "")); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.cur.Load().det.Model().Precision(); got != want {
+		t.Errorf("after Swap served at %v, want %v", got, want)
+	}
+	fp, err := New(det, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := dataset.LoadFS(fstest.MapFS{"t.csv": {Data: []byte(tableCSV())}}, "t.csv", dataset.LoadOptions{Label: "label"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := det.Score(ds.X)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fp.cur.Load().det.Score(ds.X)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if a[i].Score != b[i].Score {
+			t.Fatalf("row %d: FP32 serving scores %v, the detector %v", i, b[i].Score, a[i].Score)
 		}
 	}
 }

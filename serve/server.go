@@ -36,6 +36,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/dataset"
 )
@@ -105,6 +106,11 @@ type Options struct {
 	// others wait up to MaxQueueWait, then get a 503. Default 1 per 4
 	// cores, at least 1 (one picture already uses every core).
 	MaxImageWork int
+	// Precision is the arithmetic of inference for every model served,
+	// those that Swap and Reload bring too (Detector.WithPrecision): FP32
+	// (the zero value; weights prepared once) or INT8 where the CPU has
+	// AVX512_VNNI (FP32 runs otherwise, with a warning in the log).
+	Precision ae.Precision
 	// Page serves the web page (package ui) at / and /ui/: pictures
 	// through the image endpoints, table rows through /v1/score, the
 	// latent space through /v1/latent.
@@ -225,17 +231,27 @@ func New(det *anomaly.Detector, opt Options) (*Server, error) {
 	s := &Server{opt: opt, reg: opt.Registry, mux: http.NewServeMux(), log: opt.Logger,
 		limit: newLimiter(opt.MaxInflight, opt.MaxInflightBytes), slots: make(slots, opt.MaxScoring),
 		imageSlots: make(slots, opt.MaxImageWork)}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
 	var err error
 	if s.images, err = imageModels(opt.Images); err != nil {
 		return nil, err
+	}
+	if s.latents, err = latentModels(opt.Latent); err != nil {
+		return nil, err
+	}
+	for _, p := range s.pools() {
+		got, err := p.model.SetPrecision(opt.Precision)
+		if err != nil {
+			return nil, fmt.Errorf("serve: model %s: %w", p.name, err)
+		}
+		s.precisionFell(got)
 	}
 	if p := s.images[ImageScore]; p != nil {
 		if s.imageScorer, err = anomaly.New(p.model); err != nil {
 			return nil, fmt.Errorf("serve: image model %s cannot score pictures: %w", p.name, err)
 		}
-	}
-	if s.latents, err = latentModels(opt.Latent); err != nil {
-		return nil, err
 	}
 	if det == nil && len(s.images) == 0 && len(s.latents) == 0 {
 		return nil, errors.New("serve: nothing to serve: give a detector, image models or latent models")
@@ -243,9 +259,6 @@ func New(det *anomaly.Detector, opt Options) (*Server, error) {
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
 		s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.metrics = metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bottleneck_requests_total", Help: "HTTP requests by path and status code."}, []string{"path", "code"}),
@@ -306,6 +319,22 @@ func New(det *anomaly.Detector, opt Options) (*Server, error) {
 	}
 	s.mux.HandleFunc("/", s.instrument("other", s.notFound))
 	return s, nil
+}
+
+// pools are the image and latent models, each once.
+func (s *Server) pools() []*pool {
+	seen := map[*pool]bool{}
+	var out []*pool
+	for _, p := range s.images {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, l := range s.latents {
+		out = append(out, l.pool)
+	}
+	return out
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
@@ -494,6 +523,11 @@ func (s *Server) prepare(det *anomaly.Detector) (*loaded, error) {
 	if th == nil {
 		return nil, errors.New("serve: the model has no anomaly threshold; retrain it with 'bottleneck train' (add --threshold to choose one)")
 	}
+	det, got, err := det.WithPrecision(s.opt.Precision)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	s.precisionFell(got)
 	l := &loaded{det: det, pre: pre, th: th, version: det.Version(), columns: make(map[string]int, len(pre.Columns)), maxBody: s.opt.MaxBodyBytes}
 	for i, c := range pre.Columns {
 		l.columns[c.Name] = i
@@ -502,6 +536,14 @@ func (s *Server) prepare(det *anomaly.Detector) (*loaded, error) {
 		l.maxBody = BodyLimit(pre, s.opt.MaxRows)
 	}
 	return l, nil
+}
+
+// precisionFell warns when a model runs at another precision than
+// Options.Precision (int8 on a CPU without AVX512_VNNI).
+func (s *Server) precisionFell(got ae.Precision) {
+	if got != s.opt.Precision {
+		s.log.Warn("the CPU cannot run the precision asked for; running another", "asked", s.opt.Precision.String(), "running", got.String())
+	}
 }
 
 // BodyLimit is the body limit Options.MaxBodyBytes defaults to for a

@@ -34,6 +34,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/tensor"
@@ -90,6 +91,11 @@ type Options struct {
 	// AllowSchemaChange lets Swap and Reload load a model whose input
 	// columns differ from the current one's.
 	AllowSchemaChange bool
+	// Precision is the arithmetic of inference for the model and those
+	// Swap and Reload bring (anomaly.Detector.WithPrecision): FP32 (the
+	// zero value) or INT8 where the CPU has AVX512_VNNI (FP32 runs
+	// otherwise, with a warning in the log).
+	Precision ae.Precision
 	// Registry receives the metrics; nil makes a private one with the Go
 	// runtime and process collectors.
 	Registry *prometheus.Registry
@@ -266,6 +272,13 @@ func (w *Worker) prepare(det *anomaly.Detector) (*loaded, error) {
 	c, err := newCodec(pre, w.opt.Format, w.opt.ID)
 	if err != nil {
 		return nil, err
+	}
+	det, got, err := det.WithPrecision(w.opt.Precision)
+	if err != nil {
+		return nil, fmt.Errorf("stream: %w", err)
+	}
+	if got != w.opt.Precision {
+		w.log.Warn("the CPU cannot run the precision asked for; running another", "asked", w.opt.Precision.String(), "running", got.String())
 	}
 	return &loaded{det: det, th: th.Value, version: det.Version(), codec: c}, nil
 }

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/anomaly"
+	"github.com/bottleneck-ml/bottleneck/nn"
 )
 
 // runUntil runs w until cond holds (or 10 s pass), then stops it and
@@ -316,4 +318,27 @@ func counter(t testing.TB, w *Worker, name string) float64 {
 		return sum
 	}
 	return 0
+}
+
+// Options.Precision holds for the model at start and after Swap, and the
+// caller's detector is left as it was.
+func TestPrecisionOnSwap(t *testing.T) {
+	want := ae.INT8
+	if !nn.Int8Available() {
+		want = ae.FP32
+	}
+	w := fakeWorker(t, &fakeBroker{}, Options{Precision: ae.INT8})
+	if got := w.cur.Load().det.Model().Precision(); got != want {
+		t.Fatalf("scoring at %v, want %v", got, want)
+	}
+	det := tableDetector(t)
+	if det.Model().Precision() != ae.FP32 {
+		t.Error("the worker changed the caller's detector")
+	}
+	if err := w.Swap(det); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.cur.Load().det.Model().Precision(); got != want {
+		t.Errorf("after Swap scoring at %v, want %v", got, want)
+	}
 }

@@ -39,7 +39,7 @@ type serveOptions struct {
 	noUI              bool
 	maxImagePixels    int
 	maxImageBody      byteSize
-	precision         precisionFlag // of the model at start (a reload serves fp32)
+	precision         precisionFlag
 	ready             chan<- string // tests: receives the listening address
 }
 
@@ -255,9 +255,6 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		if det, err = openDetector(o.model); err != nil {
 			return err
 		}
-		if err := o.precision.apply(det.Model(), stderr); err != nil {
-			return err
-		}
 	}
 	var token string
 	if o.tokenFile != "" {
@@ -273,7 +270,11 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	if top == 0 {
 		top = -1
 	}
-	opt := serve.Options{
+	prec, err := o.precision.value()
+	if err != nil {
+		return err
+	}
+	opt := serve.Options{Precision: prec,
 		MaxBodyBytes: int64(o.maxBody), MaxRows: o.maxRows, Top: top, Token: token,
 		MaxInflight: o.maxInflight, MaxInflightBytes: int64(o.maxInflightBytes), MaxScoring: o.maxScoring, MaxQueueWait: o.queueWait,
 		AllowSchemaChange: o.allowSchemaChange, Logger: log, MaxImagePixels: o.maxImagePixels, MaxImageBytes: int64(o.maxImageBody),

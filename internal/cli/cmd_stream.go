@@ -22,7 +22,7 @@ import (
 type streamOptions struct {
 	model, metricsAddr, logFormat string
 	opt                           stream.Options
-	precision                     precisionFlag // of the model at start (a SIGHUP reload serves fp32)
+	precision                     precisionFlag
 }
 
 func newStreamCommand(g *globalOptions) *cobra.Command {
@@ -107,7 +107,7 @@ func runStream(ctx context.Context, o *streamOptions, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := o.precision.apply(det.Model(), stderr); err != nil {
+	if o.opt.Precision, err = o.precision.value(); err != nil {
 		return err
 	}
 	o.opt.Logger = log
