@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -129,89 +128,43 @@ func runBench(ctx context.Context, o *benchOptions, threads int, stdout io.Write
 	if o.warmup == 0 {
 		opts.Warmup = -1 // bench.Options: 0 means the default
 	}
-	// fixed widths, so that each row prints as its model finishes
-	const row = "%-13s %5v %7v %15v %8v %7v %15v %8v %7v %10v\n"
 	if !o.json {
-		fmt.Fprintf(stdout, row, "model", "batch", "threads", "train samples/s", "ms/step", "GFLOP/s",
-			"infer samples/s", "ms/batch", "GFLOP/s", "contention")
+		if err := bench.WriteHeader(stdout); err != nil {
+			return err
+		}
 	}
 	for _, name := range models {
 		r, err := bench.Run(ctx, name, opts)
 		if err != nil {
 			return err
 		}
-		if o.json {
-			b, err := json.Marshal(r)
-			if err != nil {
+		if !o.json {
+			if err := r.WriteRow(stdout); err != nil {
 				return err
 			}
-			fmt.Fprintln(stdout, string(b))
 			continue
 		}
-		fmt.Fprintf(stdout, row, r.Model, r.Batch, r.Threads,
-			num(r.TrainSamplesPerS, 1), num(r.TrainStepMsMedian, 3), num(r.TrainGFLOPsApprox, 2),
-			num(r.InferSamplesPerS, 1), num(r.InferBatchMsMed, 3), num(r.InferGFLOPs, 2),
-			contention(r.TrainCPU, r.InferCPU))
-	}
-	return nil
-}
-
-// num formats a measured value, "-" when the phase did not run.
-func num(v float64, prec int) string {
-	if v == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.*f", prec, v)
-}
-
-// contention is the other processes' CPU load during the timed loops
-// (train/infer), in CPUs.
-func contention(train, infer *bench.CPU) string {
-	var parts []string
-	for _, c := range []*bench.CPU{train, infer} {
-		if c != nil {
-			parts = append(parts, fmt.Sprintf("%.2f", c.Contention))
-		}
-	}
-	return strings.Join(parts, "/")
-}
-
-func describeBench(asJSON bool, stdout io.Writer) error {
-	rows, err := bench.Describe()
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		b, err := json.Marshal(rows)
+		b, err := json.Marshal(r)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, string(b))
-		return nil
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "model\tinput\tdefault batch\tAdam lr\tparams\tFLOPs/sample fwd\ttrain FLOPs/step\t")
-	for _, r := range rows {
-		in := strings.Trim(strings.ReplaceAll(fmt.Sprint(r.Input), " ", "x"), "[]")
-		trainG := 3 * float64(r.FwdFLOPsPerSample) * float64(r.DefaultBatch) / 1e9
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%g\t%s\t%s\t%.3f G\t\n", r.Model, in, r.DefaultBatch, r.LR,
-			thousands(r.Params), thousands(r.FwdFLOPsPerSample), trainG)
-	}
-	return tw.Flush()
+	return nil
 }
 
-// thousands formats n with comma separators, as Python's {:,}.
-func thousands(n int) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
+func describeBench(asJSON bool, stdout io.Writer) error {
+	rows, err := bench.Describe()
+	if err != nil || !asJSON {
+		if err == nil {
+			err = bench.WriteDescription(stdout, rows)
 		}
-		b.WriteRune(c)
+		return err
 	}
-	return b.String()
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, string(b))
+	return nil
 }

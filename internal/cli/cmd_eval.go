@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -141,22 +140,7 @@ func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
 		fmt.Fprintln(stdout, string(b))
 		return nil
 	}
-	steps := ""
-	if det.Window() > 1 {
-		steps = fmt.Sprintf(" (time steps, windows of %d)", det.Window())
-	}
-	fmt.Fprintf(stdout, "rows      %d%s\nfeatures  %d\nmse       %.6f\n", res.Rows, steps, res.Features, res.MSE)
-	if res.BCE != nil {
-		fmt.Fprintf(stdout, "bce       %.6f\n", *res.BCE)
-	}
-	if r := res.Metrics; r != nil {
-		fmt.Fprintf(stdout, "anomalies %d (label ≠ %q)\nroc_auc   %.4f\npr_auc    %.4f\nprec@n    %.4f\n", r.Anomalies, r.Normal, r.ROCAUC, r.PRAUC, r.PrecisionAtN)
-		if r.Threshold != nil {
-			fmt.Fprintf(stdout, "threshold %.6g (%s)\nflagged   %d\nprecision %.4f\nrecall    %.4f\nf1        %.4f\nfar       %.4f\nmar       %.4f\n",
-				*r.Threshold, r.ThresholdMethod, r.Flagged, *r.Precision, *r.Recall, *r.F1, *r.FAR, *r.MAR)
-		}
-	}
-	return nil
+	return res.WriteText(stdout, det.Window())
 }
 
 func (o *evalOptions) noiseModel() (*noise.Model, error) {
@@ -219,12 +203,7 @@ func runImageEval(o *evalOptions, m *ae.Model, stdout io.Writer) error {
 		fmt.Fprintln(stdout, string(b))
 		return nil
 	}
-	fmt.Fprintf(stdout, "%-40s %8s %7s   %s PSNR / SSIM\n", "image", "PSNR", "SSIM", res.Baseline)
-	for _, s := range res.Images {
-		fmt.Fprintf(stdout, "%-40s %8.2f %7.4f   %8.2f %7.4f\n", filepath.Base(s.File), s.PSNR, s.SSIM, s.BasePSNR, s.BaseSSIM)
-	}
-	fmt.Fprintf(stdout, "%-40s %8.2f %7.4f   %8.2f %7.4f\n", "mean", res.PSNR, res.SSIM, res.BasePSNR, res.BaseSSIM)
-	return nil
+	return res.WriteText(stdout)
 }
 
 // runNLL is eval --nll: a VAE's −log p(x) by importance sampling.
@@ -273,13 +252,5 @@ func runNLL(ctx context.Context, o *evalOptions, m *ae.Model, stdout io.Writer) 
 		fmt.Fprintln(stdout, string(b))
 		return nil
 	}
-	bins := ""
-	if res.Binarized {
-		bins = fmt.Sprintf(", binarised with seed %d", o.seed)
-	}
-	fmt.Fprintf(stdout, "rows        %d%s\n", res.Rows, bins)
-	fmt.Fprintf(stdout, "−log p(x)   %.2f ± %.2f nats (importance sampling, K=%d)\n", res.NLL, res.NLLStdErr, o.samples)
-	fmt.Fprintf(stdout, "−ELBO       %.2f nats\n", res.NegELBO)
-	fmt.Fprintf(stdout, "time        %.1fs\n", secs)
-	return nil
+	return res.WriteText(stdout, secs)
 }
