@@ -384,6 +384,7 @@ func TestReadColumnNames(t *testing.T) {
 		{"one csv line", "a, b,c\n", "f", []string{"a", "b", "c"}},
 		{"kddcup.names", kdd, "f", []string{"duration", "protocol_type"}},
 		{"inline", "", "x, y ,z", []string{"x", "y", "z"}},
+		{"a file and more names", kdd, "f,label, difficulty", []string{"duration", "protocol_type", "label", "difficulty"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := readColumnNames(fsWith("f", tc.content), tc.spec)
@@ -398,6 +399,8 @@ func TestReadColumnNames(t *testing.T) {
 	wantErr(t, err, ErrOption, "empty")
 	_, err = readColumnNames(fsWith(), "a,a")
 	wantErr(t, err, ErrOption, `"a" appears twice`)
+	_, err = readColumnNames(fsWith("f", kdd), "f,duration")
+	wantErr(t, err, ErrOption, `"duration" appears twice`)
 }
 
 func TestDetectFormat(t *testing.T) {

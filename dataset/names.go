@@ -7,26 +7,45 @@ import (
 	"strings"
 )
 
-// ReadColumnNames reads column names from spec, which is either a file or
-// an inline comma-separated list (the CLI's --columns NAMES|FILE). A file
-// holds one name per line, or one comma-separated line, or the
-// kddcup.names format: a first line listing the classes, then
-// "name: type." lines (the names before the colons are returned).
+// ReadColumnNames reads column names from spec (the CLI's --columns): a
+// file, or a comma-separated list in which an item naming a file stands
+// for the names in it, so "kddcup.names,label,difficulty" extends a names
+// file with two columns. A file holds one name per line, or one
+// comma-separated line, or the kddcup.names format: a first line listing
+// the classes, then "name: type." lines (the names before the colons are
+// returned).
 func ReadColumnNames(spec string) ([]string, error) {
 	return readColumnNames(osFS{}, spec)
 }
 
 func readColumnNames(fsys fs.FS, spec string) ([]string, error) {
 	st, err := fs.Stat(fsys, spec)
-	if err != nil || st.IsDir() {
-		if strings.Contains(spec, ",") {
-			return splitNames("columns", strings.Split(spec, ","))
-		}
+	if err == nil && !st.IsDir() {
+		return readNamesFile(fsys, spec)
+	}
+	if !strings.Contains(spec, ",") {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, failCause(ErrOption, err, spec, "cannot read the column names file: %v", err)
 		}
 		return nil, fail(ErrOption, spec, "no such column names file, and not a comma-separated list; pass NAMES (a,b,c) or a file with one name per line")
 	}
+	var parts []string
+	for _, item := range strings.Split(spec, ",") {
+		if st, err := fs.Stat(fsys, strings.TrimSpace(item)); strings.TrimSpace(item) != "" && err == nil && !st.IsDir() {
+			names, err := readNamesFile(fsys, strings.TrimSpace(item))
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, names...)
+			continue
+		}
+		parts = append(parts, item)
+	}
+	return splitNames("columns", parts)
+}
+
+// readNamesFile reads the names of one file (see ReadColumnNames).
+func readNamesFile(fsys fs.FS, spec string) ([]string, error) {
 	f, err := fsys.Open(spec)
 	if err != nil {
 		return nil, failCause(ErrOption, err, spec, "cannot open: %v", err)

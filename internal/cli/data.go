@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -77,39 +76,13 @@ func (d *dataFlags) options() (dataset.LoadOptions, error) {
 		opt.Header = dataset.NoHeader
 	}
 	if d.columns != "" {
-		names, err := columnNames(d.columns)
+		names, err := dataset.ReadColumnNames(d.columns)
 		if err != nil {
-			return opt, err
+			return opt, usageError{fmt.Errorf("--columns: %w", err)}
 		}
 		opt.Columns = names
 	}
 	return opt, nil
-}
-
-// columnNames reads --columns: a comma-separated list in which an item
-// naming an existing file is replaced by the names read from it, so
-// "kddcup.names,label,difficulty" extends a names file with two columns.
-func columnNames(s string) ([]string, error) {
-	var names []string
-	for _, item := range strings.Split(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			return nil, usagef("--columns %q: empty name", s)
-		}
-		if st, err := os.Stat(item); err == nil && !st.IsDir() {
-			fromFile, err := dataset.ReadColumnNames(item)
-			if err != nil {
-				return nil, err
-			}
-			names = append(names, fromFile...)
-			continue
-		}
-		names = append(names, item)
-	}
-	if len(names) == 1 {
-		return nil, usagef("--columns %q: no such file, and not a comma-separated list of names", s)
-	}
-	return names, nil
 }
 
 // openDetector opens a model file or a shipped model as a detector.

@@ -46,6 +46,8 @@ import (
 
 	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/serve"
+
+	"github.com/bottleneck-ml/bottleneck/dataset"
 )
 
 var (
@@ -68,7 +70,8 @@ var (
 
 func main() {
 	flag.Parse()
-	names := readNames(*columns)
+	names, err := dataset.ReadColumnNames(*columns) // the data has no header
+	check(err)
 	f, err := os.Open(*dataPath)
 	check(err)
 	recs, err := csv.NewReader(f).ReadAll()
@@ -401,22 +404,6 @@ func overload(names []string, recs [][]string) {
 			}
 		}
 	}
-}
-
-func readNames(spec string) []string {
-	var out []string
-	for _, item := range strings.Split(spec, ",") {
-		if b, err := os.ReadFile(item); err == nil {
-			for _, l := range strings.Split(string(b), "\n")[1:] {
-				if n, _, ok := strings.Cut(l, ":"); ok {
-					out = append(out, strings.TrimSpace(n))
-				}
-			}
-			continue
-		}
-		out = append(out, item)
-	}
-	return out
 }
 
 func check(err error) {
