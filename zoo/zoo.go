@@ -14,7 +14,9 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -117,4 +119,24 @@ func Open(name string) (*ae.Model, error) {
 		return nil, fmt.Errorf("zoo: shipped model %s: %w", name, err)
 	}
 	return m, nil
+}
+
+// WriteList writes the entries as `bottleneck models` prints them: name,
+// size and description, then the recorded results, one per line.
+func WriteList(w io.Writer, es []Entry) error {
+	var b strings.Builder
+	if len(es) == 0 {
+		b.WriteString("no models are shipped in this binary\n")
+	}
+	for i, e := range es {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "%-14s %7.1f MB  %s\n", e.Name, float64(e.Size)/1e6, e.Description)
+		for _, k := range slices.Sorted(maps.Keys(e.Results)) {
+			fmt.Fprintf(&b, "%-14s %10s  %s: %s\n", "", "", k, e.Results[k])
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	neturl "net/url"
 	"os"
 	"time"
@@ -53,36 +52,16 @@ machine, which the certificate seldom names.`,
 	return cmd
 }
 
-// healthURL is the /healthz URL of a server started with the environment
-// lookup gives (BOTTLENECK_ADDR, BOTTLENECK_TLS_CERT); tls says whether it
-// is HTTPS.
-func healthURL(lookup func(string) (string, bool)) (url string, tls bool, err error) {
-	addr, ok := lookup(envName("addr"))
-	if !ok || addr == "" {
-		addr = "127.0.0.1:8080"
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", false, fmt.Errorf("%s=%q: %v", envName("addr"), addr, err)
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	scheme := "http"
-	if c, ok := lookup(envName("tls-cert")); ok && c != "" {
-		scheme, tls = "https", true
-	}
-	return scheme + "://" + net.JoinHostPort(host, port) + "/healthz", tls, nil
-}
-
 func runHealthcheck(ctx context.Context, o *healthcheckOptions, lookup func(string) (string, bool), stdout io.Writer) error {
 	url, insecure := o.url, o.insecure
 	if url == "" {
-		u, derivedTLS, err := healthURL(lookup)
+		addr, _ := lookup(envName("addr"))
+		cert, _ := lookup(envName("tls-cert"))
+		u, err := serve.HealthURL(addr, cert != "")
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", envName("addr"), err)
 		}
-		url, insecure = u, insecure || derivedTLS
+		url, insecure = u, insecure || cert != ""
 	}
 	if _, err := neturl.Parse(url); err != nil {
 		return usagef("--url %q: %v", url, err)

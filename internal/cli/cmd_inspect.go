@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 
 	"github.com/spf13/cobra"
 
@@ -89,23 +88,5 @@ func runModels(ctx context.Context, o *modelsOptions, stdout io.Writer) error {
 		fmt.Fprintln(stdout, string(b))
 		return nil
 	}
-	if len(es) == 0 {
-		fmt.Fprintln(stdout, "no models are shipped in this binary")
-		return nil
-	}
-	for i, e := range es {
-		if i > 0 {
-			fmt.Fprintln(stdout)
-		}
-		fmt.Fprintf(stdout, "%-14s %7.1f MB  %s\n", e.Name, float64(e.Size)/1e6, e.Description)
-		keys := make([]string, 0, len(e.Results))
-		for k := range e.Results {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(stdout, "%-14s %10s  %s: %s\n", "", "", k, e.Results[k])
-		}
-	}
-	return nil
+	return zoo.WriteList(stdout, es)
 }

@@ -258,12 +258,8 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	}
 	var token string
 	if o.tokenFile != "" {
-		b, err := os.ReadFile(o.tokenFile)
-		if err != nil {
+		if token, err = serve.ReadToken(o.tokenFile); err != nil {
 			return fmt.Errorf("--token-file: %w", err)
-		}
-		if token = strings.TrimSpace(string(b)); token == "" {
-			return usagef("--token-file %s is empty; put the token in it", o.tokenFile)
 		}
 	}
 	top := o.top

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/bottleneck-ml/bottleneck/serve"
 )
 
 // Every serve flag can be set from its environment variable; the command
@@ -327,17 +329,9 @@ func TestHealthcheck(t *testing.T) {
 		"localhost:8443 tls": "https://localhost:8443/healthz",
 	} {
 		addr, tlsOn := strings.CutSuffix(env, " tls")
-		got, gotTLS, err := healthURL(func(k string) (string, bool) {
-			switch {
-			case k == "BOTTLENECK_ADDR" && addr != "":
-				return addr, true
-			case k == "BOTTLENECK_TLS_CERT" && tlsOn:
-				return "/certs/cert.pem", true
-			}
-			return "", false
-		})
-		if err != nil || got != want || gotTLS != tlsOn {
-			t.Errorf("healthURL(%q) = %q, %v, %v; want %q", env, got, gotTLS, err, want)
+		got, err := serve.HealthURL(addr, tlsOn)
+		if err != nil || got != want {
+			t.Errorf("HealthURL(%q) = %q, %v; want %q", env, got, err, want)
 		}
 	}
 }

@@ -2,15 +2,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -115,28 +110,7 @@ func runStream(ctx context.Context, o *streamOptions, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if o.metricsAddr != "" {
-		ln, err := net.Listen("tcp", o.metricsAddr)
-		if err != nil {
-			return fmt.Errorf("--metrics-addr: %w", err)
-		}
-		hs := &http.Server{Handler: w.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		go hs.Serve(ln)
-		defer hs.Close()
-		log.Info("serving /healthz, /readyz, /metrics", "addr", ln.Addr().String())
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			_ = w.Reload(o.model) // logged and counted by the worker
-		}
-	}()
-	if err := w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return nil
+	return stream.Run(ctx, w, stream.RunOptions{MetricsAddr: o.metricsAddr, ModelPath: o.model})
 }
 
 // resolveStream replaces a --data nats://… or kafka://… by a CSV file of
