@@ -9,7 +9,6 @@ package latent
 import (
 	"fmt"
 	"image/color"
-	"io"
 	"math"
 	"slices"
 	"strings"
@@ -18,9 +17,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
-	"github.com/bottleneck-ml/bottleneck/internal/atomicfile"
+	"github.com/bottleneck-ml/bottleneck/internal/plotpng"
 )
 
 // Lerp returns steps codes from a to b on the straight line, a and b
@@ -137,15 +135,10 @@ func Map(path string, xs, ys []float64, labels []string, title, xName, yName str
 			p.Legend.Add(name, s)
 		}
 	}
-	const w, h, dpi = 800, 700, 100
-	c := vgimg.NewWith(vgimg.UseWH(w/dpi*vg.Inch, h/dpi*vg.Inch), vgimg.UseDPI(dpi))
-	if err := drawPlot(p, c); err != nil {
+	if err := plotpng.Save(path, p, 800, 700); err != nil {
 		return fmt.Errorf("latent: map %s: %w", path, err)
 	}
-	return atomicfile.WriteFile(path, func(wr io.Writer) error {
-		_, err := vgimg.PngCanvas{Canvas: c}.WriteTo(wr)
-		return err
-	}, 0o644)
+	return nil
 }
 
 // compareLabels orders numeric labels numerically, others as text.
@@ -160,15 +153,4 @@ func compareLabels(a, b string) int {
 		return 1
 	}
 	return strings.Compare(a, b)
-}
-
-func drawPlot(p *plot.Plot, c *vgimg.Canvas) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("draw plot: %v", r)
-		}
-	}()
-	m := vg.Points(10)
-	p.Draw(draw.Crop(draw.New(c), m, -m, m/2, -m/2))
-	return nil
 }

@@ -13,10 +13,10 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/internal/atomicfile"
+	"github.com/bottleneck-ml/bottleneck/internal/plotpng"
 )
 
 var (
@@ -163,23 +163,9 @@ func addPoint(p *plot.Plot, x, y float64, name string) {
 
 // savePlot draws p into a w×h pixel PNG at path, atomically; a panic inside
 // gonum/plot becomes an error.
-func savePlot(path string, p *plot.Plot, w, h int) (err error) {
-	const dpi = 100
-	c := vgimg.NewWith(vgimg.UseWH(vg.Length(w)/dpi*vg.Inch, vg.Length(h)/dpi*vg.Inch), vgimg.UseDPI(dpi))
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("report: draw %s: %v", path, r)
-			}
-		}()
-		m := vg.Points(10)
-		p.Draw(draw.Crop(draw.New(c), m, -m, m/2, -m/2))
-	}()
-	if err != nil {
-		return err
+func savePlot(path string, p *plot.Plot, w, h int) error {
+	if err := plotpng.Save(path, p, w, h); err != nil {
+		return fmt.Errorf("report: %s: %w", path, err)
 	}
-	return atomicfile.WriteFile(path, func(wr io.Writer) error {
-		_, err := vgimg.PngCanvas{Canvas: c}.WriteTo(wr)
-		return err
-	}, 0o644)
+	return nil
 }

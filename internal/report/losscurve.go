@@ -6,7 +6,6 @@ package report
 import (
 	"fmt"
 	"image/color"
-	"io"
 	"math"
 	"strconv"
 
@@ -14,16 +13,14 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
-	"github.com/bottleneck-ml/bottleneck/internal/atomicfile"
+	"github.com/bottleneck-ml/bottleneck/internal/plotpng"
 )
 
 // Size of the LossCurve picture in pixels.
 const (
 	LossCurveWidth  = 800
 	LossCurveHeight = 500
-	lossCurveDPI    = 100
 )
 
 // LossCurve writes a PNG line plot of the training and validation loss per
@@ -66,33 +63,9 @@ func LossCurve(path string, train, val []float64, title string) (err error) {
 		}
 	}
 
-	c := vgimg.NewWith(
-		vgimg.UseWH(vg.Length(LossCurveWidth)/lossCurveDPI*vg.Inch, vg.Length(LossCurveHeight)/lossCurveDPI*vg.Inch),
-		vgimg.UseDPI(lossCurveDPI),
-	)
-	if err := drawPlot(p, c); err != nil {
+	if err := plotpng.Save(path, p, LossCurveWidth, LossCurveHeight); err != nil {
 		return fmt.Errorf("report: loss curve %s: %w", path, err)
 	}
-	err = atomicfile.WriteFile(path, func(w io.Writer) error {
-		_, err := vgimg.PngCanvas{Canvas: c}.WriteTo(w)
-		return err
-	}, 0o644)
-	if err != nil {
-		return fmt.Errorf("report: loss curve: %w", err)
-	}
-	return nil
-}
-
-// drawPlot draws p on c, turning a panic inside gonum/plot into an error.
-func drawPlot(p *plot.Plot, c *vgimg.Canvas) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("draw plot: %v", r)
-		}
-	}()
-	// A margin keeps lines and labels off the picture's edge.
-	m := vg.Points(10)
-	p.Draw(draw.Crop(draw.New(c), m, -m, m/2, -m/2))
 	return nil
 }
 
