@@ -65,8 +65,9 @@ const (
 // Decode, Reconstruct and validation losses then use them. Training drops
 // them (TrainStep); after training, or after writing to Params.W, call
 // SetPrecision again. It returns the precision in effect: INT8 on a CPU
-// without AVX512_VNNI (or a -tags noasm build) runs FP32. Layers without
-// an int8 kernel (convolutions, BatchNorm) run float32 under INT8.
+// without AVX512_VNNI (or a -tags noasm build) runs FP32. Dense layers and
+// convolutions large enough for int8 to pay run int8 under INT8; the
+// others, and BatchNorm, run float32.
 func (m *Model) SetPrecision(p Precision) (Precision, error) {
 	if p == INT8 && !nn.Int8Available() {
 		p = FP32

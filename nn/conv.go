@@ -135,6 +135,7 @@ type convState struct {
 	ones []float32   // one per output pixel, for biasSum
 	idx  []f32.Index // convIndex of the layer's geometry
 	task convTask    // the pass in flight, kept here so running it allocates nothing
+	q8   convQ8      // int8 inference (conv_q8.go)
 }
 
 // groupConv is a convolution whose passes run group by group.
@@ -620,12 +621,18 @@ func (l *Conv2D) plan(n int) convPlan {
 }
 
 // Forward: x [N, InC, H, W] → y [N, OutC, OH, OW].
-func (l *Conv2D) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
+func (l *Conv2D) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 	g := &l.g
 	checkBatch("Conv2D", x, g.size(), l.inShape)
 	n := x.Rows()
 	l.x = x
 	y := buffer(&l.out, n, l.outShape)
+	if train {
+		l.q8.ok = false
+	} else if l.q8.ok {
+		l.forwardQ8(n, x.Data, y.Data)
+		return y
+	}
 	if l.algo == convTaps {
 		// wt [(o, ki, kj), c] = W[o, c, ki, kj].
 		o, c, kk := l.OutC, l.InC, l.K*l.K
@@ -724,6 +731,7 @@ func fillOnes(x []float32) {
 
 // Backward: dW += dY·colᵀ, db += Σ dY, dx = col2im(Wᵀ·dY).
 func (l *Conv2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	l.q8.ok = false
 	g := &l.g
 	n := dy.Rows()
 	o, c, kk := l.OutC, l.InC, l.K*l.K
@@ -987,12 +995,18 @@ func (l *ConvTranspose2D) Init(rng *rand.Rand) {
 }
 
 // Forward: x [N, InC, H, W] → y [N, OutC, OH, OW]: col = Wᵀ·x, y = b + col2im(col).
-func (l *ConvTranspose2D) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
+func (l *ConvTranspose2D) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 	g := &l.g
 	checkBatch("ConvTranspose2D", x, l.InC*g.cols(), l.inShape)
 	n := x.Rows()
 	l.x = x
 	y := buffer(&l.out, n, l.outShape)
+	if train {
+		l.q8.ok = false
+	} else if l.q8.ok {
+		l.forwardQ8(n, x.Data, y.Data)
+		return y
+	}
 	l.run(convTask{l: l, p: planConv(n, g.cols(), g.rows()*g.cols()), x: x.Data, y: y.Data})
 	return y
 }
@@ -1038,6 +1052,7 @@ func (l *ConvTranspose2D) forwardGroup(t *convTask, w, grp int) {
 
 // Backward: dcol = im2col(dY), dW += x·dcolᵀ, db += Σ dY, dx = W·dcol.
 func (l *ConvTranspose2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	l.q8.ok = false
 	g := &l.g
 	n := dy.Rows()
 	var dx *tensor.Tensor

@@ -93,3 +93,69 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// convInferLayers are convBenchLayers plus the convolutions of the shipped
+// image models (denoise-gray, upscale-x3: a 256-pixel tile is 128×128 after
+// the pixel unshuffle, one tile per batch).
+var convInferLayers = append(convBenchLayers[:len(convBenchLayers):len(convBenchLayers)],
+	struct {
+		name  string
+		batch int
+		in    []int
+		layer func() nn.Layer
+		flops float64
+		first bool
+	}{"denoise/conv 4→64", 1, []int{4, 128, 128}, func() nn.Layer { return nn.NewConv2D(4, 64, 3, 1, 1, 1) }, 2 * 4 * 64 * 9 * 128 * 128, true},
+	struct {
+		name  string
+		batch int
+		in    []int
+		layer func() nn.Layer
+		flops float64
+		first bool
+	}{"denoise/conv 64→64", 1, []int{64, 128, 128}, func() nn.Layer { return nn.NewConv2D(64, 64, 3, 1, 1, 1) }, 2 * 64 * 64 * 9 * 128 * 128, false},
+	struct {
+		name  string
+		batch int
+		in    []int
+		layer func() nn.Layer
+		flops float64
+		first bool
+	}{"denoise/conv 64→4", 1, []int{64, 128, 128}, func() nn.Layer { return nn.NewConv2D(64, 4, 3, 1, 1, 1) }, 2 * 4 * 64 * 9 * 128 * 128, false},
+)
+
+// BenchmarkConvInfer times the inference forward pass of each layer in
+// float32 and in int8, every layer forced onto the int8 path (the
+// measurements behind convQ8Pays; on a CPU without AVX512_VNNI int8 is
+// float32).
+func BenchmarkConvInfer(b *testing.B) {
+	for _, c := range convInferLayers {
+		for _, p := range []nn.Precision{nn.FP32, nn.INT8} {
+			b.Run(fmt.Sprintf("%s/%v", c.name, p), func(b *testing.B) {
+				defer nn.SetInt8Every(nn.SetInt8Every(true))
+				net, err := nn.NewNet(c.in, c.layer())
+				if err != nil {
+					b.Fatal(err)
+				}
+				nn.NewParamSet(net.Params())
+				rng := rand.New(rand.NewPCG(1, 2))
+				net.Init(rng)
+				x := tensor.New(append([]int{c.batch}, c.in...)...)
+				for i := range x.Data {
+					x.Data[i] = float32(rng.Float64())
+				}
+				if err := net.PrepareInference(p); err != nil {
+					b.Fatal(err)
+				}
+				net.Forward(x, false)
+				b.ReportAllocs()
+				cpu0 := cpuTime()
+				for b.Loop() {
+					net.Forward(x, false)
+				}
+				b.ReportMetric(c.flops*float64(c.batch)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				b.ReportMetric(float64(cpuTime()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
+			})
+		}
+	}
+}

@@ -25,3 +25,12 @@ func SetConvBatchCols(n int) int {
 	convBatchCols = n
 	return old
 }
+
+// SetInt8Every makes every Dense and convolution layer prepared for INT8
+// afterwards take the int8 path, whatever its size, and returns the
+// previous setting.
+func SetInt8Every(on bool) bool {
+	old := int8Every
+	int8Every = on
+	return old
+}

@@ -18,9 +18,10 @@ const (
 	// INT8 multiplies int8 weights (one scale per output channel) by int8
 	// activations (one scale per row, quantised as each product starts)
 	// with exact int32 sums, scaled back to float32 (f32.GemmQ8), on CPUs
-	// with AVX512_VNNI; elsewhere FP32 runs instead (Int8Available). The
-	// layers without an int8 kernel, and the activations between layers,
-	// stay float32.
+	// with AVX512_VNNI; elsewhere FP32 runs instead (Int8Available).
+	// Dense layers and convolutions (conv_q8.go) too small for int8 to pay,
+	// the layers without an int8 kernel, and the activations between
+	// layers stay float32.
 	INT8
 )
 
@@ -101,7 +102,7 @@ func (f *inference) prepare(p Precision, trans bool, w []float32, out, in int) e
 	case FP32:
 		f.fp32.Pack(trans, in, out, w, ld)
 	case INT8:
-		if !f32.HasInt8() || !int8Pays(in, out) {
+		if !int8Kernel() || !int8Pays(in, out) {
 			p = FP32
 			f.fp32.Pack(trans, in, out, w, ld)
 			break
@@ -120,7 +121,7 @@ func (f *inference) prepare(p Precision, trans bool, w []float32, out, in int) e
 // 1.2×, 64→122 2.0×, 784→512 3.5×, 512→256 3.9× faster; 64→32 even, 32→64
 // 0.8×, 8→32 0.1×, where quantising the rows costs more than the product).
 // Smaller layers stay float32 under INT8, and lose no accuracy.
-func int8Pays(in, out int) bool { return in >= 64 && in*out >= 4096 && in < 1<<16 }
+func int8Pays(in, out int) bool { return in < 1<<16 && (int8Every || in >= 64 && in*out >= 4096) }
 
 // gemm computes y [n, out] = x [n, in]·op(B) + bias, then act, with the
 // prepared weights.

@@ -69,14 +69,20 @@ func BenchmarkTrainStep(b *testing.B) {
 	}
 }
 
-func BenchmarkInfer(b *testing.B) {
+func BenchmarkInfer(b *testing.B) { benchInfer(b, nn.FP32) }
+
+// BenchmarkInferInt8 is BenchmarkInfer with the weights prepared for int8
+// (on a CPU without AVX512_VNNI, or with -tags noasm, that is fp32).
+func BenchmarkInferInt8(b *testing.B) { benchInfer(b, nn.INT8) }
+
+func benchInfer(b *testing.B, p nn.Precision) {
 	for _, s := range Specs {
 		b.Run(s.Name, func(b *testing.B) {
 			m, err := New(s, s.Batch, DefaultDataBatches, 0)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := m.Net.PrepareInference(nn.FP32); err != nil {
+			if err := m.Net.PrepareInference(p); err != nil {
 				b.Fatal(err)
 			}
 			for i := range DefaultWarmup {

@@ -75,3 +75,63 @@ func ScatterAdd(dst, src []float32, ix *Index) {
 		dst[o] += src[b+i]
 	}
 }
+
+// GatherRows sets row i of dst (w floats, row stride w) to
+// src[off[i]:off[i]+w], or to zeros where off[i] < 0, for i < len(off).
+// The int8 convolutions' im2row goes through it.
+func GatherRows(dst, src []float32, off []int32, w int) {
+	checkRows("GatherRows", len(dst), len(src), off, w)
+	if len(off) == 0 || w == 0 || len(src) > 0 && gatherRows(dst, src, off, w) {
+		return
+	}
+	gatherRowsGeneric(dst, src, off, w)
+}
+
+// AddRows adds row i of src (w floats, row stride w) to
+// dst[off[i]:off[i]+w] for i < len(off), in that order, skipping the rows
+// where off[i] < 0: the bits of the sequential loop, also where rows land
+// on the same elements. The int8 transposed convolution sums its taps
+// with it.
+func AddRows(dst []float32, off []int32, src []float32, w int) {
+	checkRows("AddRows", len(src), len(dst), off, w)
+	if len(off) == 0 || w == 0 || len(dst) > 0 && addRows(dst, off, src, w) {
+		return
+	}
+	addRowsGeneric(dst, off, src, w)
+}
+
+// checkRows panics unless the rows fit: len(off) rows of w in the
+// contiguous side (n floats), every off[i]+w within the indexed side (m).
+func checkRows(name string, n, m int, off []int32, w int) {
+	if w < 0 || n < len(off)*w {
+		panic(errPrefix + name + ": negative width or too few rows")
+	}
+	for _, o := range off {
+		if int(o)+w > m {
+			panic(fmt.Sprintf(errPrefix+"%s: offset %d + width %d beyond %d", name, o, w, m))
+		}
+	}
+}
+
+func gatherRowsGeneric(dst, src []float32, off []int32, w int) {
+	for i, o := range off {
+		d := dst[i*w : (i+1)*w]
+		if o < 0 {
+			clear(d)
+			continue
+		}
+		copy(d, src[o:int(o)+w])
+	}
+}
+
+func addRowsGeneric(dst []float32, off []int32, src []float32, w int) {
+	for i, o := range off {
+		if o < 0 {
+			continue
+		}
+		d := dst[o : int(o)+w]
+		for j, v := range src[i*w : (i+1)*w] {
+			d[j] += v
+		}
+	}
+}

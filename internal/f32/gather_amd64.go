@@ -30,3 +30,27 @@ func scatterAddBulk(dst, src []float32, idx []int32) int {
 	scatterAddAVX512(&dst[0], &src[0], &idx[0], n)
 	return n
 }
+
+//go:noescape
+func gatherRowsAVX512(dst, src *float32, off *int32, n, w int, tail uint16)
+
+//go:noescape
+func addRowsAVX512(dst, src *float32, off *int32, n, w int, tail uint16)
+
+// gatherRows and addRows run the AVX-512 row loops (the caller checked
+// the bounds) and report whether they could.
+func gatherRows(dst, src []float32, off []int32, w int) bool {
+	if !useGatherAsm {
+		return false
+	}
+	gatherRowsAVX512(&dst[0], &src[0], &off[0], len(off), w, uint16(1)<<(w&15)-1)
+	return true
+}
+
+func addRows(dst []float32, off []int32, src []float32, w int) bool {
+	if !useGatherAsm {
+		return false
+	}
+	addRowsAVX512(&dst[0], &src[0], &off[0], len(off), w, uint16(1)<<(w&15)-1)
+	return true
+}

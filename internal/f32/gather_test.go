@@ -50,3 +50,59 @@ func TestGatherScatterAdd(t *testing.T) {
 		}()
 	}
 }
+
+// TestRows compares GatherRows and AddRows with their Go loops, bit for
+// bit, on both paths, for widths around the vector size, skipped rows
+// (offset -1) and rows that land on the same elements; guard values catch
+// writes past the rows.
+func TestRows(t *testing.T) {
+	defer func(a bool) { useGatherAsm = a }(useGatherAsm)
+	paths := []bool{false}
+	if useGatherAsm {
+		paths = append(paths, true)
+	}
+	rng := rand.New(rand.NewPCG(53, 54))
+	for _, w := range []int{1, 5, 15, 16, 17, 32, 33, 64, 100} {
+		for _, n := range []int{1, 3, 9, 40} {
+			const size = 300
+			off := make([]int32, n)
+			for i := range off {
+				off[i] = int32(rng.IntN(size - w + 1))
+				if rng.IntN(4) == 0 {
+					off[i] = -1
+				}
+			}
+			src := randVec(rng, size, 1)
+			rowsSrc := randVec(rng, n*w, 1)
+			base := randVec(rng, size, 1)
+			var gots [][]float32
+			for _, asm := range paths {
+				useGatherAsm = asm
+				g := append(randVec(rng, n*w, 1), 7, 7) // guards
+				GatherRows(g[:n*w], src, off, w)
+				a := append(append([]float32(nil), base...), 7)
+				AddRows(a[:size], off, rowsSrc, w)
+				gots = append(gots, g, a)
+			}
+			wantG := make([]float32, n*w)
+			wantA := append([]float32(nil), base...)
+			for i, o := range off {
+				for j := 0; j < w; j++ {
+					if o >= 0 {
+						wantG[i*w+j] = src[int(o)+j]
+						wantA[int(o)+j] += rowsSrc[i*w+j]
+					}
+				}
+			}
+			for p := range paths {
+				g, a := gots[2*p], gots[2*p+1]
+				if i := sameBits(g[:n*w], wantG); i >= 0 || g[n*w] != 7 || g[n*w+1] != 7 {
+					t.Fatalf("asm %v w=%d n=%d: GatherRows[%d] = %v; want %v (or a guard overwritten)", paths[p], w, n, i, g[max(i, 0)], wantG[max(i, 0)])
+				}
+				if i := sameBits(a[:size], wantA); i >= 0 || a[size] != 7 {
+					t.Fatalf("asm %v w=%d n=%d: AddRows[%d] = %v; want %v (or a guard overwritten)", paths[p], w, n, i, a[max(i, 0)], wantA[max(i, 0)])
+				}
+			}
+		}
+	}
+}

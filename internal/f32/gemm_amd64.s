@@ -1987,6 +1987,123 @@ done:
 	MOVL          AX, ret+56(FP)
 	RET
 
+// func quantRowsAVX512(x *float32, ldx int, n int, k int, dst *int8, ldd int, scale *float32, comp *int32, tail uint16, dtail uint16)
+// Requires: AVX, AVX2, AVX512F
+TEXT ·quantRowsAVX512(SB), NOSPLIT, $0-68
+	MOVQ         x+0(FP), SI
+	MOVQ         ldx+8(FP), R8
+	MOVQ         n+16(FP), CX
+	MOVQ         k+24(FP), R9
+	MOVQ         dst+32(FP), DI
+	MOVQ         ldd+40(FP), R10
+	MOVQ         scale+48(FP), BX
+	MOVQ         comp+56(FP), R11
+	MOVWLZX      tail+64(FP), AX
+	KMOVW        AX, K1
+	MOVWLZX      dtail+66(FP), AX
+	KMOVW        AX, K2
+	SHLQ         $0x02, R8
+	SHRQ         $0x04, R9
+	MOVL         $0x7fffffff, AX
+	VPBROADCASTD AX, Z2
+	MOVL         $0x0000007f, AX
+	VPBROADCASTD AX, Z3
+	MOVL         $0xffffff81, AX
+	VPBROADCASTD AX, Z4
+	TESTQ        CX, CX
+	JZ           done
+
+row:
+	VPXORD Z0, Z0, Z0
+	MOVQ   SI, R12
+	MOVQ   R9, R14
+	TESTQ  R14, R14
+	JZ     maxtail
+
+max:
+	VPANDD (R12), Z2, Z1
+	VMAXPS Z0, Z1, Z0
+	ADDQ   $0x40, R12
+	DECQ   R14
+	JNZ    max
+
+maxtail:
+	VMOVUPS.Z     (R12), K1, Z1
+	VPANDD        Z1, Z2, Z1
+	VMAXPS        Z0, Z1, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VMAXPS        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VMAXPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VMAXPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VMAXSS        X1, X0, X0
+	VXORPS        X6, X6, X6
+	VXORPS        X7, X7, X7
+	VUCOMISS      X6, X0
+	JE            scaled
+	MOVL          $0x7f800000, AX
+	VMOVD         AX, X5
+	VUCOMISS      X5, X0
+	JE            scaled
+	MOVL          $0x42fe0000, AX
+	VMOVD         AX, X5
+	VDIVSS        X0, X5, X6
+	VDIVSS        X5, X0, X7
+
+scaled:
+	VMOVSS       X7, (BX)
+	VBROADCASTSS X6, Z6
+	VPXORD       Z5, Z5, Z5
+	MOVQ         SI, R12
+	MOVQ         DI, R13
+	MOVQ         R9, R14
+	TESTQ        R14, R14
+	JZ           qtail
+
+quant:
+	VMULPS    (R12), Z6, Z0
+	VCVTPS2DQ Z0, Z0
+	VPMINSD   Z3, Z0, Z0
+	VPMAXSD   Z4, Z0, Z0
+	VPADDD    Z0, Z5, Z5
+	VPMOVDB   Z0, (R13)
+	ADDQ      $0x40, R12
+	ADDQ      $0x10, R13
+	DECQ      R14
+	JNZ       quant
+
+qtail:
+	VMOVUPS.Z     (R12), K1, Z0
+	VMULPS        Z0, Z6, Z0
+	VCVTPS2DQ     Z0, Z0
+	VPMINSD       Z3, Z0, Z0
+	VPMAXSD       Z4, Z0, Z0
+	VPADDD        Z0, Z5, Z5
+	VPMOVDB       Z0, K2, (R13)
+	VEXTRACTI64X4 $0x01, Z5, Y1
+	VPADDD        Y1, Y5, Y5
+	VEXTRACTI128  $0x01, Y5, X1
+	VPADDD        X1, X5, X5
+	VPSHUFD       $0x4e, X5, X1
+	VPADDD        X1, X5, X5
+	VPSHUFD       $0xb1, X5, X1
+	VPADDD        X1, X5, X5
+	VMOVD         X5, AX
+	SHLL          $0x07, AX
+	MOVL          AX, (R11)
+	ADDQ          R8, SI
+	ADDQ          R10, DI
+	ADDQ          $0x04, BX
+	ADDQ          $0x04, R11
+	DECQ          CX
+	JNZ           row
+
+done:
+	VZEROUPPER
+	RET
+
 // func gatherAVX512(dst *float32, src *float32, idx *int32, n int)
 // Requires: AVX, AVX512F
 TEXT ·gatherAVX512(SB), NOSPLIT, $0-32
@@ -2032,6 +2149,125 @@ loop:
 	ADDQ        $0x40, DX
 	DECQ        CX
 	JNZ         loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func gatherRowsAVX512(dst *float32, src *float32, off *int32, n int, w int, tail uint16)
+// Requires: AVX, AVX512F
+TEXT ·gatherRowsAVX512(SB), NOSPLIT, $0-42
+	MOVQ    dst+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    off+16(FP), DX
+	MOVQ    n+24(FP), CX
+	MOVQ    w+32(FP), R8
+	MOVWLZX tail+40(FP), AX
+	KMOVW   AX, K1
+	MOVQ    R8, R9
+	SHRQ    $0x04, R9
+	VPXORD  Z1, Z1, Z1
+	TESTQ   CX, CX
+	JZ      done
+
+row:
+	MOVLQSX (DX), AX
+	TESTQ   AX, AX
+	JS      zero
+	LEAQ    (SI)(AX*4), R10
+	MOVQ    R9, R11
+	TESTQ   R11, R11
+	JZ      ctail
+
+copy:
+	VMOVUPS (R10), Z0
+	VMOVUPS Z0, (DI)
+	ADDQ    $0x40, R10
+	ADDQ    $0x40, DI
+	DECQ    R11
+	JNZ     copy
+
+ctail:
+	VMOVUPS.Z (R10), K1, Z0
+	VMOVUPS   Z0, K1, (DI)
+	JMP       next
+
+zero:
+	MOVQ  R9, R11
+	TESTQ R11, R11
+	JZ    ztail
+
+zloop:
+	VMOVUPS Z1, (DI)
+	ADDQ    $0x40, DI
+	DECQ    R11
+	JNZ     zloop
+
+ztail:
+	VMOVUPS Z1, K1, (DI)
+
+next:
+	MOVQ R8, AX
+	ANDQ $0x0f, AX
+	LEAQ (DI)(AX*4), DI
+	ADDQ $0x04, DX
+	DECQ CX
+	JNZ  row
+
+done:
+	VZEROUPPER
+	RET
+
+// func addRowsAVX512(dst *float32, src *float32, off *int32, n int, w int, tail uint16)
+// Requires: AVX, AVX512F
+TEXT ·addRowsAVX512(SB), NOSPLIT, $0-42
+	MOVQ    dst+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    off+16(FP), DX
+	MOVQ    n+24(FP), CX
+	MOVQ    w+32(FP), R8
+	MOVWLZX tail+40(FP), AX
+	KMOVW   AX, K1
+	MOVQ    R8, R9
+	SHRQ    $0x04, R9
+	TESTQ   CX, CX
+	JZ      done
+
+row:
+	MOVLQSX (DX), AX
+	TESTQ   AX, AX
+	JS      skip
+	LEAQ    (DI)(AX*4), R10
+	MOVQ    R9, R11
+	TESTQ   R11, R11
+	JZ      atail
+
+add:
+	VMOVUPS (R10), Z0
+	VADDPS  (SI), Z0, Z0
+	VMOVUPS Z0, (R10)
+	ADDQ    $0x40, R10
+	ADDQ    $0x40, SI
+	DECQ    R11
+	JNZ     add
+
+atail:
+	VMOVUPS.Z (R10), K1, Z0
+	VMOVUPS.Z (SI), K1, Z2
+	VADDPS    Z2, Z0, Z0
+	VMOVUPS   Z0, K1, (R10)
+	MOVQ      R8, AX
+	ANDQ      $0x0f, AX
+	LEAQ      (SI)(AX*4), SI
+	JMP       next
+
+skip:
+	LEAQ (SI)(R8*4), SI
+
+next:
+	ADDQ $0x04, DX
+	DECQ CX
+	JNZ  row
 
 done:
 	VZEROUPPER

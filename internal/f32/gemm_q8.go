@@ -167,6 +167,15 @@ func quantRow(x []float32, dst []int8) (scale float32, comp int32) {
 	return scale, 128 * quantQ8(x, inv, dst)
 }
 
+// quantRowsGeneric is quantRow over n rows of k floats of x (row stride
+// ldx) into the rows of dst (stride ldd), sx and comp: the Go twin of
+// quantRowsAVX512.
+func quantRowsGeneric(x []float32, ldx, n, k int, dst []int8, ldd int, sx []float32, comp []int32) {
+	for i := 0; i < n; i++ {
+		sx[i], comp[i] = quantRow(x[i*ldx:i*ldx+k], dst[i*ldd:(i+1)*ldd])
+	}
+}
+
 // kernQ8Generic is the Go twin of kernQ8AVX512: the 14×32 tile
 // c[i][j] = float32(Σ a·b − comp[i])·sw[j]·sx[i] (+ bias[j]), a row i at
 // a[i·lda:], b k4 steps of 32×4 bytes.
@@ -331,9 +340,7 @@ func (g *q8Ctx) Do(w, lo, hi int) {
 	rows := (hi - lo) * q8MR
 	qa := g.qa[w][:rows*ld]
 	sx, comp := g.sx[w][:rows], g.comp[w][:rows]
-	for i := r0; i < r1; i++ {
-		sx[i-r0], comp[i-r0] = quantRow(g.a[i*g.lda:i*g.lda+k], qa[(i-r0)*ld:(i-r0+1)*ld])
-	}
+	quantRows(g.a[r0*g.lda:], g.lda, r1-r0, k, qa, ld, sx, comp)
 	for i := r1 - r0; i < (hi-lo)*q8MR; i++ {
 		clear(qa[i*ld : (i+1)*ld])
 		sx[i], comp[i] = 0, 0

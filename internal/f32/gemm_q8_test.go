@@ -112,6 +112,57 @@ func TestQuantRowMatchesGeneric(t *testing.T) {
 	}
 }
 
+// TestQuantRowsMatchesGeneric checks the one-call quantisation of a block
+// of rows against quantRow row by row: the values, the padding of each
+// int8 row (zeroed up to a multiple of 4), the scales and corrections, on
+// rows with zeros, NaN, infinities and lengths around the vector size;
+// guard bytes catch writes past the last row.
+func TestQuantRowsMatchesGeneric(t *testing.T) {
+	if !useQ8Asm {
+		t.Skip("no AVX-512 quantisation on this machine or build")
+	}
+	rng := rand.New(rand.NewPCG(35, 36))
+	for _, k := range []int{1, 3, 4, 15, 16, 17, 31, 64, 81, 95, 100, 288, 784} {
+		const n = 7
+		ldx, ldd := k+rng.IntN(5), (k+3)/4*4
+		x := make([]float32, n*ldx)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * 3)
+		}
+		x[1*ldx+k/2] = float32(math.NaN())
+		x[2*ldx+k-1] = float32(math.Inf(1))
+		clear(x[3*ldx : 3*ldx+k])
+		x[4*ldx] = float32(math.NaN())
+		if k > 1 {
+			x[4*ldx+1] = float32(math.Inf(-1))
+		}
+		var dst [2][]int8
+		var sx [2][]float32
+		var comp [2][]int32
+		for p, asm := range []bool{false, true} {
+			dst[p] = make([]int8, n*ldd+8)
+			for i := range dst[p] {
+				dst[p][i] = 99 // the padding must be zeroed, the guard kept
+			}
+			sx[p], comp[p] = make([]float32, n), make([]int32, n)
+			withQ8Asm(asm, func() { quantRows(x, ldx, n, k, dst[p][:n*ldd], ldd, sx[p], comp[p]) })
+		}
+		for i := range dst[0] {
+			if dst[1][i] != dst[0][i] {
+				t.Fatalf("k=%d: dst[%d] (row %d) = %d; want %d", k, i, i/ldd, dst[1][i], dst[0][i])
+			}
+		}
+		for i := 0; i < n; i++ {
+			if math.Float32bits(sx[1][i]) != math.Float32bits(sx[0][i]) || comp[1][i] != comp[0][i] {
+				t.Fatalf("k=%d row %d: scale %v comp %d; want %v %d", k, i, sx[1][i], comp[1][i], sx[0][i], comp[0][i])
+			}
+		}
+		if dst[0][n*ldd] != 99 || dst[0][ldd-1] != 0 && k%4 != 0 {
+			t.Fatalf("k=%d: guard or padding wrong in the Go twin", k)
+		}
+	}
+}
+
 // TestGemmQ8 checks GemmQ8 on odd shapes, 1 and 2 threads, with and
 // without bias and activation: the assembly and the Go twin give the same
 // bits, and both stay within the quantisation error of the float64

@@ -16,6 +16,9 @@ func absMaxAVX512(x []float32) float32
 //go:noescape
 func quantQ8AVX512(x []float32, inv float32, dst []int8) int32
 
+//go:noescape
+func quantRowsAVX512(x *float32, ldx, n, k int, dst *int8, ldd int, scale *float32, comp *int32, tail, dtail uint16)
+
 // hasVNNI reports AVX512_VNNI (with AVX-512F, which the kernel's other
 // instructions need).
 var hasVNNI = hasAVX512 && cpu.X86.HasAVX512VNNI
@@ -68,4 +71,23 @@ func quantQ8(x []float32, inv float32, dst []int8) int32 {
 		}
 	}
 	return s + quantQ8Generic(x[n:], inv, dst[n:])
+}
+
+// quantRows is quantRow over the n rows of k floats of x (row stride ldx)
+// into dst (row stride ldd ≥ k rounded up to 4), sx and comp.
+func quantRows(x []float32, ldx, n, k int, dst []int8, ldd int, sx []float32, comp []int32) {
+	if !useQ8Asm || n == 0 || k == 0 || ldd-(k&^15) > 16 {
+		quantRowsGeneric(x, ldx, n, k, dst, ldd, sx, comp)
+		return
+	}
+	_, _, _, _ = x[(n-1)*ldx+k-1], dst[(n-1)*ldd+ldd-1], sx[n-1], comp[n-1]
+	tail := uint16(1)<<(k&15) - 1
+	dtail := uint16(0)
+	if k&15 != 0 {
+		dtail = uint16(1)<<(ldd-k&^15) - 1
+	} else if ldd > k {
+		quantRowsGeneric(x, ldx, n, k, dst, ldd, sx, comp)
+		return
+	}
+	quantRowsAVX512(&x[0], ldx, n, k, &dst[0], ldd, &sx[0], &comp[0], tail, dtail)
 }

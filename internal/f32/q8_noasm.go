@@ -15,3 +15,7 @@ func kernQ8(k4 int, a []int8, lda int, b []uint8, c []float32, ldc int, sx []flo
 func absMax(x []float32) float32 { return absMaxGeneric(0, x) }
 
 func quantQ8(x []float32, inv float32, dst []int8) int32 { return quantQ8Generic(x, inv, dst) }
+
+func quantRows(x []float32, ldx, n, k int, dst []int8, ldd int, sx []float32, comp []int32) {
+	quantRowsGeneric(x, ldx, n, k, dst, ldd, sx, comp)
+}

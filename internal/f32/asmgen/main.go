@@ -35,7 +35,9 @@ func main() {
 	copyRows()
 	q8Kernel()
 	q8Quant()
+	q8QuantRows()
 	gather()
+	rows()
 	Generate()
 }
 

@@ -210,3 +210,126 @@ func q8Quant() {
 		RET()
 	}
 }
+
+// q8QuantRows emits quantRowsAVX512: quantRow (gemm_q8.go) over n rows of
+// k floats in one call, each row read twice while it is in L1 (its largest
+// |x|, then the int8 values and their sum), the last partial vector under
+// lane masks (tail for the load, dtail for the store, which also writes the
+// zeros of the row's padding up to a multiple of 4), so that short rows
+// pay no call or Go tail per row.
+func q8QuantRows() {
+	TEXT("quantRowsAVX512", NOSPLIT, "func(x *float32, ldx, n, k int, dst *int8, ldd int, scale *float32, comp *int32, tail, dtail uint16)")
+	Doc("quantRowsAVX512 quantises n rows of k floats (row stride ldx) as quantRow does: dst rows (stride ldd), scale[i] and comp[i].")
+	px, ldx, n, k16, pd, ldd, ps, pc := RSI, R8, RCX, R9, RDI, R10, RBX, R11
+	p, q, c := R12, R13, R14
+	Load(Param("x"), px)
+	Load(Param("ldx"), ldx)
+	Load(Param("n"), n)
+	Load(Param("k"), k16)
+	Load(Param("dst"), pd)
+	Load(Param("ldd"), ldd)
+	Load(Param("scale"), ps)
+	Load(Param("comp"), pc)
+	Load(Param("tail"), EAX)
+	KMOVW(EAX, K1)
+	Load(Param("dtail"), EAX)
+	KMOVW(EAX, K2)
+	SHLQ(U8(2), ldx)
+	SHRQ(U8(4), k16)
+	bcastBits(0x7fffffff, Z2)
+	bcastBits(127, Z3)
+	bcastBits(uint32(math.MaxUint32-126), Z4) // -127
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+
+	Label("row")
+	// Pass 1: the largest |x| (NaNs skipped, as absMaxAVX512).
+	VPXORD(Z0, Z0, Z0)
+	MOVQ(px, p)
+	MOVQ(k16, c)
+	TESTQ(c, c)
+	JZ(LabelRef("maxtail"))
+	Label("max")
+	VPANDD(Mem{Base: p}, Z2, Z1)
+	VMAXPS(Z0, Z1, Z0)
+	ADDQ(U8(64), p)
+	DECQ(c)
+	JNZ(LabelRef("max"))
+	Label("maxtail")
+	VMOVUPS_Z(Mem{Base: p}, K1, Z1)
+	VPANDD(Z1, Z2, Z1)
+	VMAXPS(Z0, Z1, Z0)
+	VEXTRACTF64X4(U8(1), Z0, Y1)
+	VMAXPS(Y1, Y0, Y0)
+	VEXTRACTF128(U8(1), Y0, X1)
+	VMAXPS(X1, X0, X0)
+	VMOVHLPS(X0, X0, X1)
+	VMAXPS(X1, X0, X0)
+	VMOVSHDUP(X0, X1)
+	VMAXSS(X1, X0, X0)
+	// inv = 127/amax and scale = amax/127, or both 0 when amax is 0 or +Inf.
+	VXORPS(X6, X6, X6)
+	VXORPS(X7, X7, X7)
+	VUCOMISS(X6, X0)
+	JE(LabelRef("scaled"))
+	MOVL(U32(math.Float32bits(float32(math.Inf(1)))), EAX)
+	VMOVD(EAX, X5)
+	VUCOMISS(X5, X0)
+	JE(LabelRef("scaled"))
+	MOVL(U32(math.Float32bits(127)), EAX)
+	VMOVD(EAX, X5)
+	VDIVSS(X0, X5, X6) // 127/amax
+	VDIVSS(X5, X0, X7) // amax/127
+	Label("scaled")
+	VMOVSS(X7, Mem{Base: ps})
+	VBROADCASTSS(X6, Z6)
+
+	// Pass 2: quantise, sum.
+	VPXORD(Z5, Z5, Z5)
+	MOVQ(px, p)
+	MOVQ(pd, q)
+	MOVQ(k16, c)
+	TESTQ(c, c)
+	JZ(LabelRef("qtail"))
+	Label("quant")
+	VMULPS(Mem{Base: p}, Z6, Z0)
+	VCVTPS2DQ(Z0, Z0) // RNE; NaN and overflow give -2³¹
+	VPMINSD(Z3, Z0, Z0)
+	VPMAXSD(Z4, Z0, Z0)
+	VPADDD(Z0, Z5, Z5)
+	VPMOVDB(Z0, Mem{Base: q})
+	ADDQ(U8(64), p)
+	ADDQ(U8(16), q)
+	DECQ(c)
+	JNZ(LabelRef("quant"))
+	Label("qtail")
+	// The lanes past the row load 0 and quantise to 0: the row's padding.
+	VMOVUPS_Z(Mem{Base: p}, K1, Z0)
+	VMULPS(Z0, Z6, Z0)
+	VCVTPS2DQ(Z0, Z0)
+	VPMINSD(Z3, Z0, Z0)
+	VPMAXSD(Z4, Z0, Z0)
+	VPADDD(Z0, Z5, Z5)
+	VPMOVDB(Z0, K2, Mem{Base: q})
+	VEXTRACTI64X4(U8(1), Z5, Y1)
+	VPADDD(Y1, Y5, Y5)
+	VEXTRACTI128(U8(1), Y5, X1)
+	VPADDD(X1, X5, X5)
+	VPSHUFD(U8(0x4e), X5, X1)
+	VPADDD(X1, X5, X5)
+	VPSHUFD(U8(0xb1), X5, X1)
+	VPADDD(X1, X5, X5)
+	VMOVD(X5, EAX)
+	SHLL(U8(7), EAX) // comp = 128·Σ
+	MOVL(EAX, Mem{Base: pc})
+
+	ADDQ(ldx, px)
+	ADDQ(ldd, pd)
+	ADDQ(U8(4), ps)
+	ADDQ(U8(4), pc)
+	DECQ(n)
+	JNZ(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
