@@ -1,5 +1,7 @@
 // Package safetensors reads and writes the safetensors container format
-// (https://github.com/huggingface/safetensors) for float32 tensors.
+// (https://github.com/huggingface/safetensors) for float32 tensors, stored
+// as F32 or, to halve a file, as F16 (IEEE half precision); reading also
+// accepts BF16. Values are float32 in memory either way.
 //
 // A file is an 8-byte little-endian header length N, N bytes of UTF-8 JSON
 // padded with spaces to a multiple of 8, then the raw little-endian tensor
@@ -34,11 +36,41 @@ const MetadataKey = "__metadata__"
 const maxHeader = 100_000_000
 
 // Tensor is a named float32 tensor in row-major order. A nil or empty
-// Shape is a scalar holding one value.
+// Shape is a scalar holding one value. Dtype is how it is stored in the
+// file: F32 (or empty) or F16, which Write rounds Data to (to nearest,
+// ties to even); Read reports the stored type and returns the values as
+// float32.
 type Tensor struct {
 	Name  string
 	Shape []int
 	Data  []float32
+	Dtype string
+}
+
+// Stored types.
+const (
+	F32  = "F32"
+	F16  = "F16"
+	BF16 = "BF16" // read only
+)
+
+// dtypeSize is the bytes per value of the types this package reads.
+func dtypeSize(dtype string) int {
+	switch dtype {
+	case F32:
+		return 4
+	case F16, BF16:
+		return 2
+	}
+	return 0
+}
+
+// storedType is t's type in a file.
+func storedType(t Tensor) string {
+	if t.Dtype == "" {
+		return F32
+	}
+	return t.Dtype
 }
 
 // entry is one tensor's header record.
@@ -90,6 +122,17 @@ func checkTensors(tensors []Tensor) error {
 		if uint64(n) > math.MaxUint64/4 {
 			return fmt.Errorf("tensor %q: %d values do not fit in a file", t.Name, n)
 		}
+		switch storedType(t) {
+		case F32:
+		case F16:
+			for _, v := range t.Data {
+				if h := toHalf(v); h&0x7c00 == 0x7c00 && !math.IsInf(float64(v), 0) && !math.IsNaN(float64(v)) {
+					return fmt.Errorf("tensor %q: %v is beyond F16's range (±65504); store it as F32", t.Name, v)
+				}
+			}
+		default:
+			return fmt.Errorf("tensor %q: dtype %q cannot be written; use F32 or F16", t.Name, t.Dtype)
+		}
 	}
 	return nil
 }
@@ -112,11 +155,12 @@ func header(tensors []Tensor, metadata map[string]string) ([]byte, error) {
 		if shape == nil {
 			shape = []int{}
 		}
-		end := off + 4*uint64(len(t.Data))
+		dt := storedType(t)
+		end := off + uint64(dtypeSize(dt))*uint64(len(t.Data))
 		if end < off {
 			return nil, errors.New("tensors do not fit in a file")
 		}
-		h[t.Name] = entry{DataOffsets: [2]uint64{off, end}, Dtype: "F32", Shape: shape}
+		h[t.Name] = entry{DataOffsets: [2]uint64{off, end}, Dtype: dt, Shape: shape}
 		off = end
 	}
 	var buf bytes.Buffer
@@ -156,9 +200,14 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 	}
 	buf = buf[:0]
 	for _, t := range tensors {
+		half := storedType(t) == F16
 		for _, v := range t.Data {
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-			if len(buf) == cap(buf) {
+			if half {
+				buf = binary.LittleEndian.AppendUint16(buf, toHalf(v))
+			} else {
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			}
+			if len(buf) >= cap(buf)-4 {
 				if _, err := w.Write(buf); err != nil {
 					return fmt.Errorf("safetensors: write: %w", err)
 				}
@@ -192,8 +241,8 @@ func WriteFile(path string, tensors []Tensor, metadata map[string]string) error 
 
 // Read parses a safetensors file held in data. It returns the tensors in
 // file order (by data offset) and the metadata (nil when the file has
-// none). It validates the whole file and never panics; only F32 tensors
-// are supported. The tensors do not share memory with data.
+// none). It validates the whole file and never panics; F32, F16 and BF16
+// tensors are read (as float32). The tensors do not share memory with data.
 func Read(data []byte) ([]Tensor, map[string]string, error) {
 	ts, meta, err := parse(data)
 	if err != nil {
@@ -221,6 +270,7 @@ const hintTruncated = "the file is truncated, re-save or re-download it"
 type located struct {
 	name       string
 	shape      []int
+	dtype      string
 	begin, end uint64
 }
 
@@ -304,11 +354,18 @@ func parse(data []byte) ([]Tensor, map[string]string, error) {
 	ts := make([]Tensor, len(locs))
 	for i, l := range locs {
 		raw := body[l.begin:l.end]
-		vals := make([]float32, len(raw)/4)
+		vals := make([]float32, len(raw)/dtypeSize(l.dtype))
 		for j := range vals {
-			vals[j] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*j:]))
+			switch l.dtype {
+			case F32:
+				vals[j] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*j:]))
+			case F16:
+				vals[j] = fromHalf(binary.LittleEndian.Uint16(raw[2*j:]))
+			case BF16:
+				vals[j] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[2*j:])) << 16)
+			}
 		}
-		ts[i] = Tensor{Name: l.name, Shape: l.shape, Data: vals}
+		ts[i] = Tensor{Name: l.name, Shape: l.shape, Data: vals, Dtype: l.dtype}
 	}
 	return ts, meta, nil
 }
@@ -372,8 +429,9 @@ func parseEntry(name string, raw json.RawMessage, bodyLen uint64) (located, erro
 			return fail("%s is missing; the file is corrupt", k)
 		}
 	}
-	if e.Dtype != "F32" {
-		return fail("dtype %s is not supported, only F32 is; convert the tensors to float32 before saving", clip([]byte(e.Dtype)))
+	size := uint64(dtypeSize(e.Dtype))
+	if size == 0 {
+		return fail("dtype %s is not supported, only F32, F16 and BF16 are; convert the tensors to float32 before saving", clip([]byte(e.Dtype)))
 	}
 	count, err := numElements(e.Shape)
 	if err != nil {
@@ -387,13 +445,13 @@ func parseEntry(name string, raw json.RawMessage, bodyLen uint64) (located, erro
 		return fail("data ends at byte %d but the data section has only %d bytes; %s", end, bodyLen, hintTruncated)
 	case uint64(count) > math.MaxUint64/4:
 		return fail("shape %v has more bytes than fit in a file; the file is corrupt", e.Shape)
-	case end-begin != 4*uint64(count):
-		return fail("data_offsets [%d, %d] span %d bytes but shape %v of F32 needs %d; the file is corrupt", begin, end, end-begin, e.Shape, 4*uint64(count))
+	case end-begin != size*uint64(count):
+		return fail("data_offsets [%d, %d] span %d bytes but shape %v of %s needs %d; the file is corrupt", begin, end, end-begin, e.Shape, e.Dtype, size*uint64(count))
 	}
 	if e.Shape == nil {
 		e.Shape = []int{}
 	}
-	return located{name: name, shape: e.Shape, begin: begin, end: end}, nil
+	return located{name: name, shape: e.Shape, dtype: e.Dtype, begin: begin, end: end}, nil
 }
 
 // isPair reports whether raw is a JSON array of exactly two elements
