@@ -67,7 +67,7 @@ func (d *Detector) ScoreThreshold(spec, def string) (th *Threshold, fit Spec, er
 		return nil, sp, &SpecError{Spec: given, Msg: fmt.Sprintf("%s: scoring can override with value:X or contamination:P; choose %s thresholds at training (train --threshold)", given, sp.Method)}
 	}
 	if sp.Method == MethodF1 {
-		return nil, sp, &SpecError{Spec: given, Msg: given + " needs labelled validation rows; pass value:X, contamination:P, mad:K, sigma:K or pot:Q"}
+		return nil, sp, &SpecError{Spec: given, Msg: given + " needs labelled validation rows; pass value:X, far:Q, contamination:P, mad:K, sigma:K or pot:Q"}
 	}
 	if sp.Method == MethodValue {
 		t, err := Fit(sp, nil, nil, "")

@@ -32,7 +32,7 @@ func TestScoreThreshold(t *testing.T) {
 		{d, "bogus:1", "", "", "", ErrSpec},
 		{d, "", DefaultSpec, d.Threshold().Method, "", nil},
 		{bare, "", "", "", "", ErrNoThreshold},
-		{bare, "", DefaultSpec, "", MethodMAD, nil},
+		{bare, "", DefaultSpec, "", MethodFAR, nil},
 		{bare, "sigma:2", DefaultSpec, "", MethodSigma, nil},
 		{bare, "f1", DefaultSpec, "", "", ErrSpec},
 	} {
@@ -190,7 +190,7 @@ func TestScoreImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if th.Method != MethodMAD || th.Rows != len(images) || th.FittedOn != "scored images" || len(res) != len(images) {
+	if th.Method != MethodFAR || th.Rows != len(images) || th.FittedOn != "scored images" || len(res) != len(images) {
 		t.Fatalf("ScoreImages = %d results at %+v; want %d at %s fitted on them", len(res), th, len(images), DefaultSpec)
 	}
 	for i, img := range images {

@@ -68,7 +68,7 @@ func Example() {
 		fmt.Println()
 	}
 	// Output:
-	// score: mahal threshold: mad
+	// score: mahal threshold: far
 	// row 0: anomaly false
 	// row 1: anomaly true, mostly amount
 }

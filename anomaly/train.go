@@ -352,6 +352,9 @@ func (d *Detector) fitThreshold(all, trainDS, valDS *dataset.Dataset, spec Spec,
 		}
 	}
 	var labels []bool
+	if spec.Method == MethodFAR && y != nil {
+		labels = y // rows chosen by their normal label: far need not guess which are anomalies
+	}
 	if spec.Method == MethodF1 {
 		if y == nil {
 			return errors.New("anomaly: threshold f1 needs labelled data: pass --label COL (CSV) and --normal VALUE, the label of normal rows")

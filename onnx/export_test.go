@@ -195,8 +195,8 @@ func TestExportNames(t *testing.T) {
 			t.Errorf("metadata %q is missing", k)
 		}
 	}
-	if props[MetaHash] != d.Version() || props[MetaThresholdMethod] != "mad:3.5" || props[MetaColumns] != `["amount","hour","country"]` {
-		t.Errorf("metadata hash %q method %q columns %q; want %q, mad:3.5, [amount hour country]", props[MetaHash], props[MetaThresholdMethod], props[MetaColumns], d.Version())
+	if props[MetaHash] != d.Version() || props[MetaThresholdMethod] != "far:0.01" || props[MetaColumns] != `["amount","hour","country"]` {
+		t.Errorf("metadata hash %q method %q columns %q; want %q, far:0.01, [amount hour country]", props[MetaHash], props[MetaThresholdMethod], props[MetaColumns], d.Version())
 	}
 	if mp.GetOpsetImport()[0].GetVersion() != DefaultOpset || mp.GetIrVersion() != 8 {
 		t.Errorf("opset %d IR %d; want %d and 8", mp.GetOpsetImport()[0].GetVersion(), mp.GetIrVersion(), DefaultOpset)

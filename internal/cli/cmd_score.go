@@ -61,7 +61,8 @@ that the reconstruction error overflows) is written as +Inf and flagged.
 
 A convolutional image model (train --task reconstruct) scores each image
 by its mean squared pixel error instead, decides by --threshold (default:
-median + 3.5·MAD of the scored images, as image model files carry no
+far:0.01 fitted on the scored images, the error that 1 % of normal images
+exceed with gross outliers set aside, as image model files carry no
 threshold), and with --heatmap DIR draws the most anomalous images with
 their per-pixel error laid over them in red.`,
 		Example: `  bottleneck score -m kdd.safetensors --data KDDTest+.txt -o scores.csv --top 3
@@ -301,8 +302,8 @@ func scoreStreamed(ctx context.Context, det *anomaly.Detector, o *scoreOptions, 
 }
 
 // scoreImages scores the images of an IDX file or a folder with an image
-// autoencoder, deciding by --threshold, else by median + 3.5·MAD of their
-// scores (image model files carry no threshold).
+// autoencoder, deciding by --threshold, else by anomaly.DefaultSpec fitted
+// on their scores (image model files carry no threshold).
 func scoreImages(det *anomaly.Detector, o *scoreOptions) (*scored, []*imageio.Image, error) {
 	m := det.Model()
 	if m.OutChannels() != m.Config.InChannels() {

@@ -195,8 +195,10 @@ func TestShippedDenseVAEs(t *testing.T) {
 	}
 }
 
-func TestShippedMNISTConv(t *testing.T) {
-	m, err := ae.Decode(shipped(t, "mnist-conv"))
+// TestShippedConvVAE pins the shipped convolutional VAE (stored in half
+// precision; it computes in float32 from the stored weights).
+func TestShippedConvVAE(t *testing.T) {
+	m, err := ae.Decode(shipped(t, "mnist-vae-conv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +208,30 @@ func TestShippedMNISTConv(t *testing.T) {
 	got.put("encode", must(m.Encode(nil, x4)).Data)
 	got.put("reconstruct", must(m.Reconstruct(nil, x4)).Data)
 	got.put("decode", must(m.Decode(nil, codes(1, m.CodeSize()))).Data)
-	check(t, "mnist-conv", got)
+	logp, elbo, err := m.LogLikelihood(tensor.From(x.Data[:2*784], 2, 1, 28, 28), 16, 8, rand.New(rand.NewPCG(3, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got["logp"], got["elbo"] = logp, elbo
+	check(t, "mnist-vae-conv", got)
+}
+
+func TestShippedMNISTConv(t *testing.T) {
+	for _, name := range []string{"mnist-conv", "mnist-features"} {
+		t.Run(name, func(t *testing.T) {
+			m, err := ae.Decode(shipped(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := digits(t, 2)
+			x4 := tensor.From(x.Data, 2, 1, 28, 28)
+			got := outputs{}
+			got.put("encode", must(m.Encode(nil, x4)).Data)
+			got.put("reconstruct", must(m.Reconstruct(nil, x4)).Data)
+			got.put("decode", must(m.Decode(nil, codes(1, m.CodeSize()))).Data)
+			check(t, name, got)
+		})
+	}
 }
 
 func TestShippedMNISTDenoise(t *testing.T) {

@@ -10,6 +10,7 @@
 //	go run ./scripts/anomaly-bench -suite mnist
 //	go run ./scripts/anomaly-bench -suite skab  [-window 10]
 //	go run ./scripts/anomaly-bench -suite kdd99
+//	go run ./scripts/anomaly-bench -suite far   [-compare mad:3.5] [-dump DIR]
 //
 // ODDS .mat files are converted to .npz (X, y) in a temporary folder first
 // (dataset.ReadMAT); the command lines print that folder as $TMP.
@@ -123,6 +124,9 @@ func main() {
 		return
 	case "kdd99":
 		kdd99()
+		return
+	case "far":
+		far()
 		return
 	default:
 		check(fmt.Errorf("unknown suite %q", *suite))
