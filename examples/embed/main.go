@@ -56,7 +56,7 @@ func trainKDD(data string) (*anomaly.Detector, error) {
 		return nil, err
 	}
 	return anomaly.Train(context.Background(), ds, anomaly.TrainOptions{
-		Hidden: []int{64, 32}, Code: 8, Seed: 1, Fit: train.Options{Epochs: 20, Patience: 5},
+		Hidden: []int{64, 32}, Code: 8, Seed: 1, Fit: train.Options{Patience: 5}, // epochs: the default, as `bottleneck train` (anomaly.NormalEpochs)
 	})
 }
 

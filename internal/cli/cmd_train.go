@@ -110,7 +110,7 @@ beside the model as MODEL.history.json and drawn as MODEL.loss.png.`,
 	f.Float64Var(&o.beta, "beta", 1, "VAE: weight of the KL term (β-VAE)")
 	f.Float64Var(&o.fit.KLWarmup, "kl-warmup", 0, "VAE: epochs over which the KL weight rises linearly from 0 to β")
 	f.BoolVar(&o.binarize, "binarize", false, "VAE: train on Bernoulli samples of the [0,1] inputs, redrawn every step (dynamic binarisation)")
-	f.IntVar(&o.fit.Epochs, "epochs", 20, "training epochs (dense models on IDX images: "+strconv.Itoa(imageEpochs)+")")
+	f.IntVar(&o.fit.Epochs, "epochs", 20, "training epochs (dense models on IDX images: "+strconv.Itoa(imageEpochs)+"; tables filtered by --normal: "+strconv.Itoa(anomaly.NormalEpochs)+")")
 	f.IntVar(&o.batch, "batch", 128, "mini-batch size (image tasks: 16)")
 	f.Float64Var(&o.fit.LR, "lr", 1e-3, "learning rate (dense models on IDX images: "+strconv.FormatFloat(imageLR, 'g', -1, 64)+")")
 	f.StringVar(&o.fit.Optimizer, "optimizer", "adam", "optimizer: adam, adamw or sgd")
@@ -276,6 +276,9 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 		if o.imageDefaults(&fit) && log != nil {
 			fmt.Fprintf(log, "image defaults: %d epochs, lr %g, schedule %s, activation %s (--epochs, --lr, --schedule, --activation change them)\n", fit.Epochs, fit.LR, fit.Schedule, o.activation)
 		}
+	}
+	if ds.Pre != nil && ds.Pre.Normal != "" && ds.Pre.Kind != dataset.KindImage && !o.cmd.Flags().Changed("epochs") {
+		fit.Epochs = 0 // anomaly.Train's default for rows filtered to their normal label
 	}
 	to := anomaly.TrainOptions{
 		Hidden: hidden, Code: o.code, Variational: vae, Activation: o.activation, CodeActivation: o.codeAct,

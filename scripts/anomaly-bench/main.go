@@ -40,7 +40,7 @@ var (
 	data      = flag.String("data", "../shared/data", "the shared data folder")
 	suite     = flag.String("suite", "odds", "odds, adbench, nslkdd, mnist")
 	seeds     = flag.Int("seeds", 5, "seeds per dataset (1..N)")
-	epochs    = flag.Int("epochs", 20, "training epochs (train --epochs)")
+	epochs    = flag.Int("epochs", 0, "training epochs (train --epochs; 0: train's default, 20, or anomaly.NormalEpochs for rows filtered by a normal label)")
 	scoreTrim = flag.Float64("score-trim", -1, "mahal covariance trim (train --score-trim; -1 automatic)")
 	score     = flag.String("score", "", "score metric (train --score)")
 	threshold = flag.String("threshold", "", "threshold spec (train --threshold)")
@@ -72,7 +72,7 @@ type job struct {
 // -threshold flags stand for, for the command column.
 func extra() string {
 	var f []string
-	if *epochs != 20 {
+	if *epochs > 0 {
 		f = append(f, fmt.Sprintf("--epochs %d", *epochs))
 	}
 	if *scoreTrim >= 0 {
