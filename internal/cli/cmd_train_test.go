@@ -6,11 +6,14 @@ import (
 	"testing"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
+	"github.com/bottleneck-ml/bottleneck/anomaly"
 )
 
 // TestTrainImageDefaults checks that a dense model on IDX images gets the
 // image defaults (epochs, rate, schedule, activation) where the flags are
-// not given, and that a VAE and a table keep the flags' defaults.
+// not given, that a VAE and a table keep the flags' defaults, and that a
+// table filtered by --normal trains anomaly.NormalEpochs unless --epochs
+// is given.
 func TestTrainImageDefaults(t *testing.T) {
 	dir := t.TempDir()
 	idx := writeLabelledIDX(t, dir, "train", 200, 1)
@@ -28,6 +31,8 @@ func TestTrainImageDefaults(t *testing.T) {
 		{"images, every flag", []string{"--data", idx, "--epochs", "2", "--lr", "1e-3", "--schedule", "constant", "--activation", "relu"}, 2, 1e-3, "constant", "relu"},
 		{"images, vae", []string{"--data", idx, "--arch", "vae", "--epochs", "2"}, 2, 1e-3, "constant", "relu"},
 		{"table", []string{"--data", table, "--label", "class"}, 20, 1e-3, "constant", "relu"},
+		{"table, --normal", []string{"--data", table, "--label", "class", "--normal", "normal"}, anomaly.NormalEpochs, 1e-3, "constant", "relu"},
+		{"table, --normal, --epochs", []string{"--data", table, "--label", "class", "--normal", "normal", "--epochs", "3"}, 3, 1e-3, "constant", "relu"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
