@@ -19,7 +19,6 @@ import (
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/imagetask"
 	"github.com/bottleneck-ml/bottleneck/internal/report"
-	"github.com/bottleneck-ml/bottleneck/nn"
 	"github.com/bottleneck-ml/bottleneck/train"
 )
 
@@ -100,7 +99,7 @@ beside the model as MODEL.history.json and drawn as MODEL.loss.png.`,
 	f.StringVar(&o.arch, "arch", "dense", "architecture: dense or vae (variational)")
 	f.StringVar(&o.hidden, "hidden", "auto", "encoder hidden widths, input side first (the decoder mirrors them); auto: from the input width")
 	f.IntVar(&o.code, "code", 0, "code (bottleneck) size (0: about √width, see --hidden auto)")
-	f.StringVar(&o.activation, "activation", "relu", "hidden activation: relu, leakyrelu, sigmoid, tanh, gelu, identity (dense models on IDX images: "+imageActivation+")")
+	f.StringVar(&o.activation, "activation", "relu", "hidden activation: relu, leakyrelu, sigmoid, tanh, gelu, identity (dense models on IDX images: "+anomaly.ImageActivation+")")
 	f.StringVar(&o.outputAct, "output-activation", "", "output activation (default: sigmoid for [0,1] data, identity otherwise)")
 	f.StringVar(&o.loss, "loss", "", "loss: bce, mse or l1 (default: bce with a sigmoid output, mse otherwise)")
 	f.Float64Var(&o.dropout, "dropout", 0, "dropout after each hidden layer while training")
@@ -110,12 +109,12 @@ beside the model as MODEL.history.json and drawn as MODEL.loss.png.`,
 	f.Float64Var(&o.beta, "beta", 1, "VAE: weight of the KL term (β-VAE)")
 	f.Float64Var(&o.fit.KLWarmup, "kl-warmup", 0, "VAE: epochs over which the KL weight rises linearly from 0 to β")
 	f.BoolVar(&o.binarize, "binarize", false, "VAE: train on Bernoulli samples of the [0,1] inputs, redrawn every step (dynamic binarisation)")
-	f.IntVar(&o.fit.Epochs, "epochs", 20, "training epochs (dense models on IDX images: "+strconv.Itoa(imageEpochs)+"; tables filtered by --normal: "+strconv.Itoa(anomaly.NormalEpochs)+")")
+	f.IntVar(&o.fit.Epochs, "epochs", 20, "training epochs (dense models on IDX images: "+strconv.Itoa(anomaly.ImageEpochs)+"; tables filtered by --normal: "+strconv.Itoa(anomaly.NormalEpochs)+")")
 	f.IntVar(&o.batch, "batch", 128, "mini-batch size (image tasks: 16)")
-	f.Float64Var(&o.fit.LR, "lr", 1e-3, "learning rate (dense models on IDX images: "+strconv.FormatFloat(imageLR, 'g', -1, 64)+")")
+	f.Float64Var(&o.fit.LR, "lr", 1e-3, "learning rate (dense models on IDX images: "+strconv.FormatFloat(anomaly.ImageLR, 'g', -1, 64)+")")
 	f.StringVar(&o.fit.Optimizer, "optimizer", "adam", "optimizer: adam, adamw or sgd")
 	f.Float64Var(&o.fit.WeightDecay, "weight-decay", 0, "weight decay (0 = the optimizer's default)")
-	f.StringVar(&o.fit.Schedule, "schedule", "constant", "learning-rate schedule: constant, step:EVERY:GAMMA, cosine[:WARMUP[:MIN]] (dense models on IDX images: "+imageSchedule+")")
+	f.StringVar(&o.fit.Schedule, "schedule", "constant", "learning-rate schedule: constant, step:EVERY:GAMMA, cosine[:WARMUP[:MIN]] (dense models on IDX images: "+anomaly.ImageSchedule+")")
 	f.Float64Var(&o.fit.ClipNorm, "clip", 0, "clip the global gradient norm to this value (0 = off)")
 	f.IntVar(&o.fit.Patience, "patience", 5, "early stopping: epochs without validation improvement (0 = off)")
 	f.Float64Var(&o.fit.EMA, "ema", 0, "keep an exponential moving average of the weights with this decay per step (e.g. 0.998) and save it as the model")
@@ -272,11 +271,6 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 	if log != nil {
 		fmt.Fprintf(log, "data: %s, %d rows × %d features (%s), read in %.1fs\n", o.data.path, ds.X.Rows(), ds.X.Cols(), ds.Pre.Describe(), time.Since(start).Seconds())
 	}
-	if !vae && ds.Pre != nil && ds.Pre.Kind == dataset.KindImage {
-		if o.imageDefaults(&fit) && log != nil {
-			fmt.Fprintf(log, "image defaults: %d epochs, lr %g, schedule %s, activation %s (--epochs, --lr, --schedule, --activation change them)\n", fit.Epochs, fit.LR, fit.Schedule, o.activation)
-		}
-	}
 	if ds.Pre != nil && ds.Pre.Normal != "" && ds.Pre.Kind != dataset.KindImage && !o.cmd.Flags().Changed("epochs") {
 		fit.Epochs = 0 // anomaly.Train's default for rows filtered to their normal label
 	}
@@ -285,6 +279,11 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 		OutputActivation: o.outputAct, Loss: o.loss, Dropout: o.dropout, Sparsity: o.sparsity,
 		Likelihood: o.likelihood, Beta: o.beta, Binarize: o.binarize, Seed: o.seed, Batch: o.batch,
 		Val: o.val, Window: o.window, Stride: o.stride, Fit: fit, Score: o.score, Threshold: o.threshold, Log: log,
+	}
+	if !vae && ds.Pre != nil && ds.Pre.Kind == dataset.KindImage {
+		if o.imageDefaults(ds, &to) && log != nil {
+			fmt.Fprintf(log, "image defaults: %d epochs, lr %g, schedule %s, activation %s (--epochs, --lr, --schedule, --activation change them)\n", to.Fit.Epochs, to.Fit.LR, to.Fit.Schedule, to.Activation)
+		}
 	}
 	if o.val == 0 {
 		to.Val = -1
@@ -355,40 +354,25 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 	return nil
 }
 
-// The defaults of a dense autoencoder on IDX images (pixels in [0,1], a
-// sigmoid output and cross-entropy), chosen on MNIST 784-256-64-32
-// (docs/RESULTS.md, "MNIST, dense autoencoder"). With the table defaults
-// (Adam at a constant 1e-3, 20 epochs) the test BCE is 0.0856, far from
-// converged; a higher rate annealed to 0 by a cosine gets further per
-// epoch, but kills ReLUs (up to 147 of the first layer's 256 on one
-// seed, BCE 0.081), which the leaky ReLU avoids: 0.0736 ± 0.0002 over
-// three seeds. Tables keep the flags' defaults, which the anomaly
-// benchmarks were tuned with.
-const (
-	imageEpochs     = 50
-	imageLR         = 5e-3
-	imageSchedule   = "cosine"
-	imageActivation = nn.ActLeakyReLU
-)
-
-// imageDefaults puts the image defaults into fit and o.activation where
-// the flags were not given and reports whether it changed any.
-func (o *trainOptions) imageDefaults(fit *train.Options) bool {
+// imageDefaults leaves to anomaly.ImageDefaults the flags of the image
+// defaults that were not given, and reports whether it filled any.
+func (o *trainOptions) imageDefaults(ds *dataset.Dataset, to *anomaly.TrainOptions) bool {
 	given := o.cmd.Flags().Changed
-	changed := false
 	if !given("epochs") {
-		fit.Epochs, changed = imageEpochs, true
+		to.Fit.Epochs = 0
 	}
 	if !given("lr") {
-		fit.LR, changed = imageLR, true
+		to.Fit.LR = 0
 	}
 	if !given("schedule") {
-		fit.Schedule, changed = imageSchedule, true
+		to.Fit.Schedule = ""
 	}
 	if !given("activation") {
-		o.activation, changed = imageActivation, true
+		to.Activation = ""
 	}
-	return changed
+	filled := anomaly.ImageDefaults(ds, to)
+	o.activation = to.Activation
+	return filled
 }
 
 func orNone(s string) string {

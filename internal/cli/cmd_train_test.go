@@ -26,8 +26,8 @@ func TestTrainImageDefaults(t *testing.T) {
 		schedule string
 		act      string
 	}{
-		{"images", []string{"--data", idx}, imageEpochs, imageLR, imageSchedule, imageActivation},
-		{"images, --epochs", []string{"--data", idx, "--epochs", "2"}, 2, imageLR, imageSchedule, imageActivation},
+		{"images", []string{"--data", idx}, anomaly.ImageEpochs, anomaly.ImageLR, anomaly.ImageSchedule, anomaly.ImageActivation},
+		{"images, --epochs", []string{"--data", idx, "--epochs", "2"}, 2, anomaly.ImageLR, anomaly.ImageSchedule, anomaly.ImageActivation},
 		{"images, every flag", []string{"--data", idx, "--epochs", "2", "--lr", "1e-3", "--schedule", "constant", "--activation", "relu"}, 2, 1e-3, "constant", "relu"},
 		{"images, vae", []string{"--data", idx, "--arch", "vae", "--epochs", "2"}, 2, 1e-3, "constant", "relu"},
 		{"table", []string{"--data", table, "--label", "class"}, 20, 1e-3, "constant", "relu"},
