@@ -271,19 +271,31 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 	if log != nil {
 		fmt.Fprintf(log, "data: %s, %d rows × %d features (%s), read in %.1fs\n", o.data.path, ds.X.Rows(), ds.X.Cols(), ds.Pre.Describe(), time.Since(start).Seconds())
 	}
-	if ds.Pre != nil && ds.Pre.Normal != "" && ds.Pre.Kind != dataset.KindImage && !o.cmd.Flags().Changed("epochs") {
-		fit.Epochs = 0 // anomaly.Train's default for rows filtered to their normal label
+	// A flag not given is left to the library, whose defaults depend on
+	// the data (images: anomaly.ImageDefaults; rows filtered by --normal:
+	// anomaly.NormalEpochs) and are the flags' defaults otherwise.
+	given := o.cmd.Flags().Changed
+	act := o.activation
+	if !given("epochs") {
+		fit.Epochs = 0
+	}
+	if !given("lr") {
+		fit.LR = 0
+	}
+	if !given("schedule") {
+		fit.Schedule = ""
+	}
+	if !given("activation") {
+		act = ""
 	}
 	to := anomaly.TrainOptions{
-		Hidden: hidden, Code: o.code, Variational: vae, Activation: o.activation, CodeActivation: o.codeAct,
+		Hidden: hidden, Code: o.code, Variational: vae, Activation: act, CodeActivation: o.codeAct,
 		OutputActivation: o.outputAct, Loss: o.loss, Dropout: o.dropout, Sparsity: o.sparsity,
 		Likelihood: o.likelihood, Beta: o.beta, Binarize: o.binarize, Seed: o.seed, Batch: o.batch,
 		Val: o.val, Window: o.window, Stride: o.stride, Fit: fit, Score: o.score, Threshold: o.threshold, Log: log,
 	}
-	if !vae && ds.Pre != nil && ds.Pre.Kind == dataset.KindImage {
-		if o.imageDefaults(ds, &to) && log != nil {
-			fmt.Fprintf(log, "image defaults: %d epochs, lr %g, schedule %s, activation %s (--epochs, --lr, --schedule, --activation change them)\n", to.Fit.Epochs, to.Fit.LR, to.Fit.Schedule, to.Activation)
-		}
+	if anomaly.ImageDefaults(ds, &to) && log != nil {
+		fmt.Fprintf(log, "image defaults: %d epochs, lr %g, schedule %s, activation %s (--epochs, --lr, --schedule, --activation change them)\n", to.Fit.Epochs, to.Fit.LR, to.Fit.Schedule, to.Activation)
 	}
 	if o.val == 0 {
 		to.Val = -1
@@ -352,27 +364,6 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 		}
 	}
 	return nil
-}
-
-// imageDefaults leaves to anomaly.ImageDefaults the flags of the image
-// defaults that were not given, and reports whether it filled any.
-func (o *trainOptions) imageDefaults(ds *dataset.Dataset, to *anomaly.TrainOptions) bool {
-	given := o.cmd.Flags().Changed
-	if !given("epochs") {
-		to.Fit.Epochs = 0
-	}
-	if !given("lr") {
-		to.Fit.LR = 0
-	}
-	if !given("schedule") {
-		to.Fit.Schedule = ""
-	}
-	if !given("activation") {
-		to.Activation = ""
-	}
-	filled := anomaly.ImageDefaults(ds, to)
-	o.activation = to.Activation
-	return filled
 }
 
 func orNone(s string) string {
