@@ -17,7 +17,6 @@
 package main
 
 import (
-	"archive/zip"
 	"context"
 	"encoding/json"
 	"flag"
@@ -226,33 +225,13 @@ func check(err error) {
 
 // matToNPZ converts an ODDS .mat file to an .npz with X and y.
 func matToNPZ(src, dst string) {
-	f, err := os.Open(src)
+	x, y, err := readMATXY(src)
 	check(err)
-	defer f.Close()
-	m, err := dataset.ReadMAT(src, f)
-	check(err)
-	x, y := m["X"], m["y"]
-	out, err := os.Create(dst)
-	check(err)
-	zw := zip.NewWriter(out)
-	for _, a := range []struct {
-		name string
-		m    dataset.Matrix
-	}{{"X.npy", x}, {"y.npy", y}} {
-		w, err := zw.Create(a.name)
-		check(err)
-		v := make([]float32, len(a.m.Data))
-		for i, d := range a.m.Data {
-			v[i] = float32(d)
-		}
-		shape := []int{a.m.Rows, a.m.Cols}
-		if a.name == "y.npy" {
-			shape = []int{a.m.Rows}
-		}
-		check(dataset.WriteNPY(w, v, shape))
+	idx := make([]int, len(x))
+	for i := range idx {
+		idx[i] = i
 	}
-	check(zw.Close())
-	check(out.Close())
+	writeXY(dst, x, y, idx)
 }
 
 func oddsJobs() []job {
