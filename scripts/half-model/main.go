@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/internal/atomicfile"
@@ -25,8 +24,11 @@ func main() {
 		os.Exit(2)
 	}
 	in := flag.Arg(0)
-	if a, b := filepath.Clean(in), filepath.Clean(*out); a == b {
-		fail(fmt.Errorf("-o %s is the input; write the half file elsewhere", *out))
+	// the same file by another spelling or a link is the input too
+	if si, err := os.Stat(in); err == nil {
+		if so, err := os.Stat(*out); err == nil && os.SameFile(si, so) {
+			fail(fmt.Errorf("-o %s is the input %s; write the half file elsewhere", *out, in))
+		}
 	}
 	data, err := os.ReadFile(in)
 	if err != nil {
