@@ -15,55 +15,46 @@ import (
 //	                  16 distinct (what the scatter needs to equal the
 //	                  sequential loop)
 func gather() {
-	TEXT("gatherAVX512", NOSPLIT, "func(dst, src *float32, idx *int32, n int)")
-	Doc("gatherAVX512 sets dst[i] = src[idx[i]] for i < n/16*16.")
-	{
-		pd, ps, pi, n := RDI, RSI, RDX, RCX
-		Load(Param("dst"), pd)
-		Load(Param("src"), ps)
-		Load(Param("idx"), pi)
-		Load(Param("n"), n)
-		SHRQ(U8(4), n)
-		JZ(LabelRef("done"))
-		Label("loop")
-		VMOVDQU32(Mem{Base: pi}, Z1)
-		KXNORW(K1, K1, K1)
-		VGATHERDPS(Mem{Base: ps, Index: Z1, Scale: 4}, K1, Z0)
-		VMOVUPS(Z0, Mem{Base: pd})
-		ADDQ(U8(64), pd)
-		ADDQ(U8(64), pi)
-		DECQ(n)
-		JNZ(LabelRef("loop"))
-		Label("done")
-		VZEROUPPER()
-		RET()
-	}
+	indexLoop("gatherAVX512", "gatherAVX512 sets dst[i] = src[idx[i]] for i < n/16*16.",
+		func(pd, ps Register) {
+			VGATHERDPS(Mem{Base: ps, Index: Z1, Scale: 4}, K1, Z0)
+			VMOVUPS(Z0, Mem{Base: pd})
+			ADDQ(U8(64), pd)
+		})
+	indexLoop("scatterAddAVX512", "scatterAddAVX512 adds src[i] to dst[idx[i]] for i < n/16*16; the indices of each block of 16 must be distinct.",
+		func(pd, ps Register) {
+			VGATHERDPS(Mem{Base: pd, Index: Z1, Scale: 4}, K1, Z0)
+			VADDPS(Mem{Base: ps}, Z0, Z0)
+			KXNORW(K2, K2, K2)
+			VSCATTERDPS(Z0, K2, Mem{Base: pd, Index: Z1, Scale: 4})
+			ADDQ(U8(64), ps)
+		})
+}
 
-	TEXT("scatterAddAVX512", NOSPLIT, "func(dst, src *float32, idx *int32, n int)")
-	Doc("scatterAddAVX512 adds src[i] to dst[idx[i]] for i < n/16*16; the indices of each block of 16 must be distinct.")
-	{
-		pd, ps, pi, n := RDI, RSI, RDX, RCX
-		Load(Param("dst"), pd)
-		Load(Param("src"), ps)
-		Load(Param("idx"), pi)
-		Load(Param("n"), n)
-		SHRQ(U8(4), n)
-		JZ(LabelRef("done"))
-		Label("loop")
-		VMOVDQU32(Mem{Base: pi}, Z1)
-		KXNORW(K1, K1, K1)
-		VGATHERDPS(Mem{Base: pd, Index: Z1, Scale: 4}, K1, Z0)
-		VADDPS(Mem{Base: ps}, Z0, Z0)
-		KXNORW(K2, K2, K2)
-		VSCATTERDPS(Z0, K2, Mem{Base: pd, Index: Z1, Scale: 4})
-		ADDQ(U8(64), ps)
-		ADDQ(U8(64), pi)
-		DECQ(n)
-		JNZ(LabelRef("loop"))
-		Label("done")
-		VZEROUPPER()
-		RET()
-	}
+// indexLoop emits func(dst, src *float32, idx *int32, n int) looping over
+// the first n/16*16 indices 16 at a time: each iteration loads the next 16
+// into Z1, sets K1 to all lanes, runs body (which advances dst or src) and
+// advances idx.
+func indexLoop(name, doc string, body func(pd, ps Register)) {
+	TEXT(name, NOSPLIT, "func(dst, src *float32, idx *int32, n int)")
+	Doc(doc)
+	pd, ps, pi, n := RDI, RSI, RDX, RCX
+	Load(Param("dst"), pd)
+	Load(Param("src"), ps)
+	Load(Param("idx"), pi)
+	Load(Param("n"), n)
+	SHRQ(U8(4), n)
+	JZ(LabelRef("done"))
+	Label("loop")
+	VMOVDQU32(Mem{Base: pi}, Z1)
+	KXNORW(K1, K1, K1)
+	body(pd, ps)
+	ADDQ(U8(64), pi)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
 }
 
 // rows emits the row-table loops of the int8 convolutions (im2row, and the

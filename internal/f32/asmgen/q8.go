@@ -185,26 +185,14 @@ func q8Quant() {
 		SHRQ(U8(4), n)
 		JZ(LabelRef("done"))
 		Label("loop")
-		VMULPS(Mem{Base: px}, Z2, Z0)
-		VCVTPS2DQ(Z0, Z0) // RNE; NaN and overflow give -2³¹
-		VPMINSD(Z3, Z0, Z0)
-		VPMAXSD(Z4, Z0, Z0)
-		VPADDD(Z0, Z5, Z5)
+		quantStep(Mem{Base: px}, Z2)
 		VPMOVDB(Z0, Mem{Base: pd})
 		ADDQ(U8(64), px)
 		ADDQ(U8(16), pd)
 		DECQ(n)
 		JNZ(LabelRef("loop"))
 		Label("done")
-		VEXTRACTI64X4(U8(1), Z5, Y1)
-		VPADDD(Y1, Y5, Y5)
-		VEXTRACTI128(U8(1), Y5, X1)
-		VPADDD(X1, X5, X5)
-		VPSHUFD(U8(0x4e), X5, X1)
-		VPADDD(X1, X5, X5)
-		VPSHUFD(U8(0xb1), X5, X1)
-		VPADDD(X1, X5, X5)
-		VMOVD(X5, EAX)
+		sumZ5()
 		VZEROUPPER()
 		Store(EAX, ReturnIndex(0))
 		RET()
@@ -292,11 +280,7 @@ func q8QuantRows() {
 	TESTQ(c, c)
 	JZ(LabelRef("qtail"))
 	Label("quant")
-	VMULPS(Mem{Base: p}, Z6, Z0)
-	VCVTPS2DQ(Z0, Z0) // RNE; NaN and overflow give -2³¹
-	VPMINSD(Z3, Z0, Z0)
-	VPMAXSD(Z4, Z0, Z0)
-	VPADDD(Z0, Z5, Z5)
+	quantStep(Mem{Base: p}, Z6)
 	VPMOVDB(Z0, Mem{Base: q})
 	ADDQ(U8(64), p)
 	ADDQ(U8(16), q)
@@ -305,21 +289,9 @@ func q8QuantRows() {
 	Label("qtail")
 	// The lanes past the row load 0 and quantise to 0: the row's padding.
 	VMOVUPS_Z(Mem{Base: p}, K1, Z0)
-	VMULPS(Z0, Z6, Z0)
-	VCVTPS2DQ(Z0, Z0)
-	VPMINSD(Z3, Z0, Z0)
-	VPMAXSD(Z4, Z0, Z0)
-	VPADDD(Z0, Z5, Z5)
+	quantStep(Z0, Z6)
 	VPMOVDB(Z0, K2, Mem{Base: q})
-	VEXTRACTI64X4(U8(1), Z5, Y1)
-	VPADDD(Y1, Y5, Y5)
-	VEXTRACTI128(U8(1), Y5, X1)
-	VPADDD(X1, X5, X5)
-	VPSHUFD(U8(0x4e), X5, X1)
-	VPADDD(X1, X5, X5)
-	VPSHUFD(U8(0xb1), X5, X1)
-	VPADDD(X1, X5, X5)
-	VMOVD(X5, EAX)
+	sumZ5()
 	SHLL(U8(7), EAX) // comp = 128·Σ
 	MOVL(EAX, Mem{Base: pc})
 
@@ -332,4 +304,28 @@ func q8QuantRows() {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// quantStep emits one vector of quantisation: Z0 = max(−127, min(127,
+// RNE(src·scale))) as int32 lanes (Z3 holds 127, Z4 −127), added to the
+// lane sums in Z5; the caller stores Z0's bytes.
+func quantStep(src, scale Op) {
+	VMULPS(src, scale, Z0)
+	VCVTPS2DQ(Z0, Z0) // RNE; NaN and overflow give -2³¹
+	VPMINSD(Z3, Z0, Z0)
+	VPMAXSD(Z4, Z0, Z0)
+	VPADDD(Z0, Z5, Z5)
+}
+
+// sumZ5 emits the sum of Z5's sixteen int32 lanes into EAX.
+func sumZ5() {
+	VEXTRACTI64X4(U8(1), Z5, Y1)
+	VPADDD(Y1, Y5, Y5)
+	VEXTRACTI128(U8(1), Y5, X1)
+	VPADDD(X1, X5, X5)
+	VPSHUFD(U8(0x4e), X5, X1)
+	VPADDD(X1, X5, X5)
+	VPSHUFD(U8(0xb1), X5, X1)
+	VPADDD(X1, X5, X5)
+	VMOVD(X5, EAX)
 }
