@@ -48,7 +48,9 @@ type TrainOptions struct {
 	Window, Stride int
 	// Fit configures the training loop (epochs, learning rate, schedule,
 	// early stopping, checkpoint and resume, progress log). Its Seed is
-	// Seed.
+	// Seed. Zero fields take defaults that depend on the data: images
+	// ImageDefaults, rows filtered by a normal label NormalEpochs, train's
+	// otherwise.
 	Fit train.Options
 
 	// Score is the score metric: mahal, mse, nmse or mae (default
