@@ -18,6 +18,7 @@ import (
 	_ "image/jpeg" // register JPEG
 	"image/png"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -309,9 +310,14 @@ func WriteImagePNG(path string, img image.Image) error {
 }
 
 // List returns the image files (.png, .jpg, .jpeg, .bmp) in dir, sorted; a
-// file path is returned as itself.
+// file path is returned as itself. A path that does not exist but holds a
+// glob pattern (sr/urban100/img_0[0-7]*) lists the image files it matches,
+// so a set can be split into training and held-out pictures without copying.
 func List(path string) ([]string, error) {
 	fi, err := os.Stat(path)
+	if err != nil && errors.Is(err, fs.ErrNotExist) && strings.ContainsAny(path, "*?[") {
+		return glob(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("imageio: %w", err)
 	}
@@ -336,6 +342,26 @@ func List(path string) ([]string, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+func glob(pattern string) ([]string, error) {
+	matches, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("imageio: pattern %s: %w", pattern, err)
+	}
+	var out []string
+	for _, m := range matches {
+		switch strings.ToLower(filepath.Ext(m)) {
+		case ".png", ".jpg", ".jpeg", ".bmp":
+			if fi, err := os.Stat(m); err == nil && !fi.IsDir() {
+				out = append(out, m)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("imageio: %s matches no .png, .jpg or .bmp files", pattern)
+	}
+	return out, nil // filepath.Glob sorts
 }
 
 var _ color.Model = color.GrayModel

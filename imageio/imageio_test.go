@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -228,4 +229,59 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		Decode(bytes.NewReader(b))
 	})
+}
+
+func TestListGlob(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a1.png", "a2.png", "b1.png", "a3.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := List(filepath.Join(dir, "a*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "a1.png"), filepath.Join(dir, "a2.png")}
+	if !slices.Equal(got, want) {
+		t.Errorf("List(a*) = %v, want %v", got, want)
+	}
+	if _, err := List(filepath.Join(dir, "c*")); err == nil || !strings.Contains(err.Error(), "matches no") {
+		t.Errorf("List(c*) error = %v, want one saying it matches nothing", err)
+	}
+	if _, err := List(filepath.Join(dir, "nothing.png")); err == nil {
+		t.Error("List of a missing file gave no error")
+	}
+}
+
+func TestColourStatistics(t *testing.T) {
+	fill := func(rgb ...[3]float32) *Image {
+		m := New(3, 1, len(rgb))
+		for i, c := range rgb {
+			for ch := range 3 {
+				m.Plane(ch)[i] = c[ch]
+			}
+		}
+		return m
+	}
+	grey := fill([3]float32{0.2, 0.2, 0.2}, [3]float32{0.7, 0.7, 0.7})
+	if c, m := Chroma(grey), Colourfulness(grey); math.Abs(c) > 1e-3 || m != 0 {
+		t.Errorf("grey: chroma %g, colourfulness %g; want 0, 0", c, m)
+	}
+	// Pure red: a* 80.1, b* 67.2 (D65), so chroma 104.6; rg = 255, yb = 127.5,
+	// no spread: M = 0.3·√(255²+127.5²) = 85.53.
+	red := fill([3]float32{1, 0, 0})
+	if c := Chroma(red); math.Abs(c-104.6) > 0.5 {
+		t.Errorf("red chroma %g, want 104.6", c)
+	}
+	if m := Colourfulness(red); math.Abs(m-85.53) > 0.01 {
+		t.Errorf("red colourfulness %g, want 85.53", m)
+	}
+	// One hue at two strengths (sepia) is less colourful than two hues of
+	// the same chroma.
+	sepia := fill([3]float32{0.6, 0.5, 0.4}, [3]float32{0.4, 0.3, 0.2})
+	two := fill([3]float32{0.6, 0.5, 0.4}, [3]float32{0.4, 0.5, 0.6})
+	if Colourfulness(sepia) >= Colourfulness(two) {
+		t.Errorf("sepia %g is as colourful as two hues %g", Colourfulness(sepia), Colourfulness(two))
+	}
 }

@@ -25,6 +25,13 @@ type Score struct {
 	SSIM     float64 `json:"ssim"`
 	BasePSNR float64 `json:"baseline_psnr"`
 	BaseSSIM float64 `json:"baseline_ssim"`
+	// Colorizers: how coloured the output is beside the original
+	// (imageio.Chroma, imageio.Colourfulness); PSNR alone rewards the
+	// safe, washed-out sepia that a squared error drives towards.
+	Chroma           float64 `json:"chroma,omitempty"`
+	RefChroma        float64 `json:"original_chroma,omitempty"`
+	Colourfulness    float64 `json:"colourfulness,omitempty"`
+	RefColourfulness float64 `json:"original_colourfulness,omitempty"`
 }
 
 // Mean averages scores (NaN for none).
@@ -209,6 +216,8 @@ func BenchColorize(m *ae.Model, dir string, o Options) ([]Score, error) {
 		s.SSIM, _ = imageio.SSIM(orig, col, 0)
 		s.BasePSNR, _ = imageio.PSNR(orig, grey, 0)
 		s.BaseSSIM, _ = imageio.SSIM(orig, grey, 0)
+		s.Chroma, s.RefChroma = imageio.Chroma(col), imageio.Chroma(orig)
+		s.Colourfulness, s.RefColourfulness = imageio.Colourfulness(col), imageio.Colourfulness(orig)
 		out = append(out, s)
 	}
 	return out, nil
@@ -306,7 +315,12 @@ type Benchmark struct {
 	BasePSNR float64 `json:"baseline_psnr"`
 	BaseSSIM float64 `json:"baseline_ssim"`
 	Ensemble bool    `json:"ensemble,omitempty"`
-	Images   []Score `json:"images"`
+	// Colorizers: the means of the per-picture colour statistics.
+	Chroma           float64 `json:"chroma,omitempty"`
+	RefChroma        float64 `json:"original_chroma,omitempty"`
+	Colourfulness    float64 `json:"colourfulness,omitempty"`
+	RefColourfulness float64 `json:"original_colourfulness,omitempty"`
+	Images           []Score `json:"images"`
 }
 
 // BenchOptions configure Bench.
@@ -356,6 +370,16 @@ func Bench(m *ae.Model, dir string, o BenchOptions) (*Benchmark, error) {
 		return nil, err
 	}
 	b.PSNR, b.SSIM, b.BasePSNR, b.BaseSSIM = Mean(b.Images)
+	if b.Task == ae.TaskColorize && len(b.Images) > 0 {
+		for _, s := range b.Images {
+			b.Chroma += s.Chroma
+			b.RefChroma += s.RefChroma
+			b.Colourfulness += s.Colourfulness
+			b.RefColourfulness += s.RefColourfulness
+		}
+		n := float64(len(b.Images))
+		b.Chroma, b.RefChroma, b.Colourfulness, b.RefColourfulness = b.Chroma/n, b.RefChroma/n, b.Colourfulness/n, b.RefColourfulness/n
+	}
 	return b, nil
 }
 
@@ -363,11 +387,24 @@ func Bench(m *ae.Model, dir string, o BenchOptions) (*Benchmark, error) {
 // per picture, then the means, beside the baseline's.
 func (r *Benchmark) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-40s %8s %7s   %s PSNR / SSIM\n", "image", "PSNR", "SSIM", r.Baseline)
-	for _, s := range r.Images {
-		fmt.Fprintf(&b, "%-40s %8.2f %7.4f   %8.2f %7.4f\n", filepath.Base(s.File), s.PSNR, s.SSIM, s.BasePSNR, s.BaseSSIM)
+	colour := r.Task == ae.TaskColorize
+	fmt.Fprintf(&b, "%-40s %8s %7s   %s PSNR / SSIM", "image", "PSNR", "SSIM", r.Baseline)
+	if colour {
+		fmt.Fprintf(&b, "   chroma (original)   colourfulness (original)")
 	}
-	fmt.Fprintf(&b, "%-40s %8.2f %7.4f   %8.2f %7.4f\n", "mean", r.PSNR, r.SSIM, r.BasePSNR, r.BaseSSIM)
+	b.WriteByte('\n')
+	line := func(name string, s Score) {
+		fmt.Fprintf(&b, "%-40s %8.2f %7.4f   %8.2f %7.4f", name, s.PSNR, s.SSIM, s.BasePSNR, s.BaseSSIM)
+		if colour {
+			fmt.Fprintf(&b, "   %6.2f (%6.2f)     %6.2f (%6.2f)", s.Chroma, s.RefChroma, s.Colourfulness, s.RefColourfulness)
+		}
+		b.WriteByte('\n')
+	}
+	for _, s := range r.Images {
+		line(filepath.Base(s.File), s)
+	}
+	line("mean", Score{PSNR: r.PSNR, SSIM: r.SSIM, BasePSNR: r.BasePSNR, BaseSSIM: r.BaseSSIM,
+		Chroma: r.Chroma, RefChroma: r.RefChroma, Colourfulness: r.Colourfulness, RefColourfulness: r.RefColourfulness})
 	_, err := io.WriteString(w, b.String())
 	return err
 }
