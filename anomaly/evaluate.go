@@ -134,8 +134,9 @@ func EvaluateWith(d *Detector, ds *dataset.Dataset, o EvaluateOptions) (*Evaluat
 // threshold with (TrainOptions.Anomalies) or to measure it on.
 func LabelledAnomalies(ds *dataset.Dataset, normal string) *dataset.Dataset {
 	var idx []int
+	isNormal := dataset.NormalMatch(normal)
 	for i, l := range ds.Labels {
-		if l != normal {
+		if !isNormal(l) {
 			idx = append(idx, i)
 		}
 	}
@@ -155,8 +156,9 @@ func Measure(res []Result, labels []string, normal string, th *Threshold) (*Metr
 	y := make([]bool, len(labels))
 	scores := make([]float64, len(res))
 	mse := make([]float64, len(res))
+	isNormal := dataset.NormalMatch(normal)
 	for i, l := range labels {
-		y[i] = l != normal
+		y[i] = !isNormal(l)
 		scores[i], mse[i] = res[i].Score, res[i].MSE
 	}
 	r := measure(scores, mse, y, normal, th)

@@ -399,8 +399,9 @@ func (d *Detector) fitThreshold(all, trainDS, valDS *dataset.Dataset, spec Spec,
 	var anomScores, anomMSE []float64
 	if normal != "" && rows.Labels != nil {
 		y = make([]bool, rows.Len())
+		isNormal := dataset.NormalMatch(normal)
 		for i, l := range rows.Labels {
-			y[i] = l != normal
+			y[i] = !isNormal(l)
 		}
 		if a := o.Anomalies; a != nil && a.Len() > 0 {
 			err := s.run(a.X, func(_ int, _ []float32, score, mse float64) {

@@ -37,7 +37,7 @@ func Windows(x *tensor.Tensor, size, stride int) (*tensor.Tensor, []int, error) 
 }
 
 // windowDataset is Windows over a dataset: a window is labelled with the
-// first label in it that differs from normal, else with normal (a window
+// first label in it that is not normal, else with its first step's (a window
 // holding any anomalous step is anomalous).
 func windowDataset(ds *dataset.Dataset, size, stride int, normal string) (*dataset.Dataset, error) {
 	w, starts, err := Windows(ds.X, size, stride)
@@ -47,10 +47,11 @@ func windowDataset(ds *dataset.Dataset, size, stride int, normal string) (*datas
 	var labels []string
 	if ds.Labels != nil {
 		labels = make([]string, len(starts))
+		isNormal := dataset.NormalMatch(normal)
 		for k, s := range starts {
-			labels[k] = normal
+			labels[k] = ds.Labels[s]
 			for _, l := range ds.Labels[s : s+size] {
-				if l != normal {
+				if !isNormal(l) {
 					labels[k] = l
 					break
 				}

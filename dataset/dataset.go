@@ -56,7 +56,7 @@ type LoadOptions struct {
 	Drop    []string // columns to drop: names or 0-based indices
 	Comma   rune     // 0 = detect among , ; \t, else whitespace; ' ' = runs of spaces/tabs (no quoting)
 	// All formats
-	Normal string // keep only rows whose label equals this; "" keep all
+	Normal string // keep only rows whose label matches this (NormalMatch); "" keep all
 	// ID names a CSV column (name or 0-based index) whose raw values are
 	// returned in Dataset.IDs when data is read for a model (LoadWith), to
 	// pass through to the output; the model uses the column as it was
@@ -215,15 +215,36 @@ func normalRows(name string, labels []string, normal string) ([]int, error) {
 		return nil, fail(ErrOption, name, "--normal %q needs labels, and this file has none; pass --label (CSV) or a labels file", normal)
 	}
 	var keep []int
+	isNormal := NormalMatch(normal)
 	for i, l := range labels {
-		if l == normal {
+		if isNormal(l) {
 			keep = append(keep, i)
 		}
 	}
 	if len(keep) == 0 {
-		return nil, fail(ErrOption, name, "no row has label %q (labels seen: %s); pass one of them as --normal", normal, someLabels(labels, 10))
+		what := fmt.Sprintf("label %q", normal)
+		if strings.ContainsAny(normal, "!,") {
+			what = fmt.Sprintf("a label that --normal %q keeps", normal)
+		}
+		return nil, fail(ErrOption, name, "no row has %s (labels seen: %s); pass one of them as --normal, a comma-separated list of them, or !LABEL for every label but LABEL", what, someLabels(labels, 10))
 	}
 	return keep, nil
+}
+
+// NormalMatch returns whether a label is normal under spec: one label
+// ("normal"), a comma-separated list of them ("normal,benign"), or, after a
+// leading "!", every label except those ("!normal." for KDD Cup 99 under
+// DAGMM's protocol, where the many attack labels are the normal class and
+// "normal." the anomaly). A filter written as a list or a negation still
+// tells the trainer that the rows it kept are clean, which the same rows
+// filtered by hand would not.
+func NormalMatch(spec string) func(label string) bool {
+	neg := strings.HasPrefix(spec, "!")
+	set := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimPrefix(spec, "!"), ",") {
+		set[l] = true
+	}
+	return func(label string) bool { return set[label] != neg }
 }
 
 func someLabels(labels []string, k int) string {

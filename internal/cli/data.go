@@ -41,7 +41,7 @@ func (d *dataFlags) add(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&d.drop, "drop", nil, "CSV: columns to ignore (names or 0-based indices, comma-separated)")
 	fs.BoolVar(&d.noHeader, "no-header", false, "CSV: the first row is data, not column names")
 	fs.StringVar(&d.columns, "columns", "", "CSV: column names, comma-separated or a file (one per line, or kddcup.names style)")
-	fs.StringVar(&d.normal, "normal", "", "keep only rows whose label equals this value (needs --label, or the label of IDX/NPZ data)")
+	fs.StringVar(&d.normal, "normal", "", "keep only rows whose label is this value, one of a comma-separated list, or (after !) any but these, e.g. !normal. (needs --label, or the label of IDX/NPZ data)")
 	fs.StringVar(&d.missing, "missing", "error", "CSV: what to do with missing values: error, or impute (median/mode of the training data)")
 	fs.IntVar(&d.maxRows, "max-rows", 0, "read at most this many rows (0 = all)")
 	fs.StringVar(&d.scale, "scale", "auto", "numeric scaling fitted on the training data: auto (standardize; NPY data already in [0,1] kept as is), standardize, minmax or none (ignored when a model's own scaling applies)")

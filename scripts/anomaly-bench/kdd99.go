@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -18,7 +19,8 @@ import (
 // kdd99 runs DAGMM's protocol (Zong et al. 2018) on the KDD Cup 99 10 %
 // file: 'normal.' rows are the minority and are the anomalies; the rows
 // are split 50/50 at random (seed S); the model is trained on the
-// non-'normal.' rows of the first half; the second half is scored and the
+// non-'normal.' rows of the first half (--normal '!normal.', so the trainer
+// knows they are clean); the second half is scored and the
 // top 20 % of its scores are flagged; precision, recall and F1 of those
 // flags against 'normal.'.
 func kdd99() {
@@ -39,6 +41,7 @@ func kdd99() {
 	f.Close()
 	cols := filepath.Join(dir, "kddcup.names") + ",label"
 	flags := []string{"--no-header", "--columns", cols, "--label", "label"}
+	trainFlags := append(slices.Clone(flags), "--normal", "'!normal.'")
 	names, err := dataset.ReadColumnNames(filepath.Join(dir, "kddcup.names"))
 	check(err)
 	opt := dataset.LoadOptions{Header: dataset.NoHeader, Columns: append(names, "label"), Label: "label"}
@@ -50,12 +53,14 @@ func kdd99() {
 		trainF := filepath.Join(tmpDir, "kdd-train.csv")
 		testF := filepath.Join(tmpDir, "kdd-test.csv")
 		var truth []bool
-		writeLines(trainF, perm[:half], lines, func(l string) bool { return !strings.HasSuffix(l, ",normal.") })
+		writeLines(trainF, perm[:half], lines, func(string) bool { return true })
 		writeLines(testF, perm[half:], lines, func(l string) bool {
 			truth = append(truth, strings.HasSuffix(l, ",normal."))
 			return true
 		})
-		ds, err := dataset.Load(trainF, opt)
+		trainOpt := opt
+		trainOpt.Normal = "!normal." // the attacks are the normal class
+		ds, err := dataset.Load(trainF, trainOpt)
 		check(err)
 		det := trainDetector(ds, uint64(s), 0)
 		te, err := dataset.LoadWith(testF, det.Preprocessor(), opt)
@@ -87,7 +92,7 @@ func kdd99() {
 	r, rsd := meanStd(rs)
 	f1, fsd := meanStd(fs)
 	fmt.Printf("| KDD Cup 99 (DAGMM protocol) | precision %.4f ± %.4f | recall %.4f ± %.4f | F1 %.4f ± %.4f | %d seeds | %s | %.0fs |\n", p, psd, r, rsd, f1, fsd, *seeds, extra(), time.Since(start).Seconds())
-	fmt.Printf("\ncommand: `bottleneck train --data TRAIN.csv %s %s -o m.safetensors --seed S; bottleneck score -m m.safetensors --data TEST.csv %s --top 0`, top 20 %% of scores flagged\n", show(flags), extra(), show(flags))
+	fmt.Printf("\ncommand: `bottleneck train --data TRAIN.csv %s %s -o m.safetensors --seed S; bottleneck score -m m.safetensors --data TEST.csv %s --top 0`, top 20 %% of scores flagged\n", show(trainFlags), extra(), show(flags))
 }
 
 // writeLines writes lines[i] for i in idx that keep accepts to path.
