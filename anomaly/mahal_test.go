@@ -151,3 +151,39 @@ func TestDamagedRecord(t *testing.T) {
 		t.Error("New(nil) succeeded")
 	}
 }
+
+// TestShrinkOAS checks the coefficient against the formula worked by hand
+// (and by scikit-learn's OAS on the same covariance and row count), that
+// the trace is kept, and the two limits: few rows shrink all the way to
+// mv·I, many rows hardly at all.
+func TestShrinkOAS(t *testing.T) {
+	// cov [[2 1] [1 2]]: alpha = mean of squares = 2.5, mv = 2,
+	// coefficient = (2.5+4) / ((n+1)(2.5-4/2)) = 6.5/50.5 for n = 100.
+	cov := []float64{2, 1, 1, 2}
+	got := shrinkOAS(cov, 2, 100, 2)
+	want := 6.5 / 50.5
+	if math.Abs(got-want) > 1e-12 {
+		t.Fatalf("coefficient %v, want %v", got, want)
+	}
+	wantCov := []float64{(1-want)*2 + want*2, (1 - want) * 1, (1 - want) * 1, (1-want)*2 + want*2}
+	for i := range cov {
+		if math.Abs(cov[i]-wantCov[i]) > 1e-12 {
+			t.Fatalf("shrunk covariance %v, want %v", cov, wantCov)
+		}
+	}
+	if tr := cov[0] + cov[3]; math.Abs(tr-4) > 1e-12 {
+		t.Fatalf("trace %v after shrinking, want 4", tr)
+	}
+	few := []float64{2, 1, 1, 2}
+	if s := shrinkOAS(few, 2, 3, 2); s != 1 || few[1] != 0 || few[0] != 2 {
+		t.Fatalf("3 rows: coefficient %v, covariance %v; want 1 and 2·I", s, few)
+	}
+	many := []float64{2, 1, 1, 2}
+	if s := shrinkOAS(many, 2, 1e6, 2); s > 1e-4 {
+		t.Fatalf("a million rows: coefficient %v, want near 0", s)
+	}
+	iso := []float64{3, 0, 0, 3}
+	if s := shrinkOAS(iso, 2, 50, 3); s != 1 || iso[0] != 3 || iso[1] != 0 {
+		t.Fatalf("isotropic covariance: coefficient %v, covariance %v; want it unchanged", s, iso)
+	}
+}

@@ -127,7 +127,7 @@ beside the model as MODEL.history.json and drawn as MODEL.loss.png.`,
 	f.IntVar(&o.window, "window", 0, "time series: score sliding windows of this many consecutive rows (0 = rows on their own)")
 	f.IntVar(&o.stride, "stride", 1, "time series: rows between the starts of consecutive windows")
 	f.StringVar(&o.score, "score", "", "anomaly score stored with the threshold: mahal (Mahalanobis distances of code and residual), mse, nmse (per-feature normalised) or mae (default "+anomaly.DefaultMetric+" for tables, "+anomaly.DefaultImageMetric+" for images)")
-	f.Float64Var(&o.scoreTrim, "score-trim", -1, "score mahal: fraction of the training rows farthest from a first fit left out of the covariances (-1: 0.2 when training on all rows, 0 with --normal)")
+	f.Float64Var(&o.scoreTrim, "score-trim", -1, "score mahal: fraction of the training rows farthest from a first fit left out of the covariances (-1: 0.25 when training on all rows, 0 with --normal)")
 	f.StringVar(&o.threshold, "threshold", "", "anomaly threshold stored in the model: far:Q (flag a fraction Q of normal rows), contamination:P, sigma:K, mad:K, pot:Q, f1 or value:X (default "+anomaly.DefaultSpec+", fitted on the validation rows)")
 	f.StringVar(&o.task, "task", "", "image task: reconstruct, denoise, upscale or colorize (trains a convolutional model on patches of --data, a folder of images, several joined by commas, or an IDX file)")
 	f.StringVar(&o.noise, "noise", "", "corruption for denoising: gaussian:SIGMA, gaussian:LO-HI (blind), saltpepper:P, mask:P, block:F (a square F × the side zeroed), speckle:S, poisson:PEAK, shift:PIXELS; chain kinds with + (shift:2+block:0.5); σ on the 0-255 scale; ',clip' clamps to [0,1]")
