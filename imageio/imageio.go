@@ -313,8 +313,25 @@ func WriteImagePNG(path string, img image.Image) error {
 // file path is returned as itself. A path that does not exist but holds a
 // glob pattern (sr/urban100/img_0[0-7]*) lists the image files it matches,
 // so a set can be split into training and held-out pictures without copying.
+// A path that does not exist but holds commas is a list of such paths,
+// listed in the order given (each part sorted), as train's --data takes.
 func List(path string) ([]string, error) {
 	fi, err := os.Stat(path)
+	if err != nil && errors.Is(err, fs.ErrNotExist) && strings.Contains(path, ",") {
+		var out []string
+		for _, part := range strings.Split(path, ",") {
+			files, err := List(part)
+			if err != nil {
+				return nil, err
+			}
+			for _, f := range files {
+				if !slices.Contains(out, f) {
+					out = append(out, f)
+				}
+			}
+		}
+		return out, nil
+	}
 	if err != nil && errors.Is(err, fs.ErrNotExist) && strings.ContainsAny(path, "*?[") {
 		return glob(path)
 	}

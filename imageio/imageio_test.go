@@ -252,6 +252,17 @@ func TestListGlob(t *testing.T) {
 	if _, err := List(filepath.Join(dir, "nothing.png")); err == nil {
 		t.Error("List of a missing file gave no error")
 	}
+	got, err = List(filepath.Join(dir, "b*") + "," + filepath.Join(dir, "a2.png") + "," + filepath.Join(dir, "b1.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{filepath.Join(dir, "b1.png"), filepath.Join(dir, "a2.png")}
+	if !slices.Equal(got, want) {
+		t.Errorf("List(b*,a2.png,b1.png) = %v, want %v (in order, once each)", got, want)
+	}
+	if _, err := List(filepath.Join(dir, "a*") + "," + filepath.Join(dir, "c*")); err == nil || !strings.Contains(err.Error(), "matches no") {
+		t.Errorf("List(a*,c*) error = %v, want the failing part's", err)
+	}
 }
 
 func TestColourStatistics(t *testing.T) {

@@ -189,10 +189,15 @@ func BenchUpscale(m *ae.Model, dir string, scale int, o Options) ([]Score, error
 // BenchColorize measures RGB PSNR/SSIM of the colorized pictures of dir
 // against the originals, beside the grey picture replicated to RGB. Only
 // *_HR files are used when the folder has LR/HR pairs.
-func BenchColorize(m *ae.Model, dir string, o Options) ([]Score, error) {
+//
+// Pictures that are grey already (each pixel's grey value replicated to
+// RGB gives them back exactly) are left out and named in skipped: they say
+// nothing about colouring, and the grey baseline's PSNR on them is
+// infinite, which would make the mean infinite (urban100's img_095).
+func BenchColorize(m *ae.Model, dir string, o Options) (scores []Score, skipped []string, err error) {
 	files, err := imageio.List(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []Score
 	for _, f := range files {
@@ -201,26 +206,33 @@ func BenchColorize(m *ae.Model, dir string, o Options) ([]Score, error) {
 		}
 		img, err := imageio.Read(f)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		orig := imageio.RGB(img)
-		col, err := Colorize(m, orig, o)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		col.Quantize()
 		grey := imageio.GreyToRGB(imageio.RGBToGrey(orig))
 		grey.Quantize()
 		s := Score{File: f}
+		s.BasePSNR, _ = imageio.PSNR(orig, grey, 0)
+		if math.IsInf(s.BasePSNR, 1) {
+			skipped = append(skipped, f)
+			continue
+		}
+		col, err := Colorize(m, orig, o)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", f, err)
+		}
+		col.Quantize()
 		s.PSNR, _ = imageio.PSNR(orig, col, 0)
 		s.SSIM, _ = imageio.SSIM(orig, col, 0)
-		s.BasePSNR, _ = imageio.PSNR(orig, grey, 0)
 		s.BaseSSIM, _ = imageio.SSIM(orig, grey, 0)
 		s.Chroma, s.RefChroma = imageio.Chroma(col), imageio.Chroma(orig)
 		s.Colourfulness, s.RefColourfulness = imageio.Colourfulness(col), imageio.Colourfulness(orig)
 		out = append(out, s)
 	}
-	return out, nil
+	if len(out) == 0 {
+		return nil, skipped, fmt.Errorf("imagetask: %s holds only grey pictures; a colorizer is measured on colour pictures", dir)
+	}
+	return out, skipped, nil
 }
 
 // SetResult is a model's score on a set of small images (MNIST-style).
@@ -320,7 +332,9 @@ type Benchmark struct {
 	RefChroma        float64 `json:"original_chroma,omitempty"`
 	Colourfulness    float64 `json:"colourfulness,omitempty"`
 	RefColourfulness float64 `json:"original_colourfulness,omitempty"`
-	Images           []Score `json:"images"`
+	// Skipped names the pictures left out (colorizers: grey pictures).
+	Skipped []string `json:"skipped,omitempty"`
+	Images  []Score  `json:"images"`
 }
 
 // BenchOptions configure Bench.
@@ -362,7 +376,7 @@ func Bench(m *ae.Model, dir string, o BenchOptions) (*Benchmark, error) {
 		b.Images, err = BenchUpscale(m, dir, o.Scale, o.Options)
 	case ae.TaskColorize:
 		b.Baseline = "grey"
-		b.Images, err = BenchColorize(m, dir, o.Options)
+		b.Images, b.Skipped, err = BenchColorize(m, dir, o.Options)
 	default:
 		return nil, fmt.Errorf("imagetask: benchmarking a %q model on pictures is not supported; pass an IDX file", m.Config.Task)
 	}
@@ -405,6 +419,9 @@ func (r *Benchmark) WriteText(w io.Writer) error {
 	}
 	line("mean", Score{PSNR: r.PSNR, SSIM: r.SSIM, BasePSNR: r.BasePSNR, BaseSSIM: r.BaseSSIM,
 		Chroma: r.Chroma, RefChroma: r.RefChroma, Colourfulness: r.Colourfulness, RefColourfulness: r.RefColourfulness})
+	for _, f := range r.Skipped {
+		fmt.Fprintf(&b, "skipped %s: a grey picture, nothing to colour\n", filepath.Base(f))
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -343,7 +343,7 @@ func validator(o *TrainOptions, task *patches.Task, fixed []int) (func(*ae.Model
 		}, nil
 	case ae.TaskColorize:
 		return func(m *ae.Model) string {
-			s, err := BenchColorize(m, o.ValData, Options{})
+			s, _, err := BenchColorize(m, o.ValData, Options{})
 			if err != nil {
 				return "val error: " + err.Error()
 			}

@@ -3,9 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -59,11 +62,15 @@ curves and a score histogram with the threshold marked.
 Image models are measured by PSNR and SSIM on a folder of pictures: a
 denoiser against the clean pictures after --noise, an upscaler against the
 HR pictures (Y channel, border = scale), a colorizer against the colour
-originals; on an IDX file, by MSE, BCE and PSNR of the outputs. --nll
+originals (grey pictures skipped), beside its chroma and colourfulness;
+--data may also be a glob pattern or a comma list of folders, files and
+patterns (quote it), to measure on pictures held out of a folder. On an
+IDX file, by MSE, BCE and PSNR of the outputs. --nll
 estimates a VAE's negative log-likelihood by importance sampling.`,
 		Example: `  bottleneck eval -m mnist.safetensors --data ../shared/data/mnist/t10k-images-idx3-ubyte.gz
   bottleneck eval -m kdd.safetensors --data KDDTest+.txt --normal normal --json --report kdd-report
   bottleneck eval -m denoise-gray --data ../shared/data/denoise/set12 --noise gaussian:25
+  bottleneck eval -m colorize --data '../shared/data/sr/urban100/img_0[89]*,../shared/data/sr/urban100/img_100*'
   bottleneck eval -m mnist-vae --data t10k-images-idx3-ubyte.gz --nll --samples 5000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -110,7 +117,7 @@ func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
 		return runNLL(ctx, o, m, stdout)
 	}
 	if m.Preprocess == nil { // an image model
-		if st, err := os.Stat(o.data.path); err == nil && st.IsDir() {
+		if imageSet(o.data.path) {
 			return runImageEval(o, m, stdout)
 		}
 		return runSetEval(o, m, stdout)
@@ -253,4 +260,16 @@ func runNLL(ctx context.Context, o *evalOptions, m *ae.Model, stdout io.Writer) 
 		return nil
 	}
 	return res.WriteText(stdout, secs)
+}
+
+// imageSet tells whether path names a set of pictures for an image model:
+// a folder, or (not existing as spelled) a glob pattern or a comma list
+// of folders, files and patterns, as imageio.List reads them; anything
+// else is a data file (IDX, NPY, …).
+func imageSet(path string) bool {
+	st, err := os.Stat(path)
+	if err == nil {
+		return st.IsDir()
+	}
+	return errors.Is(err, fs.ErrNotExist) && strings.ContainsAny(path, "*?[,")
 }

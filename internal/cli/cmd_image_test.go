@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"image"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,6 +75,26 @@ func TestImageTasksEndToEnd(t *testing.T) {
 	mustRun(t, "colorize", "-m", col, one, "-o", co)
 	if img, err := imageio.Read(co); err != nil || img.Bounds().Dx() != 40 {
 		t.Fatalf("colorize output: %v", err)
+	}
+	// a colorizer measured on a glob and a comma list: the grey picture
+	// is named as skipped, not averaged in with an infinite grey PSNR
+	greyDir := filepath.Join(dir, "grey")
+	os.MkdirAll(greyDir, 0o755)
+	gm := image.NewGray(image.Rect(0, 0, 40, 36))
+	for i := range gm.Pix {
+		gm.Pix[i] = uint8(i * 7)
+	}
+	if err := imageio.WriteImagePNG(filepath.Join(greyDir, "g.png"), gm); err != nil {
+		t.Fatal(err)
+	}
+	js = mustRun(t, "eval", "-m", col, "--data", filepath.Join(pics, "p[ab].png")+","+filepath.Join(greyDir, "g.png"), "--json")
+	res = imagetask.Benchmark{}
+	if err := json.Unmarshal([]byte(js), &res); err != nil || len(res.Images) != 2 || len(res.Skipped) != 1 ||
+		math.IsInf(res.BasePSNR, 0) || res.Baseline != "grey" {
+		t.Fatalf("eval colorize on p[ab].png,g.png: %v %q", err, js)
+	}
+	if code, _, e := run(t, "eval", "-m", col, "--data", filepath.Join(greyDir, "*.png")); code == 0 || !strings.Contains(e, "only grey pictures") {
+		t.Errorf("eval colorize on grey pictures only: exit %d, %q", code, e)
 	}
 
 	// clear errors
