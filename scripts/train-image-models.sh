@@ -30,7 +30,7 @@ if [ "$what" = denoise ] || [ "$what" = all ]; then
     --val-data "$data/denoise/set12" --val-noise gaussian:25 -o "$out/denoise-gray.safetensors" --resume
 fi
 if [ "$what" = upscale ] || [ "$what" = all ]; then
-  # one VDSR-style Y-channel upscaler for ×2, ×3 and ×4 (shipped as upscale-x2, upscale-x4) ...
+  # one VDSR-style Y-channel upscaler for ×2, ×3 and ×4 (shipped until 2026-12-07 as upscale-x2, upscale-x4) ...
   nice -n 10 $bn --threads 2 train --task upscale --data "$data/sr/t91,$data/sr/urban100" --scale 2,3,4 \
     --preset restore:10:64 --patch 48 --batch 16 --steps 100 --epochs 30 --lr 1e-3 --schedule cosine:0:0.02 --seed 1 \
     --val-data "$data/sr/set5/image_SRF_{s}" -o "$out/upscale.safetensors" --resume
@@ -39,6 +39,16 @@ if [ "$what" = upscale ] || [ "$what" = all ]; then
   nice -n 10 $bn --threads 2 train --task upscale --data "$data/sr/t91,$data/sr/urban100" --scale 3 \
     --preset restore:10:64 --patch 48 --batch 16 --steps 100 --epochs 60 --lr 5e-4 --schedule cosine:0:0.02 --seed 2 --ema 0.998 \
     --val-data "$data/sr/set5/image_SRF_{s}" -o "$out/upscale-x3.safetensors" --resume
+  # the same network trained on one scale alone from the start, 90 and 70
+  # epochs (shipped as upscale-x2, upscale-x4 in half precision:
+  # go run ./scripts/half-model -o zoo/models/upscale-x2.safetensors "$out/upscale-x2.safetensors")
+  for s in 2 4; do
+    epochs=90; seed=4
+    if [ $s = 4 ]; then epochs=70; seed=5; fi
+    nice -n 5 $bn --threads 2 train --task upscale --data "$data/sr/t91,$data/sr/urban100" --scale $s \
+      --preset restore:10:64 --patch 48 --batch 16 --steps 100 --epochs $epochs --lr 1e-3 --schedule cosine:1:0.02 --seed $seed --ema 0.998 \
+      --val-data "$data/sr/set5/image_SRF_{s}" -o "$out/upscale-x$s.safetensors" --resume
+  done
 fi
 if [ "$what" = colorize ] || [ "$what" = all ]; then
   # urban100 img_080-img_100 are held out (measured in docs/RESULTS.md)

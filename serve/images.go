@@ -39,13 +39,15 @@ const (
 var imageTasks = []string{ImageDenoise, ImageUpscale, ImageColorize, ImageReconstruct, ImageScore}
 
 // DefaultImages are the shipped models the image endpoints use: the blind
-// denoiser, the ×2/×3/×4 upscaler (with the ×3 fine-tune for ×3), the
-// colorizer, and the MNIST convolutional autoencoder to reconstruct and
-// score pictures (as 28×28 grey digits).
+// denoiser, the upscalers (one model a scale: ×4 is the endpoint's own,
+// ×2 and ×3 are chosen by the scale asked for), the colorizer, and the
+// MNIST convolutional autoencoder to reconstruct and score pictures (as
+// 28×28 grey digits).
 func DefaultImages() map[string]string {
 	return map[string]string{
 		ImageDenoise:         "denoise-gray",
-		ImageUpscale:         "upscale-x2",
+		ImageUpscale:         "upscale-x4",
+		ImageUpscale + "-x2": "upscale-x2",
 		ImageUpscale + "-x3": "upscale-x3",
 		ImageColorize:        "colorize",
 		ImageReconstruct:     "mnist-conv",

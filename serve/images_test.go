@@ -189,7 +189,7 @@ func TestImageEndpoints(t *testing.T) {
 			if b.Dx() != 24*scale || b.Dy() != 20*scale {
 				t.Errorf("×%d: %v", scale, b)
 			}
-			if want := map[int]string{2: "upscale-x2", 3: "upscale-x3", 4: "upscale-x2"}[scale]; w.Header().Get("X-Bottleneck-Model") != want {
+			if want := map[int]string{2: "upscale-x2", 3: "upscale-x3", 4: "upscale-x4"}[scale]; w.Header().Get("X-Bottleneck-Model") != want {
 				t.Errorf("×%d served by %s, want %s", scale, w.Header().Get("X-Bottleneck-Model"), want)
 			}
 		}
@@ -326,8 +326,9 @@ func TestImageModelsChecked(t *testing.T) {
 	}{
 		{map[string]string{"upscale": "denoise-gray"}, "not upscale"},
 		{map[string]string{"colorize": "upscale-x2"}, "not colorize"},
-		{map[string]string{"upscale-x3": "upscale-x2"}, ""}, // the ×2/×3/×4 model serves ×3 too
-		{map[string]string{"upscale-x5": "upscale-x2"}, "upscale-x5"},
+		{map[string]string{"upscale-x3": "upscale-x3"}, ""},
+		{map[string]string{"upscale-x3": "upscale-x2"}, "upscale-x3"},
+		{map[string]string{"upscale-x5": "upscale-x4"}, "upscale-x5"},
 		{map[string]string{"sharpen": "denoise-gray"}, "sharpen"},
 		{map[string]string{"denoise": "no-such-model"}, "no-such-model"},
 	} {

@@ -107,7 +107,7 @@ Without -m it serves the page, the image and the latent endpoints only.
   GET  /           the web page (and /ui/): Images, Anomalies, Latent space
 
 Image models default to the shipped ones (bottleneck models); choose
-others with --images-model TASK=MODEL (denoise, upscale, upscale-x3,
+others with --images-model TASK=MODEL (denoise, upscale, upscale-x2/-x3/-x4,
 colorize, reconstruct, score) and --latent-model. --no-ui serves the
 scoring API alone.
 
