@@ -34,16 +34,17 @@ if [ "$what" = upscale ] || [ "$what" = all ]; then
   nice -n 10 $bn --threads 2 train --task upscale --data "$data/sr/t91,$data/sr/urban100" --scale 2,3,4 \
     --preset restore:10:64 --patch 48 --batch 16 --steps 100 --epochs 30 --lr 1e-3 --schedule cosine:0:0.02 --seed 1 \
     --val-data "$data/sr/set5/image_SRF_{s}" -o "$out/upscale.safetensors" --resume
-  # ... fine-tuned on ×3 alone from its checkpoint (shipped as upscale-x3)
+  # ... fine-tuned on ×3 alone from its checkpoint (shipped as upscale-x3 until 2026-12-07)
   cp "$out/upscale.safetensors.ckpt" "$out/upscale-x3.safetensors.ckpt"
   nice -n 10 $bn --threads 2 train --task upscale --data "$data/sr/t91,$data/sr/urban100" --scale 3 \
     --preset restore:10:64 --patch 48 --batch 16 --steps 100 --epochs 60 --lr 5e-4 --schedule cosine:0:0.02 --seed 2 --ema 0.998 \
     --val-data "$data/sr/set5/image_SRF_{s}" -o "$out/upscale-x3.safetensors" --resume
-  # the same network trained on one scale alone from the start, 90 and 70
-  # epochs (shipped as upscale-x2, upscale-x4 in half precision:
+  # the same network trained on one scale alone from the start, 90, 60 and 70
+  # epochs (shipped as upscale-x2, -x3, -x4 in half precision:
   # go run ./scripts/half-model -o zoo/models/upscale-x2.safetensors "$out/upscale-x2.safetensors")
-  for s in 2 4; do
+  for s in 2 3 4; do
     epochs=90; seed=4
+    if [ $s = 3 ]; then epochs=60; seed=6; fi
     if [ $s = 4 ]; then epochs=70; seed=5; fi
     nice -n 5 $bn --threads 2 train --task upscale --data "$data/sr/t91,$data/sr/urban100" --scale $s \
       --preset restore:10:64 --patch 48 --batch 16 --steps 100 --epochs $epochs --lr 1e-3 --schedule cosine:1:0.02 --seed $seed --ema 0.998 \
