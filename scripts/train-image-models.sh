@@ -30,17 +30,8 @@ if [ "$what" = denoise ] || [ "$what" = all ]; then
     --val-data "$data/denoise/set12" --val-noise gaussian:25 -o "$out/denoise-gray.safetensors" --resume
 fi
 if [ "$what" = upscale ] || [ "$what" = all ]; then
-  # one VDSR-style Y-channel upscaler for ×2, ×3 and ×4 (shipped until 2026-12-07 as upscale-x2, upscale-x4) ...
-  nice -n 10 $bn --threads 2 train --task upscale --data "$data/sr/t91,$data/sr/urban100" --scale 2,3,4 \
-    --preset restore:10:64 --patch 48 --batch 16 --steps 100 --epochs 30 --lr 1e-3 --schedule cosine:0:0.02 --seed 1 \
-    --val-data "$data/sr/set5/image_SRF_{s}" -o "$out/upscale.safetensors" --resume
-  # ... fine-tuned on ×3 alone from its checkpoint (shipped as upscale-x3 until 2026-12-07)
-  cp "$out/upscale.safetensors.ckpt" "$out/upscale-x3.safetensors.ckpt"
-  nice -n 10 $bn --threads 2 train --task upscale --data "$data/sr/t91,$data/sr/urban100" --scale 3 \
-    --preset restore:10:64 --patch 48 --batch 16 --steps 100 --epochs 60 --lr 5e-4 --schedule cosine:0:0.02 --seed 2 --ema 0.998 \
-    --val-data "$data/sr/set5/image_SRF_{s}" -o "$out/upscale-x3.safetensors" --resume
-  # the same network trained on one scale alone from the start, 90, 60 and 70
-  # epochs (shipped as upscale-x2, -x3, -x4 in half precision:
+  # one VDSR-style Y-channel upscaler a scale, trained on that scale alone,
+  # 90, 60 and 70 epochs (shipped as upscale-x2, -x3, -x4 in half precision:
   # go run ./scripts/half-model -o zoo/models/upscale-x2.safetensors "$out/upscale-x2.safetensors")
   for s in 2 3 4; do
     epochs=90; seed=4
@@ -50,6 +41,8 @@ if [ "$what" = upscale ] || [ "$what" = all ]; then
       --preset restore:10:64 --patch 48 --batch 16 --steps 100 --epochs $epochs --lr 1e-3 --schedule cosine:1:0.02 --seed $seed --ema 0.998 \
       --val-data "$data/sr/set5/image_SRF_{s}" -o "$out/upscale-x$s.safetensors" --resume
   done
+  # The ×2/×3/×4 model and its ×3 fine-tune shipped before 2026-12-07 are
+  # in docs/MODELS.md with their commands.
 fi
 if [ "$what" = colorize ] || [ "$what" = all ]; then
   # urban100 img_080-img_100 are held out (measured in docs/RESULTS.md)
