@@ -336,8 +336,9 @@ func (o *TrainOptions) config(ds *dataset.Dataset) (ae.Config, error) {
 
 // fitThreshold fits the score statistics (on all rows for mahal when the
 // rows may hold anomalies, else on the training rows) and the threshold on
-// the validation rows (the training rows when there are none). For f1 the labelled anomalies are the validation rows' own
-// anomalous labels and o.Anomalies.
+// the validation rows (the training rows when there are none). For f1 the
+// labelled anomalies are the validation rows' own anomalous labels and
+// o.Anomalies.
 func (d *Detector) fitThreshold(all, trainDS, valDS *dataset.Dataset, spec Spec, normal string, o CalibrateOptions) error {
 	rows, fittedOn := valDS, "validation rows"
 	if rows == nil || rows.Len() == 0 {

@@ -309,6 +309,17 @@ func WriteImagePNG(path string, img image.Image) error {
 	return nil
 }
 
+// IsSet tells whether path names a set of pictures as List reads one: a
+// folder, or, not existing as spelled, a glob pattern or a comma list. A
+// file, or a missing path without those, is not a set.
+func IsSet(path string) bool {
+	fi, err := os.Stat(path)
+	if err == nil {
+		return fi.IsDir()
+	}
+	return errors.Is(err, fs.ErrNotExist) && strings.ContainsAny(path, "*?[,")
+}
+
 // List returns the image files (.png, .jpg, .jpeg, .bmp) in dir, sorted; a
 // file path is returned as itself. A path that does not exist but holds a
 // glob pattern (sr/urban100/img_0[0-7]*) lists the image files it matches,
@@ -317,22 +328,25 @@ func WriteImagePNG(path string, img image.Image) error {
 // listed in the order given (each part sorted), as train's --data takes.
 func List(path string) ([]string, error) {
 	fi, err := os.Stat(path)
-	if err != nil && errors.Is(err, fs.ErrNotExist) && strings.Contains(path, ",") {
+	missing := err != nil && errors.Is(err, fs.ErrNotExist)
+	if missing && strings.Contains(path, ",") {
 		var out []string
+		seen := map[string]bool{}
 		for _, part := range strings.Split(path, ",") {
 			files, err := List(part)
 			if err != nil {
 				return nil, err
 			}
 			for _, f := range files {
-				if !slices.Contains(out, f) {
+				if !seen[f] {
+					seen[f] = true
 					out = append(out, f)
 				}
 			}
 		}
 		return out, nil
 	}
-	if err != nil && errors.Is(err, fs.ErrNotExist) && strings.ContainsAny(path, "*?[") {
+	if missing && strings.ContainsAny(path, "*?[") {
 		return glob(path)
 	}
 	if err != nil {

@@ -296,3 +296,25 @@ func TestColourStatistics(t *testing.T) {
 		t.Errorf("sepia %g is as colourful as two hues %g", Colourfulness(sepia), Colourfulness(two))
 	}
 }
+
+func TestIsSet(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a.png")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		want bool
+	}{
+		{dir, true},
+		{file, false},
+		{filepath.Join(dir, "*.png"), true},
+		{file + "," + file, true},
+		{filepath.Join(dir, "t10k-images-idx3-ubyte.gz"), false},
+	} {
+		if got := IsSet(c.path); got != c.want {
+			t.Errorf("IsSet(%s) = %v, want %v", c.path, got, c.want)
+		}
+	}
+}

@@ -3,18 +3,15 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/anomaly"
+	"github.com/bottleneck-ml/bottleneck/imageio"
 	"github.com/bottleneck-ml/bottleneck/imagetask"
 	"github.com/bottleneck-ml/bottleneck/internal/report"
 	"github.com/bottleneck-ml/bottleneck/latent"
@@ -117,7 +114,7 @@ func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
 		return runNLL(ctx, o, m, stdout)
 	}
 	if m.Preprocess == nil { // an image model
-		if imageSet(o.data.path) {
+		if imageio.IsSet(o.data.path) {
 			return runImageEval(o, m, stdout)
 		}
 		return runSetEval(o, m, stdout)
@@ -260,16 +257,4 @@ func runNLL(ctx context.Context, o *evalOptions, m *ae.Model, stdout io.Writer) 
 		return nil
 	}
 	return res.WriteText(stdout, secs)
-}
-
-// imageSet tells whether path names a set of pictures for an image model:
-// a folder, or (not existing as spelled) a glob pattern or a comma list
-// of folders, files and patterns, as imageio.List reads them; anything
-// else is a data file (IDX, NPY, …).
-func imageSet(path string) bool {
-	st, err := os.Stat(path)
-	if err == nil {
-		return st.IsDir()
-	}
-	return errors.Is(err, fs.ErrNotExist) && strings.ContainsAny(path, "*?[,")
 }
