@@ -133,7 +133,9 @@ type AdamHyper struct {
 //	m = m·β1 + c1·g; v = v·β2 + (c2·g)·g
 //	p = p + (negStep·m) / (√v/bc2Sqrt + eps)
 //
-// g, m and v must be at least as long as p.
+// except that a subnormal m or v is stored, and used, as zero (see
+// flushSubnormal: they are slow on x86 and move no weight). g, m and v
+// must be at least as long as p.
 func Adam(p, g, m, v []float32, h *AdamHyper) {
 	checkLen("Adam", len(p), len(g), len(m), len(v))
 	t := getElemTask()
@@ -373,8 +375,28 @@ func adamGeneric(p, g, m, v []float32, h *AdamHyper) {
 		gi := g[i] + float32(h.L2*pi)
 		mi := float32(m[i]*h.B1) + float32(h.C1*gi)
 		vi := float32(v[i]*h.B2) + float32(float32(h.C2*gi)*gi)
+		mi, vi = flushSubnormal(mi), flushSubnormal(vi)
 		m[i], v[i] = mi, vi
 		denom := float32(math.Sqrt(float64(vi)))/h.Bc2Sqrt + h.Eps
 		p[i] = pi + float32(h.NegStep*mi)/denom
 	}
+}
+
+// flushSubnormal returns +0 for a subnormal x and x otherwise.
+//
+// Adam's moments of a weight whose gradient has become exactly zero (a dead
+// ReLU unit's) decay by β1 and β2 each step into the subnormal range, and
+// there they stick: β1·m rounds back to m for the last few units in the
+// last place, and β2·v for the last few hundred. x86 cores compute with
+// subnormal operands through a microcode assist, tens of times slower than
+// the ordinary path, so after a thousand steps of dense-mnist 40 % of the
+// moments were subnormal and the Adam step took 4 ms instead of 1.2.
+// Flushing them to zero costs nothing measurable in the weights: the update
+// a subnormal m gives, lr·m/(√v/…+eps) with eps = 1e-8, is below 1e-30,
+// lost against any weight above 1e-23.
+func flushSubnormal(x float32) float32 {
+	if b := math.Float32bits(x); b&0x7f800000 == 0 && b&0x007fffff != 0 {
+		return 0
+	}
+	return x
 }

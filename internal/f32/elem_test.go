@@ -127,6 +127,28 @@ var elemCases = []elemCase{
 		}
 		Adam(d, in[0], in[1], in[2], &h)
 	}},
+	// Moments at the bottom of the float32 range, half of them with a zero
+	// gradient: they land on, start from or decay into subnormals, which
+	// the update flushes to zero.
+	{"AdamSubnormal", 3, func(d []float32, in [][]float32) {
+		h := AdamHyper{Decay: 1, B1: 0.9, C1: 0.1, B2: 0.999, C2: 0.001, Bc2Sqrt: 0.0447, Eps: 1e-8, NegStep: -0.0105}
+		subnormalMoments(in[0], in[1], in[2])
+		Adam(d, in[0], in[1], in[2], &h)
+	}},
+}
+
+// subnormalMoments scales m and v into [0, ~4e-38], so that about a third
+// of them are subnormal, and zeroes every other gradient.
+func subnormalMoments(g, m, v []float32) {
+	for i := range m {
+		if i%2 == 0 && i < len(g) {
+			g[i] = 0
+		}
+		m[i] *= 1e-38
+	}
+	for i := range v {
+		v[i] = float32(math.Abs(float64(v[i]))) * 1e-38
+	}
 }
 
 // runElem runs c on a copy of buf, with destination [off, off+n), and on
@@ -278,6 +300,42 @@ func TestAdamReference(t *testing.T) {
 	for i := range p {
 		if d := math.Abs(float64(p[i]) - want[i]); d > 1e-6*math.Max(1, math.Abs(want[i])) {
 			t.Fatalf("Adam p[%d] = %v; want %v", i, p[i], want[i])
+		}
+	}
+}
+
+// TestAdamFlushesSubnormals checks that no moment is left subnormal (on
+// the assembly's lanes and on the tail the Go code does), that zero
+// gradients take subnormal moments to zero, and that the weights move as
+// they would without the flush.
+func TestAdamFlushesSubnormals(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	const n = 1000 + 7
+	p, g, m, v := randVec(rng, n, 1), randVec(rng, n, 1), randVec(rng, n, 1), randVec(rng, n, 1)
+	subnormalMoments(g, m, v)
+	wasSub := make([]bool, n)
+	subs := 0
+	for i := range m {
+		wasSub[i] = flushSubnormal(m[i]) != m[i]
+		if wasSub[i] {
+			subs++
+		}
+	}
+	if subs < n/10 {
+		t.Fatalf("only %d of %d moments subnormal: the test does not test", subs, n)
+	}
+	h := AdamHyper{Decay: 1, B1: 0.9, C1: 0.1, B2: 0.999, C2: 0.001, Bc2Sqrt: 1, Eps: 1e-8, NegStep: -1e-3}
+	p0 := append([]float32(nil), p...)
+	Adam(p, g, m, v, &h)
+	for i := range m {
+		if flushSubnormal(m[i]) != m[i] || flushSubnormal(v[i]) != v[i] {
+			t.Fatalf("element %d: m = %g, v = %g after the step; want no subnormal", i, m[i], v[i])
+		}
+		if g[i] == 0 && wasSub[i] && m[i] != 0 {
+			t.Fatalf("element %d: zero gradient, subnormal m → %g; want 0", i, m[i])
+		}
+		if g[i] == 0 && p[i] != p0[i] {
+			t.Fatalf("element %d: zero gradient moved p %v → %v", i, p0[i], p[i])
 		}
 	}
 }

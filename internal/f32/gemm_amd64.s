@@ -1200,7 +1200,7 @@ done:
 	RET
 
 // func adamAVX512(p []float32, g []float32, m []float32, v []float32, h *[9]float32)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512DQ, AVX512F
 TEXT ·adamAVX512(SB), NOSPLIT, $0-104
 	MOVQ         p_len+8(FP), CX
 	MOVQ         p_base+0(FP), SI
@@ -1222,28 +1222,34 @@ TEXT ·adamAVX512(SB), NOSPLIT, $0-104
 	JZ           done
 
 loop:
-	VMULPS  (SI)(DX*1), Z16, Z0
-	VMULPS  Z0, Z17, Z1
-	VADDPS  (DI)(DX*1), Z1, Z1
-	VMULPS  (R8)(DX*1), Z18, Z2
-	VMULPS  Z1, Z19, Z3
-	VADDPS  Z3, Z2, Z2
-	VMULPS  (R9)(DX*1), Z20, Z4
-	VMULPS  Z1, Z21, Z5
-	VMULPS  Z1, Z5, Z5
-	VADDPS  Z5, Z4, Z4
-	VMOVUPS Z2, (R8)(DX*1)
-	VMOVUPS Z4, (R9)(DX*1)
-	VSQRTPS Z4, Z4
-	VDIVPS  Z22, Z4, Z4
-	VADDPS  Z23, Z4, Z4
-	VMULPS  Z2, Z24, Z2
-	VDIVPS  Z4, Z2, Z2
-	VADDPS  Z2, Z0, Z0
-	VMOVUPS Z0, (SI)(DX*1)
-	ADDQ    $0x40, DX
-	DECQ    CX
-	JNZ     loop
+	VMULPS      (SI)(DX*1), Z16, Z0
+	VMULPS      Z0, Z17, Z1
+	VADDPS      (DI)(DX*1), Z1, Z1
+	VMULPS      (R8)(DX*1), Z18, Z2
+	VMULPS      Z1, Z19, Z3
+	VADDPS      Z3, Z2, Z2
+	VMULPS      (R9)(DX*1), Z20, Z4
+	VMULPS      Z1, Z21, Z5
+	VMULPS      Z1, Z5, Z5
+	VADDPS      Z5, Z4, Z4
+	VFPCLASSPSZ $0x20, Z2, K1
+	KNOTW       K1, K1
+	VMOVAPS.Z   Z2, K1, Z2
+	VFPCLASSPSZ $0x20, Z4, K2
+	KNOTW       K2, K2
+	VMOVAPS.Z   Z4, K2, Z4
+	VMOVUPS     Z2, (R8)(DX*1)
+	VMOVUPS     Z4, (R9)(DX*1)
+	VSQRTPS     Z4, Z4
+	VDIVPS      Z22, Z4, Z4
+	VADDPS      Z23, Z4, Z4
+	VMULPS      Z2, Z24, Z2
+	VDIVPS      Z4, Z2, Z2
+	VADDPS      Z2, Z0, Z0
+	VMOVUPS     Z0, (SI)(DX*1)
+	ADDQ        $0x40, DX
+	DECQ        CX
+	JNZ         loop
 
 done:
 	VZEROUPPER

@@ -301,6 +301,14 @@ func adam() {
 			VMULPS(Z1, hs[hC2], Z5)    // c2*g
 			VMULPS(Z1, Z5, Z5)         // (c2*g)*g
 			VADDPS(Z5, Z4, Z4)         // v
+			// Subnormal m and v become +0 (see adamGeneric): K1/K2 mark
+			// the normal lanes, zero-masking clears the rest.
+			VFPCLASSPSZ(U8(0x20), Z2, K1)
+			KNOTW(K1, K1)
+			VMOVAPS_Z(Z2, K1, Z2)
+			VFPCLASSPSZ(U8(0x20), Z4, K2)
+			KNOTW(K2, K2)
+			VMOVAPS_Z(Z4, K2, Z4)
 			VMOVUPS(Z2, mp)
 			VMOVUPS(Z4, vp)
 			VSQRTPS(Z4, Z4)
