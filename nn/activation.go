@@ -68,6 +68,9 @@ func (e *elementwise) fwd(x *tensor.Tensor) (in, out []float32) {
 	return x.Data, e.out.Data
 }
 
+func (e *elementwise) dxBuffer(rows int) *tensor.Tensor { return buffer(&e.dx, rows, e.shape) }
+func (e *elementwise) output() *tensor.Tensor           { return e.out }
+
 func (e *elementwise) bwd(dy *tensor.Tensor) (dyd, dxd []float32, ok bool) {
 	if e.skipDX {
 		return nil, nil, false
@@ -82,6 +85,9 @@ type Identity struct{ elementwise }
 
 func (l *Identity) fusable() (f32.Act, bool) { return f32.ActNone, true }
 func (l *Identity) adopt(y *tensor.Tensor)   { l.x, l.out = y, y }
+func (l *Identity) backwardRows(dx, dy, _ []float32) {
+	copy(dx, dy)
+}
 
 func (l *Identity) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 	in, out := l.fwd(x)
@@ -110,6 +116,9 @@ func (l *ReLU) fusable() (f32.Act, bool) {
 }
 
 func (l *ReLU) adopt(y *tensor.Tensor) { l.x, l.out = y, y }
+func (l *ReLU) backwardRows(dx, dy, y []float32) {
+	f32.ReLUBackward(dx, dy, y)
+}
 
 func (l *ReLU) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 	if l.passThrough {
@@ -175,6 +184,9 @@ func SigmoidScalar(v float32) float32 { return f32.SigmoidScalar(v) }
 
 func (l *Sigmoid) fusable() (f32.Act, bool) { return f32.ActSigmoid, true }
 func (l *Sigmoid) adopt(y *tensor.Tensor)   { l.x, l.out = y, y }
+func (l *Sigmoid) backwardRows(dx, dy, y []float32) {
+	f32.SigmoidBackward(dx, dy, y)
+}
 
 func (l *Sigmoid) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 	in, out := l.fwd(x)

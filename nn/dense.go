@@ -23,6 +23,7 @@ type Dense struct {
 	inShape  []int
 	inf      inference // weights prepared for inference (PrepareInference)
 	mlp      *mlpTask  // the row-block pass of the run of layers this one starts
+	mlpBack  *mlpBackTask
 }
 
 // NewDense returns a Dense layer from in to out features.

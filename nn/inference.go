@@ -146,6 +146,13 @@ type actFuser interface {
 type actAdopter interface {
 	fusable() (f32.Act, bool)
 	adopt(y *tensor.Tensor)
+	// backwardRows is Backward on a block of rows: dx from dy and the
+	// layer's output y, as its Backward computes them.
+	backwardRows(dx, dy, y []float32)
+	// output is the layer's output (its own or the one it adopted).
+	output() *tensor.Tensor
+	// dxBuffer is the input-gradient buffer Backward writes, sized for rows.
+	dxBuffer(rows int) *tensor.Tensor
 }
 
 // ForwardLayers runs layers [from, to) on x and returns the output of the

@@ -159,3 +159,147 @@ func (d *Dense) rows(m int, x []float32, act f32.Act, y []float32, train bool) {
 	}
 	f32.GemmBiasAct(false, true, m, d.Out, d.In, 1, x, d.In, d.Weight.W, d.In, d.Bias.W, act, y, d.Out)
 }
+
+// The backward pass of a run splits the batch by the blocks Gemm cuts a
+// sum over the batch into (f32.KBlocks: 256 rows at most): each worker
+// takes its blocks of rows from the last layer to the first — activation
+// gradient, input gradient dx = dy·W (row-wise, so the same bits), and the
+// block's share of dW = dyᵀ·x into a buffer of its own. After the region
+// the shares are added to the weight gradients in block order, which is
+// how Gemm itself adds its k blocks, and the bias gradients are summed over
+// all rows in row order as ColSum does: the gradients have the bits of the
+// layer-by-layer pass, whatever the number of threads. The products of a
+// small MLP are too small for Gemm to split one by one (dense-tabular: one
+// core did all of its backward pass but three products); split by rows,
+// both cores run every layer.
+
+// mlpBackMax caps the weight-gradient shares (blocks × weights, floats):
+// beyond it the layer-by-layer GEMMs split well by themselves.
+const mlpBackMax = 1 << 20
+
+// mlpBackWorth reports whether the run's backward pass should take the
+// row-block pass for a batch of n rows.
+func mlpBackWorth(run []Layer, n int) bool {
+	blocks, _ := f32.KBlocks(n)
+	if parallel.Threads() < 2 || blocks < 2 {
+		return false
+	}
+	weights := 0
+	for _, l := range run {
+		if d, ok := l.(*Dense); ok {
+			weights += d.In * d.Out
+		}
+	}
+	return weights <= mlpPackMax && blocks*weights <= mlpBackMax
+}
+
+// mlpBackTask is the row-block backward pass of a run, kept on the run's
+// first Dense beside the forward one.
+type mlpBackTask struct {
+	layers []Layer
+	steps  []mlpStep
+	dw     [][]float32 // per step: blocks × Out × In weight-gradient shares
+	dy     *tensor.Tensor
+	grads  [][]float32 // per step: the gradient entering its Dense, all rows
+	step   int         // rows per block
+	n      int
+}
+
+// backwardMLP runs run (see mlpRun) backwards from dy, the gradient of its
+// last layer's output, and returns dL/dx of its first (nil when that layer
+// skips it).
+func backwardMLP(run []Layer, dy *tensor.Tensor) *tensor.Tensor {
+	d0 := run[0].(*Dense)
+	t := d0.mlpBack
+	if t == nil || len(t.layers) != len(run) || t.layers[len(run)-1] != run[len(run)-1] {
+		ft := newMLPTask(run)
+		t = &mlpBackTask{layers: run, steps: ft.steps}
+		t.dw = make([][]float32, len(t.steps))
+		t.grads = make([][]float32, len(t.steps))
+		d0.mlpBack = t
+	}
+	n := dy.Rows()
+	blocks, step := f32.KBlocks(n)
+	var dx *tensor.Tensor
+	for i, s := range t.steps {
+		d := s.d
+		d.inf.drop()
+		if s.a != nil {
+			t.grads[i] = s.a.dxBuffer(n).Data
+		} else if i == len(t.steps)-1 {
+			t.grads[i] = dy.Data
+		}
+		if need := blocks * d.Out * d.In; cap(t.dw[i]) < need {
+			t.dw[i] = make([]float32, need)
+		} else {
+			t.dw[i] = t.dw[i][:need]
+		}
+		if i > 0 || !d.skipDX {
+			dx = buffer(&d.dx, n, d.inShape)
+		}
+		if i > 0 && t.steps[i-1].a == nil {
+			t.grads[i-1] = dx.Data // the next step down reads it as is
+		}
+	}
+	if t.steps[0].d.skipDX {
+		dx = nil
+	} else {
+		dx = t.steps[0].d.dx
+	}
+	t.dy, t.n, t.step = dy, n, step
+	parallel.Run(blocks, 1, t)
+	t.dy = nil
+	for i, s := range t.steps {
+		d, size := s.d, s.d.Out*s.d.In
+		for b := range blocks {
+			f32.Axpy(1, t.dw[i][b*size:(b+1)*size], d.Weight.G)
+		}
+		f32.ColSum(d.Bias.G, t.grads[i], n)
+	}
+	return dx
+}
+
+// Do runs the blocks of rows [lo, hi) through every layer backwards.
+func (t *mlpBackTask) Do(_, lo, hi int) {
+	for b := lo; b < hi; b++ {
+		r0, r1 := b*t.step, min((b+1)*t.step, t.n)
+		m := r1 - r0
+		g := t.dy.Data
+		for i := len(t.steps) - 1; i >= 0; i-- {
+			s := t.steps[i]
+			d := s.d
+			if s.a != nil {
+				out := t.grads[i]
+				y := s.a.output().Data
+				s.a.backwardRows(out[r0*d.Out:r1*d.Out], g[r0*d.Out:r1*d.Out], y[r0*d.Out:r1*d.Out])
+				g = out
+			}
+			dw := t.dw[i][b*d.Out*d.In : (b+1)*d.Out*d.In]
+			f32.Gemm(true, false, d.Out, d.In, m, 1, g[r0*d.Out:], d.Out, d.x.Data[r0*d.In:], d.In, 0, dw, d.In)
+			if i == 0 && d.skipDX {
+				break
+			}
+			dx := d.dx.Data
+			f32.Gemm(false, false, m, d.In, d.Out, 1, g[r0*d.Out:], d.Out, d.Weight.W, d.In, 0, dx[r0*d.In:r1*d.In], d.In)
+			g = dx
+		}
+	}
+}
+
+// mlpRunEnding returns the first layer of the run (see mlpRun) whose last
+// layer is ls[i], or -1: runs are found from the first layer on, as
+// ForwardLayers finds them.
+func mlpRunEnding(ls []Layer, i int) int {
+	for j := 0; j <= i; {
+		n := mlpRun(ls[j:])
+		if n == 0 {
+			j++
+			continue
+		}
+		if j+n-1 == i {
+			return j
+		}
+		j += n
+	}
+	return -1
+}

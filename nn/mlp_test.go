@@ -30,8 +30,9 @@ func mlpNet(t *testing.T, in int, specs []string, seed uint64) (*Net, *ParamSet)
 // TestForwardFusedBitIdentical checks Net.Forward, with its fused
 // activations and row-block pass (and with prepared weights at inference),
 // against calling every layer's Forward in turn: the same output bits, and
-// after Backward the same gradients, for 1 and 2 threads and batches that
-// cut row panels unevenly.
+// after Backward (with its row-block pass from 257 rows) the same
+// gradients as every layer's Backward in turn, for 1 and 2 threads and
+// batches that cut row panels and k blocks unevenly.
 func TestForwardFusedBitIdentical(t *testing.T) {
 	defer parallel.SetThreads(parallel.Threads())
 	nets := []struct {
@@ -43,7 +44,7 @@ func TestForwardFusedBitIdentical(t *testing.T) {
 		{300, []string{"dense:260", "relu", "dense:300", "sigmoid"}}, // over mlpPackMax: layer by layer, fused
 	}
 	for ni, nc := range nets {
-		for _, batch := range []int{1, 13, 29, 100} {
+		for _, batch := range []int{1, 13, 29, 100, 300, 513, 1000} {
 			for _, th := range []int{1, 2} {
 				for _, mode := range []string{"train", "infer", "prepared", "int8"} {
 					name := fmt.Sprintf("net%d/batch=%d/threads=%d/%s", ni, batch, th, mode)
@@ -85,12 +86,27 @@ func TestForwardFusedBitIdentical(t *testing.T) {
 					for i := range dy.Data {
 						dy.Data[i] = float32(rng.NormFloat64())
 					}
+					if batch%2 == 1 { // and the input gradient
+						ref.NeedInputGrad()
+						got.NeedInputGrad()
+					}
 					refPS.ZeroGrad()
 					gotPS.ZeroGrad()
-					ref.Backward(dy)
-					got.Backward(dy)
+					rdy := dy
+					for i := len(ref.Layers) - 1; i >= 0; i-- {
+						rdy = ref.Layers[i].Backward(rdy)
+					}
+					gdx := got.Backward(dy)
 					if i := firstDiff(gotPS.G, refPS.G); i >= 0 {
 						t.Fatalf("%s: grad[%d] = %v; want %v", name, i, gotPS.G[i], refPS.G[i])
+					}
+					if (gdx == nil) != (rdy == nil) || batch%2 == 1 && gdx == nil {
+						t.Fatalf("%s: dx %v; layer by layer %v", name, gdx != nil, rdy != nil)
+					}
+					if gdx != nil {
+						if i := firstDiff(gdx.Data, rdy.Data); i >= 0 {
+							t.Fatalf("%s: dx[%d] = %v; want %v", name, i, gdx.Data[i], rdy.Data[i])
+						}
 					}
 				}
 			}

@@ -177,6 +177,11 @@ func (n *Net) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 // layer skips its input gradient).
 func (n *Net) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	for i := len(n.Layers) - 1; i >= 0; i-- {
+		if from := mlpRunEnding(n.Layers, i); from >= 0 && mlpBackWorth(n.Layers[from:i+1], dy.Rows()) {
+			dy = backwardMLP(n.Layers[from:i+1], dy)
+			i = from
+			continue
+		}
 		dy = n.Layers[i].Backward(dy)
 	}
 	return dy

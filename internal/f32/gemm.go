@@ -334,6 +334,20 @@ func gemmPacked(kern *kernel, transA bool, m int, a []float32, lda int, p *Packe
 	gemmBlocked(kern, transA, false, m, n, k, 1, a, lda, nil, 0, 0, c, ldc, bias, act, p)
 }
 
+// KBlocks returns how Gemm cuts the sum over k: blocks of step terms (the
+// last one shorter). Each block's products are summed in registers and
+// added to C block after block, so a caller that computes one product per
+// block with beta = 0 (k = that block's length) and adds them to C in block
+// order gets Gemm's bits: the blocks can be computed apart, on different
+// cores, and the result does not depend on how many there were.
+func KBlocks(k int) (blocks, step int) {
+	if k <= 0 {
+		return 0, 0
+	}
+	blocks = (k + kcMax - 1) / kcMax
+	return blocks, (k + blocks - 1) / blocks
+}
+
 // PanelRows is the number of rows of C the GEMM's microkernel computes at
 // once (14 with AVX-512). Splitting the rows of a product at multiples of
 // it wastes no part of a register tile.

@@ -240,8 +240,7 @@ func gemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, 
 
 	// Cut k into equal blocks of at most kcMax. This alone fixes the
 	// accumulation order of every element of C.
-	kBlocks := (k + kcMax - 1) / kcMax
-	kcStep := (k + kBlocks - 1) / kBlocks
+	kBlocks, kcStep := KBlocks(k)
 	kPad := kBlocks * kcStep
 
 	// Column blocks: B is packed for all of k at once, at most bMax floats.
