@@ -133,6 +133,10 @@ func (l *ReLU) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 }
 
 func (l *ReLU) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	if l.passThrough {
+		// the convolution before it masks the gradient (maskGrad)
+		return dy
+	}
 	d, dx, ok := l.bwd(dy)
 	if !ok {
 		return nil
