@@ -21,9 +21,9 @@ type Dense struct {
 	out, dx  *tensor.Tensor
 	outShape []int
 	inShape  []int
-	inf      inference // weights prepared for inference (PrepareInference)
-	mlp      *mlpTask  // the row-block pass of the run of layers this one starts
-	mlpBack  *mlpBackTask
+	inf      inference    // weights prepared for inference (PrepareInference)
+	mlp      *mlpTask     // the row-block pass of the run of layers this one starts
+	mlpBack  *mlpBackTask // and its backward pass
 }
 
 // NewDense returns a Dense layer from in to out features.

@@ -174,7 +174,9 @@ func (n *Net) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 }
 
 // Backward runs all layers backwards and returns dL/dx (nil when the first
-// layer skips its input gradient).
+// layer skips its input gradient). A run of small Dense layers goes back
+// through its batch in blocks of rows on all workers at once (backwardMLP),
+// with the bits of going layer by layer.
 func (n *Net) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	for i := len(n.Layers) - 1; i >= 0; i-- {
 		if from := mlpRunEnding(n.Layers, i); from >= 0 && mlpBackWorth(n.Layers[from:i+1], dy.Rows()) {
