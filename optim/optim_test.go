@@ -353,3 +353,29 @@ func TestParseSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestStateLeavesSubnormals checks that a weight whose gradient is zero
+// has its optimiser state taken to zero, not left stuck in the subnormal
+// range, where β·m rounds back to m and every step is slow on x86.
+func TestStateLeavesSubnormals(t *testing.T) {
+	subnormal := func(x float32) bool { return x != 0 && math.Abs(float64(x)) < 0x1p-126 }
+	for _, o := range []Optimizer{NewAdam(1e-3, 0.9, 0.999, 1e-8, 0), NewSGD(0.1, 0.9, false, 0)} {
+		p, g := []float32{1, 1}, []float32{1e-19, 0}
+		names, state := o.StateTensors(len(p))
+		if len(names) == 0 {
+			t.Fatalf("%v: no state", o)
+		}
+		o.Step(p, g) // a tiny gradient once: state near float32's smallest normal
+		g[0] = 0
+		for range 3000 { // β1 = 0.9 takes it through the subnormals in ~150 steps
+			o.Step(p, g)
+		}
+		for k, s := range state {
+			for i, v := range s {
+				if subnormal(v) {
+					t.Errorf("%v: %s[%d] = %g after 3,000 zero gradients; want 0 or normal", o, names[k], i, v)
+				}
+			}
+		}
+	}
+}

@@ -1,5 +1,7 @@
 package optim
 
+import "github.com/bottleneck-ml/bottleneck/internal/f32"
+
 // SGD is stochastic gradient descent with optional momentum (PyTorch's
 // torch.optim.SGD with dampening 0):
 //
@@ -7,6 +9,9 @@ package optim
 //	b = μ·b + g            (b starts at g, which is the same as starting at 0)
 //	g = g + μ·b  if nesterov, else g = b
 //	p = p - lr·g
+//
+// A momentum buffer that falls below float32's normal range is set to zero
+// (as Adam's moments: f32.FlushSubnormal).
 type SGD struct {
 	lr          float64
 	Momentum    float64
@@ -63,7 +68,9 @@ func (o *SGD) Step(params, grads []float32) {
 	buf := o.buf[:len(params)]
 	for i, p := range params {
 		g := grads[i] + wd*p
-		b := mu*buf[i] + g
+		// a subnormal buffer would stick there and slow every step
+		// (see f32.FlushSubnormal)
+		b := f32.FlushSubnormal(mu*buf[i] + g)
 		buf[i] = b
 		if o.Nesterov {
 			g += mu * b

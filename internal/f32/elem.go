@@ -134,7 +134,7 @@ type AdamHyper struct {
 //	p = p + (negStep·m) / (√v/bc2Sqrt + eps)
 //
 // except that a subnormal m or v is stored, and used, as zero (see
-// flushSubnormal: they are slow on x86 and move no weight). g, m and v
+// FlushSubnormal: they are slow on x86 and move no weight). g, m and v
 // must be at least as long as p.
 func Adam(p, g, m, v []float32, h *AdamHyper) {
 	checkLen("Adam", len(p), len(g), len(m), len(v))
@@ -375,14 +375,15 @@ func adamGeneric(p, g, m, v []float32, h *AdamHyper) {
 		gi := g[i] + float32(h.L2*pi)
 		mi := float32(m[i]*h.B1) + float32(h.C1*gi)
 		vi := float32(v[i]*h.B2) + float32(float32(h.C2*gi)*gi)
-		mi, vi = flushSubnormal(mi), flushSubnormal(vi)
+		mi, vi = FlushSubnormal(mi), FlushSubnormal(vi)
 		m[i], v[i] = mi, vi
 		denom := float32(math.Sqrt(float64(vi)))/h.Bc2Sqrt + h.Eps
 		p[i] = pi + float32(h.NegStep*mi)/denom
 	}
 }
 
-// flushSubnormal returns +0 for a subnormal x and x otherwise.
+// FlushSubnormal returns +0 for a subnormal x and x otherwise. Optimisers
+// apply it to their decaying state (Adam's moments, SGD's momentum).
 //
 // Adam's moments of a weight whose gradient has become exactly zero (a dead
 // ReLU unit's) decay by β1 and β2 each step into the subnormal range, and
@@ -394,7 +395,7 @@ func adamGeneric(p, g, m, v []float32, h *AdamHyper) {
 // Flushing them to zero costs nothing measurable in the weights: the update
 // a subnormal m gives, lr·m/(√v/…+eps) with eps = 1e-8, is below 1e-30,
 // lost against any weight above 1e-23.
-func flushSubnormal(x float32) float32 {
+func FlushSubnormal(x float32) float32 {
 	if b := math.Float32bits(x); b&0x7f800000 == 0 && b&0x007fffff != 0 {
 		return 0
 	}

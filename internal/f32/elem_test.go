@@ -316,7 +316,7 @@ func TestAdamFlushesSubnormals(t *testing.T) {
 	wasSub := make([]bool, n)
 	subs := 0
 	for i := range m {
-		wasSub[i] = flushSubnormal(m[i]) != m[i]
+		wasSub[i] = FlushSubnormal(m[i]) != m[i]
 		if wasSub[i] {
 			subs++
 		}
@@ -328,7 +328,7 @@ func TestAdamFlushesSubnormals(t *testing.T) {
 	p0 := append([]float32(nil), p...)
 	Adam(p, g, m, v, &h)
 	for i := range m {
-		if flushSubnormal(m[i]) != m[i] || flushSubnormal(v[i]) != v[i] {
+		if FlushSubnormal(m[i]) != m[i] || FlushSubnormal(v[i]) != v[i] {
 			t.Fatalf("element %d: m = %g, v = %g after the step; want no subnormal", i, m[i], v[i])
 		}
 		if g[i] == 0 && wasSub[i] && m[i] != 0 {
