@@ -123,7 +123,12 @@ func forwardMLP(run []Layer, x *tensor.Tensor, train bool) *tensor.Tensor {
 }
 
 func newMLPTask(run []Layer) *mlpTask {
-	t := &mlpTask{layers: run}
+	return &mlpTask{layers: run, steps: mlpSteps(run)}
+}
+
+// mlpSteps pairs each Dense of run with the activation it applies.
+func mlpSteps(run []Layer) []mlpStep {
+	var steps []mlpStep
 	for i := 0; i < len(run); i++ {
 		s := mlpStep{d: run[i].(*Dense)}
 		if i+1 < len(run) {
@@ -133,9 +138,9 @@ func newMLPTask(run []Layer) *mlpTask {
 				i++
 			}
 		}
-		t.steps = append(t.steps, s)
+		steps = append(steps, s)
 	}
-	return t
+	return steps
 }
 
 // Do takes the rows of the row panels [lo, hi) through every layer.
@@ -177,13 +182,17 @@ func (d *Dense) rows(m int, x []float32, act f32.Act, y []float32, train bool) {
 // beyond it the layer-by-layer GEMMs split well by themselves.
 const mlpBackMax = 1 << 20
 
+// mlpBackSplits reports whether a batch of n rows can be split for the
+// backward pass at all: two threads or more, two k blocks or more.
+func mlpBackSplits(n int) bool {
+	blocks, _ := f32.KBlocks(n)
+	return parallel.Threads() >= 2 && blocks >= 2
+}
+
 // mlpBackWorth reports whether the run's backward pass should take the
-// row-block pass for a batch of n rows.
+// row-block pass for a batch of n rows that mlpBackSplits.
 func mlpBackWorth(run []Layer, n int) bool {
 	blocks, _ := f32.KBlocks(n)
-	if parallel.Threads() < 2 || blocks < 2 {
-		return false
-	}
 	weights := 0
 	for _, l := range run {
 		if d, ok := l.(*Dense); ok {
@@ -194,7 +203,10 @@ func mlpBackWorth(run []Layer, n int) bool {
 }
 
 // mlpBackTask is the row-block backward pass of a run, kept on the run's
-// first Dense beside the forward one.
+// first Dense beside the forward one (apart from it: Backward finds runs
+// over the whole net, ForwardLayers over the range it is given, and an
+// encoder's forward run may stop at the code where the backward one goes
+// on).
 type mlpBackTask struct {
 	layers []Layer
 	steps  []mlpStep
@@ -212,8 +224,7 @@ func backwardMLP(run []Layer, dy *tensor.Tensor) *tensor.Tensor {
 	d0 := run[0].(*Dense)
 	t := d0.mlpBack
 	if t == nil || len(t.layers) != len(run) || t.layers[len(run)-1] != run[len(run)-1] {
-		ft := newMLPTask(run)
-		t = &mlpBackTask{layers: run, steps: ft.steps}
+		t = &mlpBackTask{layers: run, steps: mlpSteps(run)}
 		t.dw = make([][]float32, len(t.steps))
 		t.grads = make([][]float32, len(t.steps))
 		d0.mlpBack = t

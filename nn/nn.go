@@ -178,8 +178,13 @@ func (n *Net) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 // through its batch in blocks of rows on all workers at once (backwardMLP),
 // with the bits of going layer by layer.
 func (n *Net) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	split := mlpBackSplits(dy.Rows())
 	for i := len(n.Layers) - 1; i >= 0; i-- {
-		if from := mlpRunEnding(n.Layers, i); from >= 0 && mlpBackWorth(n.Layers[from:i+1], dy.Rows()) {
+		from := -1
+		if split {
+			from = mlpRunEnding(n.Layers, i)
+		}
+		if from >= 0 && mlpBackWorth(n.Layers[from:i+1], dy.Rows()) {
 			dy = backwardMLP(n.Layers[from:i+1], dy)
 			i = from
 			continue
