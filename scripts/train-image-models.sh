@@ -35,7 +35,6 @@ if [ "$what" = upscale ] || [ "$what" = all ]; then
   # go run ./scripts/half-model -o zoo/models/upscale-x2.safetensors "$out/upscale-x2.safetensors")
   for s in 2 3 4; do
     epochs=80; seed=7; loss=l1
-    if [ $s = 3 ]; then epochs=80; seed=7; loss=l1; fi
     if [ $s = 4 ]; then epochs=70; seed=5; loss=mse; fi
     nice -n 5 $bn --threads 2 train --task upscale --data "$data/sr/t91,$data/sr/urban100" --scale $s \
       --preset restore:10:64 --patch 48 --batch 16 --steps 100 --epochs $epochs --loss $loss --lr 1e-3 --schedule cosine:1:0.02 --seed $seed --ema 0.998 \
