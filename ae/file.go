@@ -69,6 +69,10 @@ type Record struct {
 	Stopped       string    `json:"stopped"`           // completed, early-stopping, interrupted, running
 	Finished      time.Time `json:"finished"`          //
 	Command       string    `json:"command,omitempty"` // the command line(s) that trained it
+	// Init is the record of the model training started from (fine-tuning,
+	// train.Options.Init), holding its own history in turn; nil when
+	// training began from random weights.
+	Init *Record `json:"init,omitempty"`
 }
 
 // Extra is data saved in a model file beside the model, as a checkpoint

@@ -615,6 +615,45 @@ func (m *Model) Forward(x, code, out *tensor.Tensor) error {
 	return nil
 }
 
+// CopyWeights sets m's weights and BatchNorm statistics to src's: the
+// start of fine-tuning, where training begins from a trained model
+// instead of random weights. The two networks must have the same layers
+// (every tensor the same shape, in the same order); the objective, the
+// task and the preprocessing may differ, as they do when a model trained
+// with one loss is refined with another or on other data.
+func (m *Model) CopyWeights(src *Model) error {
+	mismatch := func(what string) error {
+		how := ""
+		if src.Training != nil && src.Training.Command != "" {
+			how = " (it was trained by: " + src.Training.Command + ")"
+		}
+		return fmt.Errorf("ae: cannot start from a model with other layers (%s, %d parameters) for this one (%s, %d): %s; describe the same network (preset, encoder and decoder) as the model you start from%s",
+			src.Config.Summary(), src.NumParams(), m.Config.Summary(), m.NumParams(), what, how)
+	}
+	a, b := m.Params.Params, src.Params.Params
+	if len(a) != len(b) {
+		return mismatch(fmt.Sprintf("%d weight tensors, want %d", len(b), len(a)))
+	}
+	for i, p := range a {
+		if !slices.Equal(p.Shape, b[i].Shape) {
+			return mismatch(fmt.Sprintf("tensor %d (%s) has shape %v, want %v", i, p.Name, b[i].Shape, p.Shape))
+		}
+	}
+	if len(m.Buffers) != len(src.Buffers) {
+		return mismatch(fmt.Sprintf("%d BatchNorm statistics, want %d", len(src.Buffers), len(m.Buffers)))
+	}
+	for i, p := range m.Buffers {
+		if !slices.Equal(p.Shape, src.Buffers[i].Shape) {
+			return mismatch(fmt.Sprintf("statistic %s has shape %v, want %v", p.Name, src.Buffers[i].Shape, p.Shape))
+		}
+	}
+	copy(m.Params.W, src.Params.W)
+	for i, p := range m.Buffers {
+		copy(p.W, src.Buffers[i].W)
+	}
+	return nil
+}
+
 // Clone returns an independent copy of m (weights, statistics, config and
 // metadata), for use on another goroutine.
 func (m *Model) Clone() *Model {

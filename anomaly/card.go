@@ -147,6 +147,14 @@ func (d *Detector) facts() []Fact {
 		if r.Command != "" {
 			add(1, "command", "%s", r.Command)
 		}
+		// a fine-tuned model: the trainings it started from, latest first
+		for p := r.Init; p != nil; p = p.Init {
+			s := fmt.Sprintf("a model trained %d epochs (%s loss, lr %g, %.1fs)", p.Epochs, p.Loss, p.LR, p.Seconds)
+			if p.Command != "" {
+				s += ": " + p.Command
+			}
+			add(1, "started from", "%s", s)
+		}
 	}
 	return f
 }

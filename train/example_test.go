@@ -44,6 +44,41 @@ func ExampleFit() {
 	// Output: 10 completed 10 true
 }
 
+// Fine-tune: train with one loss, then start a second run from those
+// weights with another loss and a lower learning rate (Options.Init). The
+// second record keeps the first as its Init.
+func ExampleOptions_init() {
+	x := tensor.New(128, 8)
+	for i := range x.Data {
+		x.Data[i] = float32(0.5 + 0.4*math.Sin(float64(i)*0.37))
+	}
+	data := &dataset.Dataset{X: x, Shape: []int{8}}
+	cfg, err := ae.DenseConfig([]int{8}, false, ae.Dense{Hidden: []int{16}, Code: 4})
+	if err != nil {
+		panic(err)
+	}
+	cfg.Loss = ae.LossL1
+	first, err := ae.New(cfg, 1)
+	if err != nil {
+		panic(err)
+	}
+	rows := func() train.Source { return train.NewRows(data, train.RowsOptions{Batch: 32, Seed: 1}) }
+	if _, err := train.Fit(context.Background(), first, rows(), nil, train.Options{Epochs: 20, LR: 1e-2}); err != nil {
+		panic(err)
+	}
+	cfg.Loss = ae.LossMSE
+	tuned, err := ae.New(cfg, 2)
+	if err != nil {
+		panic(err)
+	}
+	rec, err := train.Fit(context.Background(), tuned, rows(), nil, train.Options{Epochs: 5, LR: 1e-3, Init: first})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(rec.Loss, rec.Epochs, "epochs, started from", rec.Init.Loss, rec.Init.Epochs, "epochs")
+	// Output: mse 5 epochs, started from l1 20 epochs
+}
+
 // Write the loss history of a run beside its model, for plotting or
 // comparing runs without opening the model.
 func ExampleWriteHistory() {

@@ -84,6 +84,12 @@ type Options struct {
 	// many epochs (0: β from the start).
 	KLWarmup float64
 
+	// Init, when set, is the model training starts from (fine-tuning): its
+	// weights and BatchNorm statistics replace m's random ones (see
+	// ae.Model.CopyWeights), and its training record is kept as the new
+	// record's Init. A checkpoint resumed with Resume wins over it.
+	Init *ae.Model
+
 	// Checkpoint is where the state is saved after every epoch; "" none.
 	// With Resume, training continues from it when it exists.
 	Checkpoint string
@@ -188,6 +194,11 @@ func Fit(ctx context.Context, m *ae.Model, tr, val Source, opt Options) (*Record
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	if opt.Init != nil {
+		if err := m.CopyWeights(opt.Init); err != nil {
+			return nil, fmt.Errorf("train: init: %w", err)
+		}
+	}
 	st := &state{m: m, o: o, best: math.Inf(1)}
 	st.names, st.opt = o.StateTensors(m.Params.Len())
 	if !opt.KeepLast {
@@ -202,6 +213,9 @@ func Fit(ctx context.Context, m *ae.Model, tr, val Source, opt Options) (*Record
 	rec := &Record{
 		MaxEpochs: opt.Epochs, Loss: m.Config.Loss, LR: opt.LR, Optimizer: opt.Optimizer, Schedule: opt.Schedule,
 		Seed: opt.Seed, TrainRows: tr.Len(), Command: opt.Command,
+	}
+	if opt.Init != nil {
+		rec.Init = opt.Init.Training
 	}
 	if useEMA {
 		rec.EMA = opt.EMA

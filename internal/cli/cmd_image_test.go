@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/imageio"
 	"github.com/bottleneck-ml/bottleneck/imagetask"
 )
@@ -68,6 +69,20 @@ func TestImageTasksEndToEnd(t *testing.T) {
 		t.Fatalf("eval upscale: %v %q", err, js)
 	}
 
+	// fine-tuning the upscaler with another loss keeps the first
+	// training's record inside the new one
+	tuned := filepath.Join(dir, "sr-l1.safetensors")
+	mustRun(t, "-q", "train", "--task", "upscale", "--data", pics, "--scale", "2,3", "--preset", "restore:3:8",
+		"--patch", "12", "--steps", "2", "--epochs", "1", "--loss", "l1", "--init", sr, "-o", tuned)
+	tm, err := ae.Open(tuned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tm.Config.Loss != ae.LossL1 || tm.Training.Init == nil || tm.Training.Init.Epochs != 1 ||
+		tm.Training.Init.Steps != 3 || tm.Training.Steps != 2 {
+		t.Fatalf("fine-tuned model: loss %s, init record %+v", tm.Config.Loss, tm.Training.Init)
+	}
+
 	col := filepath.Join(dir, "col.safetensors")
 	mustRun(t, "-q", "train", "--task", "colorize", "--data", pics, "--preset", "colorize:4",
 		"--patch", "32", "--steps", "3", "--epochs", "1", "-o", col)
@@ -109,6 +124,9 @@ func TestImageTasksEndToEnd(t *testing.T) {
 		{[]string{"train", "--task", "upscale", "--data", pics, "--scale", "5", "--patch", "12", "-o", sr}, "multiple"},
 		{[]string{"train", "--task", "denoise", "--data", pics, "--noise", "gauss:3", "-o", den}, "unknown kind"},
 		{[]string{"train", "--task", "denoise", "--data", pics, "--noise", "gaussian:3", "--patch", "64", "-o", den}, "lower --patch"},
+		{[]string{"train", "--task", "upscale", "--data", pics, "--scale", "2,3", "--preset", "restore:2:8", "--patch", "12", "--init", sr, "-o", tuned}, "describe the same network"},
+		{[]string{"train", "--task", "upscale", "--data", pics, "--scale", "2,3", "--preset", "restore:3:8", "--patch", "12", "--init", sr, "-o", sr}, "is the input"},
+		{[]string{"train", "--task", "upscale", "--data", pics, "--init", filepath.Join(dir, "missing.safetensors"), "-o", tuned}, "--init"},
 	} {
 		code, o, e := run(t, c.args...)
 		if code == 0 || !strings.Contains(o+e, c.want) {

@@ -40,6 +40,7 @@ type trainOptions struct {
 	val        float64
 	checkpoint string
 	resume     bool
+	init       string
 	noPlot     bool
 	threshold  string
 	score      string
@@ -77,7 +78,12 @@ With --task, a convolutional image model is trained on patches instead
 
 A checkpoint (MODEL.ckpt) is written after every epoch; Ctrl-C stops and
 keeps it, and --resume continues from it. The loss history is written
-beside the model as MODEL.history.json and drawn as MODEL.loss.png.`,
+beside the model as MODEL.history.json and drawn as MODEL.loss.png.
+
+--init starts from a trained model's weights instead of random ones
+(fine-tuning: another loss, learning rate or data); the architecture
+flags must describe the same network, and the model file keeps the
+record of the one it started from.`,
 		Example: `  # MNIST, 784-256-64-32 dense autoencoder
   bottleneck train --data ../shared/data/mnist/train-images-idx3-ubyte.gz -o mnist.safetensors --hidden 256,64 --code 32
 
@@ -86,7 +92,11 @@ beside the model as MODEL.history.json and drawn as MODEL.loss.png.`,
       --label label --drop difficulty --normal normal -o kdd.safetensors
 
   # a blind Gaussian denoiser on a folder of pictures
-  bottleneck train --task denoise --data train-images/ --noise gaussian:0-55 -o denoiser.safetensors`,
+  bottleneck train --task denoise --data train-images/ --noise gaussian:0-55 -o denoiser.safetensors
+
+  # refine the shipped x2 upscaler with an MSE loss at a low learning rate
+  bottleneck train --task upscale --scale 2 --data ../shared/data/sr/t91 --init upscale-x2 --preset restore:10:64 \
+      --loss mse --lr 1e-4 --epochs 5 -o upscale-x2-tuned.safetensors`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTrain(cmd.Context(), o, g, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -122,6 +132,7 @@ beside the model as MODEL.history.json and drawn as MODEL.loss.png.`,
 	f.Float64Var(&o.val, "val", 0.1, "fraction of rows held out for validation")
 	f.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file (default MODEL.ckpt; \"none\" disables)")
 	f.BoolVar(&o.resume, "resume", false, "continue from the checkpoint if it exists")
+	f.StringVar(&o.init, "init", "", "start from this model's weights (a file or a shipped model's name): fine-tuning; the architecture flags must describe its network")
 	f.BoolVar(&o.noPlot, "no-plot", false, "do not write the loss curve PNG")
 	f.BoolVar(&o.reproducible, "reproducible", false, "leave the wall-clock time, speed, date and command line out of the model file, so the same data, flags, seed and --threads give a byte-identical file")
 	f.IntVar(&o.window, "window", 0, "time series: score sliding windows of this many consecutive rows (0 = rows on their own)")
@@ -223,7 +234,7 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 	if err := o.check(); err != nil {
 		return err
 	}
-	if err := refuseOverwrite(o.output, o.data.path, o.valData); err != nil {
+	if err := refuseOverwrite(o.output, o.data.path, o.valData, o.init); err != nil {
 		return err
 	}
 	var log io.Writer = stderr
@@ -239,6 +250,13 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 		fit.Checkpoint = ""
 	}
 	fit.Resume = o.resume
+	if o.init != "" {
+		m, err := openModel(o.init)
+		if err != nil {
+			return fmt.Errorf("--init: %w", err)
+		}
+		fit.Init = m
+	}
 	fit.Log = log
 	fit.Bar = log != nil && isTerminal(log)
 	fit.Command = "bottleneck " + strings.Join(os.Args[1:], " ")
