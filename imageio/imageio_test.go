@@ -109,6 +109,7 @@ func TestColourRoundTrips(t *testing.T) {
 	for name, back := range map[string]*Image{
 		"ycbcr": YCbCrToRGB(RGBToYCbCr(m)),
 		"lab":   LabToRGB(RGBToLab(m)),
+		"opp":   OpponentToRGB(RGBToOpponent(m)),
 	} {
 		for i := range m.Pix {
 			if math.Abs(float64(back.Pix[i]-m.Pix[i])) > 2e-4 {
@@ -128,6 +129,56 @@ func TestColourRoundTrips(t *testing.T) {
 	white := &Image{C: 3, H: 1, W: 1, Pix: []float32{1, 1, 1}}
 	if y := RGBToYCbCr(white).Pix[0] * 255; math.Abs(float64(y)-235) > 1e-3 {
 		t.Errorf("Y(white) = %v; want 235", y)
+	}
+}
+
+// TestOpponentNoise: noise independent across R, G, B with one σ becomes
+// independent across the opponent planes with σ/√3, σ/√2 and σ·√6/4, and
+// the planes of any picture in [0, 1] stay in [0, 1] — what lets a grey
+// denoiser trained on [0, 1] clean them (imagetask.Denoise).
+func TestOpponentNoise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const n, sigma = 200000, 0.1
+	m := New(3, 1, n)
+	for i := range m.Pix {
+		m.Pix[i] = float32(rng.NormFloat64() * sigma)
+	}
+	o := RGBToOpponent(m)
+	want := []float64{sigma / math.Sqrt(3), sigma / math.Sqrt(2), sigma * math.Sqrt(6) / 4}
+	mean := []float64{0, 0.5, 0.5}
+	planes := make([][]float64, 3)
+	for c := range 3 {
+		var s2 float64
+		for _, v := range o.Plane(c) {
+			d := float64(v) - mean[c]
+			planes[c] = append(planes[c], d)
+			s2 += d * d
+		}
+		if sd := math.Sqrt(s2 / n); math.Abs(sd/want[c]-1) > 0.01 {
+			t.Errorf("plane %d: noise σ %.5f; want %.5f", c, sd, want[c])
+		}
+	}
+	for a := range 3 {
+		for b := a + 1; b < 3; b++ {
+			var ab, aa, bb float64
+			for i := range n {
+				ab += planes[a][i] * planes[b][i]
+				aa += planes[a][i] * planes[a][i]
+				bb += planes[b][i] * planes[b][i]
+			}
+			if r := ab / math.Sqrt(aa*bb); math.Abs(r) > 0.01 {
+				t.Errorf("planes %d and %d: noise correlation %.4f; want 0", a, b, r)
+			}
+		}
+	}
+	// the corners of the RGB cube land inside [0, 1]
+	for corner := range 8 {
+		px := &Image{C: 3, H: 1, W: 1, Pix: []float32{float32(corner & 1), float32(corner >> 1 & 1), float32(corner >> 2 & 1)}}
+		for c, v := range RGBToOpponent(px).Pix {
+			if v < 0 || v > 1 {
+				t.Errorf("corner %v: plane %d = %v, outside [0, 1]", px.Pix, c, v)
+			}
+		}
 	}
 }
 

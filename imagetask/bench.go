@@ -62,10 +62,12 @@ func ReadImage(path string) (*imageio.Image, error) {
 }
 
 // BenchDenoise adds noise nm (seeded per picture from seed) to each clean
-// picture of files (grey, or RGB for a colour model), denoises it and
-// measures PSNR/SSIM of the noisy and the denoised picture, both quantised
-// to 8 bits (the DnCNN protocol: noise unclipped).
-func BenchDenoise(m *ae.Model, files []string, nm noise.Model, seed uint64, o Options) ([]Score, error) {
+// picture of files (grey, or RGB for a colour model or with colour: a grey
+// model then cleans each picture through Denoise's opponent planes),
+// denoises it and measures PSNR/SSIM of the noisy and the denoised picture
+// over all channels, both quantised to 8 bits (the DnCNN protocol: noise
+// unclipped).
+func BenchDenoise(m *ae.Model, files []string, nm noise.Model, seed uint64, colour bool, o Options) ([]Score, error) {
 	var out []Score
 	for i, f := range files {
 		img, err := imageio.Read(f)
@@ -73,7 +75,7 @@ func BenchDenoise(m *ae.Model, files []string, nm noise.Model, seed uint64, o Op
 			return nil, err
 		}
 		clean := imageio.Grey(img)
-		if m.Config.InChannels() == 3 {
+		if m.Config.InChannels() == 3 || colour {
 			clean = imageio.RGB(img)
 		}
 		clean.Quantize()
@@ -342,6 +344,9 @@ type BenchOptions struct {
 	Noise *noise.Model // denoisers: the noise added to the clean pictures
 	Seed  uint64       // of the noise (per picture: PCG(Seed, i))
 	Scale int          // upscalers: the scale (0: the model's only one)
+	// Colour measures a grey denoiser on the RGB pictures (colour models
+	// always are).
+	Colour bool
 	Options
 }
 
@@ -361,7 +366,7 @@ func Bench(m *ae.Model, dir string, o BenchOptions) (*Benchmark, error) {
 			return nil, err
 		}
 		b.Noise, b.Baseline = o.Noise.String(), "noisy"
-		b.Images, err = BenchDenoise(m, files, *o.Noise, o.Seed, o.Options)
+		b.Images, err = BenchDenoise(m, files, *o.Noise, o.Seed, o.Colour, o.Options)
 		if err != nil {
 			return nil, err
 		}

@@ -321,7 +321,7 @@ func validator(o *TrainOptions, task *patches.Task, fixed []int) (func(*ae.Model
 			return nil, err
 		}
 		return func(m *ae.Model) string {
-			s, err := BenchDenoise(m, files, nm, 1, Options{})
+			s, err := BenchDenoise(m, files, nm, 1, false, Options{})
 			if err != nil {
 				return "val error: " + err.Error()
 			}

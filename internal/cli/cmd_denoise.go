@@ -54,7 +54,9 @@ func newDenoiseCommand(g *globalOptions) *cobra.Command {
 		Short: "Remove noise from a picture with a convolutional denoising autoencoder",
 		Long: `Remove noise from a PNG, JPEG or BMP picture. Without -m the shipped blind
 Gaussian denoiser is used (trained for σ from 0 to 55 on the 0-255 scale);
-colour pictures are cleaned channel by channel. Any size works: large
+a colour picture is cleaned plane by plane in an opponent colour space
+(mean, red−blue, red−2·green+blue), where each plane holds less of the
+noise than R, G or B and the colour planes are smooth. Any size works: large
 pictures are processed in overlapping tiles blended without seams.`,
 		Example: `  bottleneck denoise noisy.png -o clean.png
   bottleneck denoise -m my-denoiser.safetensors noisy.jpg -o clean.png`,

@@ -34,6 +34,7 @@ type evalOptions struct {
 	noise     string
 	noiseSeed uint64
 	ensemble  bool
+	colour    bool
 	precision precisionFlag
 }
 
@@ -90,6 +91,7 @@ estimates a VAE's negative log-likelihood by importance sampling.`,
 	f.StringVar(&o.noise, "noise", "", "image models: noise added to the clean images before denoising (e.g. gaussian:25; seeded by --noise-seed)")
 	f.Uint64Var(&o.noiseSeed, "noise-seed", 1, "image models: seed of the noise")
 	f.BoolVar(&o.ensemble, "ensemble", false, "image models: average over the 8 flips and rotations of each input")
+	f.BoolVar(&o.colour, "colour", false, "grey denoisers: measure on the colour pictures (cleaned plane by plane in an opponent colour space, as 'bottleneck denoise' does)")
 	return cmd
 }
 
@@ -187,7 +189,10 @@ func runImageEval(o *evalOptions, m *ae.Model, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	bo := imagetask.BenchOptions{Noise: nm, Seed: o.noiseSeed, Options: imagetask.Options{Ensemble: o.ensemble}}
+	if o.colour && m.Config.Task != ae.TaskDenoise {
+		return usagef("--colour is for denoisers; %s is a %s model (upscalers measure the Y channel, colorizers RGB)", o.model, m.Config.Task)
+	}
+	bo := imagetask.BenchOptions{Noise: nm, Seed: o.noiseSeed, Colour: o.colour, Options: imagetask.Options{Ensemble: o.ensemble}}
 	if o.data.scale != "" && o.data.scale != "auto" {
 		sc, err := parseScales(o.data.scale)
 		if err != nil || len(sc) != 1 {

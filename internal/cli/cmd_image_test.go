@@ -54,6 +54,12 @@ func TestImageTasksEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(js), &res); err != nil || len(res.Images) != 3 || res.BasePSNR < 15 {
 		t.Fatalf("eval: %v %q", err, js)
 	}
+	// a grey denoiser measured on the colour pictures
+	js = mustRun(t, "eval", "-m", den, "--data", pics, "--noise", "gaussian:25", "--colour", "--json")
+	var col3 imagetask.Benchmark
+	if err := json.Unmarshal([]byte(js), &col3); err != nil || len(col3.Images) != 3 || col3.PSNR == res.PSNR || col3.BasePSNR < 15 {
+		t.Fatalf("eval --colour: %v %q (grey: %v dB)", err, js, res.PSNR)
+	}
 	mustRun(t, "reconstruct", "-m", den, "--data", one, "-o", filepath.Join(dir, "rec.png"))
 
 	sr := filepath.Join(dir, "sr.safetensors")
@@ -125,6 +131,7 @@ func TestImageTasksEndToEnd(t *testing.T) {
 		{[]string{"train", "--task", "denoise", "--data", pics, "--noise", "gauss:3", "-o", den}, "unknown kind"},
 		{[]string{"train", "--task", "denoise", "--data", pics, "--noise", "gaussian:3", "--patch", "64", "-o", den}, "lower --patch"},
 		{[]string{"train", "--task", "upscale", "--data", pics, "--scale", "2,3", "--preset", "restore:2:8", "--patch", "12", "--init", sr, "-o", tuned}, "describe the same network"},
+		{[]string{"eval", "-m", sr, "--data", pics, "--scale", "2", "--colour"}, "--colour is for denoisers"},
 		{[]string{"train", "--task", "upscale", "--data", pics, "--scale", "2,3", "--preset", "restore:3:8", "--patch", "12", "--init", sr, "-o", sr}, "is the input"},
 		{[]string{"train", "--task", "upscale", "--data", pics, "--init", filepath.Join(dir, "missing.safetensors"), "-o", tuned}, "--init"},
 	} {
