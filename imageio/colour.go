@@ -2,35 +2,60 @@ package imageio
 
 import "math"
 
-// RGBToYCbCr converts RGB in [0, 1] to BT.601 studio-range YCbCr divided by
-// 255 (Y in [16/255, 235/255]), exactly as MATLAB's rgb2ycbcr, which the
-// SRCNN/VDSR papers use for their Y-channel PSNR.
-func RGBToYCbCr(m *Image) *Image {
+// affine3 returns the three planes out_i = a[i]·(p0, p1, p2, 1) of m's
+// three planes p: every colour transform here but Lab is one (in float64,
+// rounded once to float32).
+func affine3(m *Image, a *[3][4]float64) *Image {
 	out := New(3, m.H, m.W)
-	r, g, b := m.Plane(0), m.Plane(1), m.Plane(2)
-	y, cb, cr := out.Plane(0), out.Plane(1), out.Plane(2)
-	for i := range r {
-		R, G, B := float64(r[i]), float64(g[i]), float64(b[i])
-		y[i] = float32((16 + 65.481*R + 128.553*G + 24.966*B) / 255)
-		cb[i] = float32((128 - 37.797*R - 74.203*G + 112.0*B) / 255)
-		cr[i] = float32((128 + 112.0*R - 93.786*G - 18.214*B) / 255)
+	p0, p1, p2 := m.Plane(0), m.Plane(1), m.Plane(2)
+	o0, o1, o2 := out.Plane(0), out.Plane(1), out.Plane(2)
+	for i := range p0 {
+		x, y, z := float64(p0[i]), float64(p1[i]), float64(p2[i])
+		o0[i] = float32(a[0][0]*x + a[0][1]*y + a[0][2]*z + a[0][3])
+		o1[i] = float32(a[1][0]*x + a[1][1]*y + a[1][2]*z + a[1][3])
+		o2[i] = float32(a[2][0]*x + a[2][1]*y + a[2][2]*z + a[2][3])
 	}
 	return out
 }
 
-// YCbCrToRGB inverts RGBToYCbCr.
-func YCbCrToRGB(m *Image) *Image {
-	out := New(3, m.H, m.W)
-	y, cb, cr := m.Plane(0), m.Plane(1), m.Plane(2)
-	r, g, b := out.Plane(0), out.Plane(1), out.Plane(2)
-	for i := range y {
-		Y, Cb, Cr := float64(y[i])*255-16, float64(cb[i])*255-128, float64(cr[i])*255-128
-		r[i] = float32((298.082*Y + 408.583*Cr) / 256 / 255)
-		g[i] = float32((298.082*Y - 100.291*Cb - 208.120*Cr) / 256 / 255)
-		b[i] = float32((298.082*Y + 516.412*Cb) / 256 / 255)
+// BT.601 studio range as MATLAB's rgb2ycbcr and ycbcr2rgb, on [0, 1]
+// values (their 8-bit coefficients divided by 255, and by 256 for the
+// inverse).
+var (
+	rgbToYCbCr = [3][4]float64{
+		{65.481 / 255, 128.553 / 255, 24.966 / 255, 16.0 / 255},
+		{-37.797 / 255, -74.203 / 255, 112.0 / 255, 128.0 / 255},
+		{112.0 / 255, -93.786 / 255, -18.214 / 255, 128.0 / 255},
 	}
-	return out
-}
+	yCbCrToRGB = [3][4]float64{
+		{298.082 / 256, 0, 408.583 / 256, -(298.082*16 + 408.583*128) / (256 * 255)},
+		{298.082 / 256, -100.291 / 256, -208.120 / 256, -(298.082*16 - 100.291*128 - 208.120*128) / (256 * 255)},
+		{298.082 / 256, 516.412 / 256, 0, -(298.082*16 + 516.412*128) / (256 * 255)},
+	}
+)
+
+// RGBToYCbCr converts RGB in [0, 1] to BT.601 studio-range YCbCr divided by
+// 255 (Y in [16/255, 235/255]), exactly as MATLAB's rgb2ycbcr, which the
+// SRCNN/VDSR papers use for their Y-channel PSNR.
+func RGBToYCbCr(m *Image) *Image { return affine3(m, &rgbToYCbCr) }
+
+// YCbCrToRGB inverts RGBToYCbCr.
+func YCbCrToRGB(m *Image) *Image { return affine3(m, &yCbCrToRGB) }
+
+// The opponent planes (RGBToOpponent) and their inverse: with U' = U − ½
+// and V' = V − ½, R = Y + U' + 2V'/3, G = Y − 4V'/3, B = Y − U' + 2V'/3.
+var (
+	rgbToOpponent = [3][4]float64{
+		{1.0 / 3, 1.0 / 3, 1.0 / 3, 0},
+		{0.5, 0, -0.5, 0.5},
+		{0.25, -0.5, 0.25, 0.5},
+	}
+	opponentToRGB = [3][4]float64{
+		{1, 1, 2.0 / 3, -0.5 - 1.0/3},
+		{1, 0, -4.0 / 3, 2.0 / 3},
+		{1, -1, 2.0 / 3, 0.5 - 1.0/3},
+	}
+)
 
 // RGBToOpponent converts RGB in [0, 1] to three decorrelated planes in
 // [0, 1]: the mean Y = (R+G+B)/3, U = (R−B)/2 + ½ and V = (R−2G+B)/4 + ½.
@@ -40,32 +65,10 @@ func YCbCrToRGB(m *Image) *Image {
 // denoiser run on each plane then sees less noise than on R, G or B, and
 // U and V are smooth where the picture's colours are (CBM3D's opponent
 // transform, scaled to the range a grey model was trained on).
-func RGBToOpponent(m *Image) *Image {
-	out := New(3, m.H, m.W)
-	r, g, b := m.Plane(0), m.Plane(1), m.Plane(2)
-	y, u, v := out.Plane(0), out.Plane(1), out.Plane(2)
-	for i := range r {
-		R, G, B := r[i], g[i], b[i]
-		y[i] = (R + G + B) / 3
-		u[i] = (R-B)/2 + 0.5
-		v[i] = (R-2*G+B)/4 + 0.5
-	}
-	return out
-}
+func RGBToOpponent(m *Image) *Image { return affine3(m, &rgbToOpponent) }
 
 // OpponentToRGB inverts RGBToOpponent.
-func OpponentToRGB(m *Image) *Image {
-	out := New(3, m.H, m.W)
-	y, u, v := m.Plane(0), m.Plane(1), m.Plane(2)
-	r, g, b := out.Plane(0), out.Plane(1), out.Plane(2)
-	for i := range y {
-		Y, U, V := y[i], u[i]-0.5, v[i]-0.5
-		r[i] = Y + 2*V/3 + U
-		g[i] = Y - 4*V/3
-		b[i] = Y + 2*V/3 - U
-	}
-	return out
-}
+func OpponentToRGB(m *Image) *Image { return affine3(m, &opponentToRGB) }
 
 // D65 reference white.
 const (
