@@ -2,6 +2,8 @@ package train
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -74,5 +76,43 @@ func TestInitRefusesOtherLayers(t *testing.T) {
 				t.Fatal("a refused Init changed the weights")
 			}
 		})
+	}
+}
+
+// TestInitResumes: a fine-tune interrupted after its first epoch resumes
+// from its checkpoint, whatever Init the resumed call passes (the
+// checkpoint holds the weights; here another model's), to the weights and
+// record of the uninterrupted fine-tune, Init record included.
+func TestInitResumes(t *testing.T) {
+	first := newModel(t, convBNConfig(), 1)
+	fit(t, first, patchTask(t, "denoise").Source(4, 5, 11), nil, Options{LR: 3e-3, Seed: 5, Epochs: 1})
+	other := newModel(t, convBNConfig(), 9)
+	opt := Options{LR: 1e-3, Seed: 6, Epochs: 3, EMA: 0.9, Init: first}
+
+	full := newModel(t, convBNConfig(), 2)
+	want := fit(t, full, patchTask(t, "denoise").Source(4, 5, 12), nil, opt)
+
+	opt.Checkpoint, opt.Resume = filepath.Join(t.TempDir(), "m.ckpt"), true
+	ctx, cancel := context.WithCancel(context.Background())
+	o := opt
+	o.OnEpoch = func(_ *ae.Model, rec *Record) error {
+		if rec.Epochs == 1 {
+			cancel()
+		}
+		return nil
+	}
+	if _, err := Fit(ctx, newModel(t, convBNConfig(), 3), patchTask(t, "denoise").Source(4, 5, 12), nil, o); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("first session: %v; want ErrInterrupted", err)
+	}
+	cancel()
+	opt.Init = other
+	resumed := newModel(t, convBNConfig(), 4)
+	got := fit(t, resumed, patchTask(t, "denoise").Source(4, 5, 12), nil, opt)
+	if d := sameState(full, resumed); d != "" {
+		t.Fatalf("resumed fine-tune: %s from the uninterrupted one", d)
+	}
+	if got.Init == nil || got.Init.Epochs != first.Training.Epochs || got.Init.Seed != first.Training.Seed ||
+		!slices.Equal(got.TrainLoss, want.TrainLoss) {
+		t.Fatalf("resumed record: Init %+v, train %v; want the first model's record and %v", got.Init, got.TrainLoss, want.TrainLoss)
 	}
 }
