@@ -200,3 +200,17 @@ func (f *fixed) Len() int      { return f.x.Rows() }
 func (f *fixed) Next() (x, y *tensor.Tensor, err error) {
 	return f.x, f.target(f.calls), nil
 }
+
+// interruptAfterEpoch returns opt with an OnEpoch that cancels the
+// returned context once the given epoch has completed: Fit then stops
+// with ErrInterrupted, as after Ctrl-C, with that epoch's checkpoint.
+func interruptAfterEpoch(opt Options, epoch int) (Options, context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	opt.OnEpoch = func(_ *ae.Model, rec *Record) error {
+		if rec.Epochs == epoch {
+			cancel()
+		}
+		return nil
+	}
+	return opt, ctx, cancel
+}

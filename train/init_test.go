@@ -81,26 +81,22 @@ func TestInitRefusesOtherLayers(t *testing.T) {
 
 // TestInitResumes: a fine-tune interrupted after its first epoch resumes
 // from its checkpoint, whatever Init the resumed call passes (the
-// checkpoint holds the weights; here another model's), to the weights and
-// record of the uninterrupted fine-tune, Init record included.
+// checkpoint holds the weights; here a model of other layers, which would
+// be refused for a fresh start), to the weights and record of the
+// uninterrupted fine-tune, Init record included.
 func TestInitResumes(t *testing.T) {
 	first := newModel(t, convBNConfig(), 1)
 	fit(t, first, patchTask(t, "denoise").Source(4, 5, 11), nil, Options{LR: 3e-3, Seed: 5, Epochs: 1})
-	other := newModel(t, convBNConfig(), 9)
+	wide := convBNConfig()
+	wide.Encoder = []string{"conv:8:3", "bn", "relu"}
+	other := newModel(t, wide, 9)
 	opt := Options{LR: 1e-3, Seed: 6, Epochs: 3, EMA: 0.9, Init: first}
 
 	full := newModel(t, convBNConfig(), 2)
 	want := fit(t, full, patchTask(t, "denoise").Source(4, 5, 12), nil, opt)
 
 	opt.Checkpoint, opt.Resume = filepath.Join(t.TempDir(), "m.ckpt"), true
-	ctx, cancel := context.WithCancel(context.Background())
-	o := opt
-	o.OnEpoch = func(_ *ae.Model, rec *Record) error {
-		if rec.Epochs == 1 {
-			cancel()
-		}
-		return nil
-	}
+	o, ctx, cancel := interruptAfterEpoch(opt, 1)
 	if _, err := Fit(ctx, newModel(t, convBNConfig(), 3), patchTask(t, "denoise").Source(4, 5, 12), nil, o); !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("first session: %v; want ErrInterrupted", err)
 	}

@@ -126,14 +126,7 @@ func TestResumeBitIdentical(t *testing.T) {
 					t.Fatalf("session 1: %d epochs, stopped %q", rec.Epochs, rec.Stopped)
 				}
 			} else {
-				ctx, cancel := context.WithCancel(context.Background())
-				o := opt
-				o.OnEpoch = func(_ *ae.Model, rec *Record) error {
-					if rec.Epochs == 1 {
-						cancel()
-					}
-					return nil
-				}
+				o, ctx, cancel := interruptAfterEpoch(opt, 1)
 				rec, err := Fit(ctx, m1, c.tr(), val(), o)
 				cancel()
 				if !errors.Is(err, ErrInterrupted) || rec.Epochs != 1 {

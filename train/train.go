@@ -87,7 +87,8 @@ type Options struct {
 	// Init, when set, is the model training starts from (fine-tuning): its
 	// weights and BatchNorm statistics replace m's random ones (see
 	// ae.Model.CopyWeights), and its training record is kept as the new
-	// record's Init. A checkpoint resumed with Resume wins over it.
+	// record's Init. A checkpoint resumed with Resume wins over it: Init is
+	// then not used at all.
 	Init *ae.Model
 
 	// Checkpoint is where the state is saved after every epoch; "" none.
@@ -194,7 +195,17 @@ func Fit(ctx context.Context, m *ae.Model, tr, val Source, opt Options) (*Record
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	if opt.Init != nil {
+	// A checkpoint to resume holds the weights: Init is for a fresh start
+	// only (and need not even match then).
+	resuming := false
+	if opt.Resume && opt.Checkpoint != "" {
+		_, err := os.Stat(opt.Checkpoint)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("train: checkpoint %s: %w", opt.Checkpoint, err)
+		}
+		resuming = err == nil
+	}
+	if opt.Init != nil && !resuming {
 		if err := m.CopyWeights(opt.Init); err != nil {
 			return nil, fmt.Errorf("train: init: %w", err)
 		}
@@ -214,7 +225,7 @@ func Fit(ctx context.Context, m *ae.Model, tr, val Source, opt Options) (*Record
 		MaxEpochs: opt.Epochs, Loss: m.Config.Loss, LR: opt.LR, Optimizer: opt.Optimizer, Schedule: opt.Schedule,
 		Seed: opt.Seed, TrainRows: tr.Len(), Command: opt.Command,
 	}
-	if opt.Init != nil {
+	if opt.Init != nil && !resuming {
 		rec.Init = opt.Init.Training
 	}
 	if useEMA {
@@ -233,17 +244,13 @@ func Fit(ctx context.Context, m *ae.Model, tr, val Source, opt Options) (*Record
 		rec.ValRows = val.Len()
 	}
 	st.rec = rec
-	if opt.Resume && opt.Checkpoint != "" {
-		if _, err := os.Stat(opt.Checkpoint); err == nil {
-			if err := st.restore(opt.Checkpoint, opt.Command); err != nil {
-				return nil, err
-			}
-			rec = st.rec
-			rec.MaxEpochs = opt.Epochs
-			logf(opt.Log, "resuming from %s after epoch %d\n", opt.Checkpoint, rec.Epochs)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("train: checkpoint %s: %w", opt.Checkpoint, err)
+	if resuming {
+		if err := st.restore(opt.Checkpoint, opt.Command); err != nil {
+			return nil, err
 		}
+		rec = st.rec
+		rec.MaxEpochs = opt.Epochs
+		logf(opt.Log, "resuming from %s after epoch %d\n", opt.Checkpoint, rec.Epochs)
 	}
 	beta := m.Config.Beta
 	if beta == 0 {
