@@ -658,12 +658,11 @@ func (m *Model) CopyWeights(src *Model) error {
 // metadata), for use on another goroutine.
 func (m *Model) Clone() *Model {
 	c, err := build(m.Config)
+	if err == nil {
+		err = c.CopyWeights(m)
+	}
 	if err != nil {
 		panic("ae: Clone: " + err.Error()) // m was built from the same config
-	}
-	copy(c.Params.W, m.Params.W)
-	for i, b := range m.Buffers {
-		copy(c.Buffers[i].W, b.W)
 	}
 	if m.Preprocess != nil {
 		p := *m.Preprocess

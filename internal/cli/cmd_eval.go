@@ -110,6 +110,12 @@ func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
 	if err := o.precision.apply(m, o.stderr); err != nil {
 		return err
 	}
+	switch {
+	case o.colour && m.Config.Task != ae.TaskDenoise:
+		return usagef("--colour is for denoisers; %s is %s (upscalers are measured on the Y channel, colorizers on RGB)", o.model, describeTask(m))
+	case o.colour && (o.nll || !imageio.IsSet(o.data.path)):
+		return usagef("--colour measures a denoiser on colour pictures; %s is not a folder, glob or list of pictures (without --colour, IDX images are measured as they are)", o.data.path)
+	}
 	normal := o.data.normal // eval: names the normal label, does not filter
 	o.data.normal = ""
 	if o.nll {
@@ -189,9 +195,6 @@ func runImageEval(o *evalOptions, m *ae.Model, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.colour && m.Config.Task != ae.TaskDenoise {
-		return usagef("--colour is for denoisers; %s is a %s model (upscalers measure the Y channel, colorizers RGB)", o.model, m.Config.Task)
-	}
 	bo := imagetask.BenchOptions{Noise: nm, Seed: o.noiseSeed, Colour: o.colour, Options: imagetask.Options{Ensemble: o.ensemble}}
 	if o.data.scale != "" && o.data.scale != "auto" {
 		sc, err := parseScales(o.data.scale)
@@ -262,4 +265,15 @@ func runNLL(ctx context.Context, o *evalOptions, m *ae.Model, stdout io.Writer) 
 		return nil
 	}
 	return res.WriteText(stdout, secs)
+}
+
+// describeTask names what m was trained for, for messages.
+func describeTask(m *ae.Model) string {
+	switch {
+	case m.Config.Task != "":
+		return "a model trained to " + m.Config.Task
+	case m.Preprocess != nil:
+		return "a model of table rows"
+	}
+	return "a model of whole images"
 }

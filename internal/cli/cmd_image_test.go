@@ -132,6 +132,7 @@ func TestImageTasksEndToEnd(t *testing.T) {
 		{[]string{"train", "--task", "denoise", "--data", pics, "--noise", "gaussian:3", "--patch", "64", "-o", den}, "lower --patch"},
 		{[]string{"train", "--task", "upscale", "--data", pics, "--scale", "2,3", "--preset", "restore:2:8", "--patch", "12", "--init", sr, "-o", tuned}, "describe the same network"},
 		{[]string{"eval", "-m", sr, "--data", pics, "--scale", "2", "--colour"}, "--colour is for denoisers"},
+		{[]string{"eval", "-m", den, "--data", filepath.Join(dir, "rows.csv"), "--noise", "gaussian:25", "--colour"}, "--colour measures a denoiser on colour pictures"},
 		{[]string{"train", "--task", "upscale", "--data", pics, "--scale", "2,3", "--preset", "restore:3:8", "--patch", "12", "--init", sr, "-o", sr}, "is the input"},
 		{[]string{"train", "--task", "upscale", "--data", pics, "--init", filepath.Join(dir, "missing.safetensors"), "-o", tuned}, "--init"},
 	} {
