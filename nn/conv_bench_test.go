@@ -130,9 +130,15 @@ var convInferLayers = append(convBenchLayers[:len(convBenchLayers):len(convBench
 // float32).
 func BenchmarkConvInfer(b *testing.B) {
 	for _, c := range convInferLayers {
-		for _, p := range []nn.Precision{nn.FP32, nn.INT8} {
-			b.Run(fmt.Sprintf("%s/%v", c.name, p), func(b *testing.B) {
+		for _, v := range []struct {
+			name string
+			p    nn.Precision
+			rows bool
+		}{{"fp32", nn.FP32, true}, {"fp32-cols", nn.FP32, false}, {"int8", nn.INT8, true}} {
+			p := v.p
+			b.Run(fmt.Sprintf("%s/%s", c.name, v.name), func(b *testing.B) {
 				defer nn.SetInt8Every(nn.SetInt8Every(true))
+				defer nn.SetConvRows(nn.SetConvRows(v.rows))
 				net, err := nn.NewNet(c.in, c.layer())
 				if err != nil {
 					b.Fatal(err)

@@ -34,3 +34,11 @@ func SetInt8Every(on bool) bool {
 	int8Every = on
 	return old
 }
+
+// SetConvRows enables or disables the row path of float32 forward passes
+// for convolutions set up afterwards and returns the previous setting.
+func SetConvRows(on bool) bool {
+	old := convRowsFP32
+	convRowsFP32 = on
+	return old
+}

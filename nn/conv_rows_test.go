@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/bottleneck-ml/bottleneck/internal/parallel"
@@ -153,6 +154,25 @@ func convT2DQ8Ref(l *ConvTranspose2D, x []float32, n int) []float32 {
 	return y
 }
 
+// convRowsCases are the geometries the row path is tested on: strides,
+// dilation, wide padding, pointwise, blocks of rows
+// across and within samples.
+var convRowsCases = []struct {
+	name  string
+	in    []int
+	layer func() Layer
+	relu  bool
+}{
+	{"conv-mnist conv2", []int{32, 14, 14}, func() Layer { return NewConv2D(32, 64, 3, 2, 1, 1) }, true},
+	{"k3 s1 p1 20×17 (blocks across samples)", []int{16, 20, 17}, func() Layer { return NewConv2D(16, 32, 3, 1, 1, 1) }, false},
+	{"k3 d2 p1", []int{16, 9, 11}, func() Layer { return NewConv2D(16, 32, 3, 1, 1, 2) }, true},
+	{"k5 s3 p3", []int{8, 12, 13}, func() Layer { return NewConv2D(8, 32, 5, 3, 3, 1) }, false},
+	{"pointwise", []int{64, 9, 13}, func() Layer { return NewConv2D(64, 96, 1, 1, 0, 1) }, true},
+	{"conv-mnist convT1", []int{64, 7, 7}, func() Layer { return NewConvTranspose2D(64, 32, 3, 2, 1, 1) }, true},
+	{"convT k4 s2 p1", []int{64, 5, 6}, func() Layer { return NewConvTranspose2D(64, 16, 4, 2, 1, 0) }, false},
+	{"convT k3 s1 p1 (blocks within a sample)", []int{96, 12, 11}, func() Layer { return NewConvTranspose2D(96, 16, 3, 1, 1, 0) }, true},
+}
+
 // TestConvQ8 checks the int8 forward passes of Conv2D and ConvTranspose2D
 // bit for bit against their definitions (conv2DQ8Ref, convT2DQ8Ref) on 1
 // and 2 threads. forceInt8 makes them run on every build: GemmQ8's Go twin
@@ -163,23 +183,7 @@ func TestConvQ8(t *testing.T) {
 	defer func(f bool) { forceInt8 = f }(forceInt8)
 	forceInt8 = true
 	defer parallel.SetThreads(parallel.SetThreads(1))
-	type tc struct {
-		name  string
-		in    []int
-		layer func() Layer
-		relu  bool
-	}
-	cases := []tc{
-		{"conv-mnist conv2", []int{32, 14, 14}, func() Layer { return NewConv2D(32, 64, 3, 2, 1, 1) }, true},
-		{"k3 s1 p1 20×17 (blocks across samples)", []int{16, 20, 17}, func() Layer { return NewConv2D(16, 32, 3, 1, 1, 1) }, false},
-		{"k3 d2 p1", []int{16, 9, 11}, func() Layer { return NewConv2D(16, 32, 3, 1, 1, 2) }, true},
-		{"k5 s3 p3", []int{8, 12, 13}, func() Layer { return NewConv2D(8, 32, 5, 3, 3, 1) }, false},
-		{"pointwise", []int{64, 9, 13}, func() Layer { return NewConv2D(64, 96, 1, 1, 0, 1) }, true},
-		{"conv-mnist convT1", []int{64, 7, 7}, func() Layer { return NewConvTranspose2D(64, 32, 3, 2, 1, 1) }, true},
-		{"convT k4 s2 p1", []int{64, 5, 6}, func() Layer { return NewConvTranspose2D(64, 16, 4, 2, 1, 0) }, false},
-		{"convT k3 s1 p1 (blocks within a sample)", []int{96, 12, 11}, func() Layer { return NewConvTranspose2D(96, 16, 3, 1, 1, 0) }, true},
-	}
-	for _, c := range cases {
+	for _, c := range convRowsCases {
 		t.Run(c.name, func(t *testing.T) {
 			l := c.layer()
 			net, err := NewNet(c.in, l)
@@ -212,12 +216,12 @@ func TestConvQ8(t *testing.T) {
 			var want []float32
 			switch l := l.(type) {
 			case *Conv2D:
-				if !l.q8.ok {
+				if !l.rows.ok {
 					t.Fatal("Conv2D not prepared for int8")
 				}
 				want = conv2DQ8Ref(l, x.Data, n)
 			case *ConvTranspose2D:
-				if !l.q8.ok {
+				if !l.rows.ok {
 					t.Fatal("ConvTranspose2D not prepared for int8")
 				}
 				want = convT2DQ8Ref(l, x.Data, n)
@@ -241,6 +245,91 @@ func TestConvQ8(t *testing.T) {
 			got := net.Forward(x, false).Data
 			if i := firstDiff(got, fp); i >= 0 {
 				t.Fatalf("after a training Forward: y[%d] = %v; want the float32 %v", i, got[i], fp[i])
+			}
+		})
+	}
+}
+
+// TestConvRowsFP32 checks the float32 row path against im2col's on every
+// geometry of convRowsCases: a training and an inference Forward near
+// im2col's output (the sums differ only in order), the same bits on 1 and
+// 2 threads, prepared or not, and prepared weights kept until a training
+// Forward drops them.
+func TestConvRowsFP32(t *testing.T) {
+	defer parallel.SetThreads(parallel.SetThreads(1))
+	for _, c := range convRowsCases {
+		t.Run(c.name, func(t *testing.T) {
+			build := func(rows bool) (*Net, *ParamSet) {
+				defer func(every, on bool) { convRowsEvery, convRowsFP32 = every, on }(convRowsEvery, convRowsFP32)
+				convRowsEvery, convRowsFP32 = rows, rows
+				l := c.layer()
+				net, err := NewNet(c.in, l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ps := NewParamSet(net.Params())
+				net.Init(rand.New(rand.NewPCG(5, 6)))
+				switch l := l.(type) {
+				case *Conv2D:
+					l.relu = c.relu
+					if l.rowsFP32 != rows {
+						t.Fatalf("Conv2D row path %v; want %v", l.rowsFP32, rows)
+					}
+				case *ConvTranspose2D:
+					l.relu = c.relu
+					if l.rowsFP32 != rows {
+						t.Fatalf("ConvTranspose2D row path %v; want %v", l.rowsFP32, rows)
+					}
+				}
+				return net, ps
+			}
+			ref, _ := build(false)
+			net, ps := build(true)
+			const n = 5
+			rng := rand.New(rand.NewPCG(7, 8))
+			x := tensor.New(append([]int{n}, c.in...)...)
+			for i := range x.Data {
+				x.Data[i] = float32(rng.NormFloat64())
+			}
+			want := slices.Clone(ref.Forward(x, true).Data)
+			var maxAbs float64
+			for _, v := range want {
+				maxAbs = max(maxAbs, math.Abs(float64(v)))
+			}
+			var first []float32
+			for _, threads := range []int{1, 2} {
+				parallel.SetThreads(threads)
+				got := net.Forward(x, true).Data
+				for i, v := range got {
+					if d := math.Abs(float64(v - want[i])); d > 1e-5*maxAbs {
+						t.Fatalf("%d threads: y[%d] = %v; im2col gives %v", threads, i, v, want[i])
+					}
+				}
+				if first == nil {
+					first = slices.Clone(got)
+				} else if i := firstDiff(got, first); i >= 0 {
+					t.Fatalf("2 threads: y[%d] = %v; 1 thread gives %v", i, got[i], first[i])
+				}
+				if i := firstDiff(net.Forward(x, false).Data, first); i >= 0 {
+					t.Fatalf("%d threads, inference: y[%d] differs from the training Forward", threads, i)
+				}
+			}
+			if err := net.PrepareInference(FP32); err != nil {
+				t.Fatal(err)
+			}
+			// Prepared is the weights (the bias is read at every pass).
+			for i := range ps.Params[0].W {
+				ps.Params[0].W[i] *= 2
+			}
+			if i := firstDiff(net.Forward(x, false).Data, first); i >= 0 {
+				t.Fatalf("prepared: y[%d] differs from the weights prepared", i)
+			}
+			doubled := slices.Clone(net.Forward(x, true).Data)
+			if firstDiff(doubled, first) < 0 {
+				t.Fatal("a training Forward used the prepared weights, not the current ones")
+			}
+			if i := firstDiff(net.Forward(x, false).Data, doubled); i >= 0 {
+				t.Fatalf("after a training Forward, inference y[%d] differs from it", i)
 			}
 		})
 	}
