@@ -163,7 +163,7 @@ func dwTransposed(a, b int) bool {
 }
 
 // convWork is one worker's scratch.
-type convWork struct{ col, tmp, xp []float32 }
+type convWork struct{ col, tmp, xp, xh, dyr []float32 }
 
 // convState is what Conv2D and ConvTranspose2D share: per-worker scratch and
 // per-group partial gradients.
@@ -798,6 +798,12 @@ func (l *Conv2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	}
 	nw := o * c * kk
 	scratch(&l.part, t.p.ng*(nw+o))
+	if l.rowsFP32 {
+		l.backwardRows()
+		l.run(t)
+		l.addRowsGrad(l.reduce(t.p.ng, nw, l.Bias.G))
+		return dx
+	}
 	if l.algo == convTaps && dx != nil {
 		// wt [c, (o, ki', kj')] = W[o, c, K-1-ki', K-1-kj'].
 		wt := scratch(&l.wt, nw)
@@ -865,6 +871,10 @@ func (l *Conv2D) backwardGroup(t *convTask, w, grp int) {
 	wk := &l.work[w]
 	o, r, np, in, hw := l.OutC, g.rows(), g.cols(), g.size(), g.H*g.W
 	wts := l.Weight.W
+	if l.rowsFP32 {
+		l.backwardRowsGroup(t, wk, grp)
+		return
+	}
 	if l.algo == convIm2col {
 		l.backwardIm2col(t, wk, grp)
 		return
@@ -1126,6 +1136,12 @@ func (l *ConvTranspose2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	}
 	nw := l.InC * g.rows()
 	scratch(&l.part, t.p.ng*(nw+l.OutC))
+	if l.rowsFP32 {
+		l.backwardRows()
+		l.run(t)
+		l.addRowsGrad(l.reduce(t.p.ng, nw, l.Bias.G))
+		return dx
+	}
 	l.run(t)
 	acc := l.reduce(t.p.ng, nw, l.Bias.G)
 	if l.dwT {
@@ -1142,6 +1158,10 @@ func (l *ConvTranspose2D) backwardGroup(t *convTask, w, grp int) {
 	g := &l.g
 	s0, s1 := t.p.span(grp)
 	wk := &l.work[w]
+	if l.rowsFP32 {
+		l.backwardRowsGroup(t, wk, grp)
+		return
+	}
 	ci, r, np, out := l.InC, g.rows(), g.cols(), g.size()
 	pw, pb := l.partial(grp, ci*r, l.OutC)
 	biasSum(pb, t.dy, s0, s1, g.H*g.W, l.ones)

@@ -12,8 +12,9 @@ import (
 )
 
 // convBenchLayers are the convolutions of conv-mnist (batch 128) and srcnn
-// (batch 64) from shared/bench/MODELS.md, with their forward FLOPs per
-// sample. first marks a model's first layer, which computes no input
+// (batch 64) from shared/bench/MODELS.md, and the 64→64 layer of the
+// upscalers' training (batch 16 of 48×48 patches), with their forward
+// FLOPs per sample. first marks a model's first layer, which computes no input
 // gradient in training.
 var convBenchLayers = []struct {
 	name  string
@@ -30,6 +31,7 @@ var convBenchLayers = []struct {
 	{"srcnn/conv1", 64, []int{1, 33, 33}, func() nn.Layer { return nn.NewConv2D(1, 64, 9, 1, 4, 1) }, 11290752, true},
 	{"srcnn/conv2", 64, []int{64, 33, 33}, func() nn.Layer { return nn.NewConv2D(64, 32, 1, 1, 0, 1) }, 4460544, false},
 	{"srcnn/conv3", 64, []int{32, 33, 33}, func() nn.Layer { return nn.NewConv2D(32, 1, 5, 1, 2, 1) }, 1742400, false},
+	{"restore/conv 64→64", 16, []int{64, 48, 48}, func() nn.Layer { return nn.NewConv2D(64, 64, 3, 1, 1, 1) }, 2 * 64 * 64 * 9 * 48 * 48, false},
 }
 
 // BenchmarkConv times forward+backward of each layer with every grouping
@@ -40,10 +42,12 @@ func BenchmarkConv(b *testing.B) {
 		for _, bud := range []struct {
 			name string
 			n    int
-		}{{"per-sample", 0}, {"col64K", 1 << 16}, {"col128K", 1 << 17}, {"col256K", 1 << 18}, {"col512K", 1 << 19}, {"col1M", 1 << 20}, {"batch", 1 << 30}} {
+			rows bool // the row path where the layer takes it
+		}{{"per-sample", 0, true}, {"col64K", 1 << 16, true}, {"col128K", 1 << 17, true}, {"col256K", 1 << 18, true}, {"col512K", 1 << 19, true}, {"col1M", 1 << 20, true}, {"batch", 1 << 30, true}, {"col512K-im2col", 1 << 19, false}} {
 			b.Run(fmt.Sprintf("%s/%s", c.name, bud.name), func(b *testing.B) {
 				old := nn.SetConvColBudget(bud.n)
 				defer nn.SetConvColBudget(old)
+				defer nn.SetConvRows(nn.SetConvRows(bud.rows))
 				net, err := nn.NewNet(c.in, c.layer())
 				if err != nil {
 					b.Fatal(err)

@@ -78,6 +78,7 @@ type convRows struct {
 	int8 bool // the product is int8 (q), else float32 (p)
 	q    f32.QuantB
 	p    f32.PackedB
+	pbwd f32.PackedB    // backward: the permuted weights packed for the input gradient
 	wp   []float32      // the weights permuted for the product
 	off  []int32        // per pixel and segment: its offset (convRowSegs, convTRowOffsets)
 	segW int            // Conv2D: the width of a segment
@@ -160,17 +161,8 @@ func (l *Conv2D) PrepareInference(p Precision) error {
 // quantises (int8) or packs them.
 func (l *Conv2D) prepareRows(int8 bool) {
 	g := &l.g
-	r, o, c, kk := g.rows(), l.OutC, l.InC, l.K*l.K
-	// wp [o, (t, c)] = W[o, c, t].
-	wp := scratch(&l.rows.wp, o*r)
-	w := l.Weight.W
-	for oc := 0; oc < o; oc++ {
-		for ci := 0; ci < c; ci++ {
-			for t := 0; t < kk; t++ {
-				wp[oc*r+t*c+ci] = w[(oc*c+ci)*kk+t]
-			}
-		}
-	}
+	r, o := g.rows(), l.OutC
+	wp := l.permuteRows()
 	l.rows.int8 = int8
 	if int8 {
 		l.rows.q.Quantize(true, r, o, wp, r)
@@ -180,6 +172,21 @@ func (l *Conv2D) prepareRows(int8 bool) {
 	if l.rows.off == nil {
 		l.rows.segW, l.rows.off = convRowSegs(g)
 	}
+}
+
+// permuteRows sets and returns rows.wp [o, (t, c)] = W[o, c, t].
+func (l *Conv2D) permuteRows() []float32 {
+	r, o, c, kk := l.g.rows(), l.OutC, l.InC, l.K*l.K
+	wp := scratch(&l.rows.wp, o*r)
+	w := l.Weight.W
+	for oc := 0; oc < o; oc++ {
+		for ci := 0; ci < c; ci++ {
+			for t := 0; t < kk; t++ {
+				wp[oc*r+t*c+ci] = w[(oc*c+ci)*kk+t]
+			}
+		}
+	}
+	return wp
 }
 
 // The row-path Conv2D reads its patches from the batch in padded NHWC: each
@@ -339,8 +346,22 @@ func (l *ConvTranspose2D) PrepareInference(p Precision) error {
 // prepareRows permutes the weights for the row path's product and
 // quantises (int8) or packs them.
 func (l *ConvTranspose2D) prepareRows(int8 bool) {
+	ci, o, n := l.InC, l.OutC, l.g.rows()
+	wp := l.permuteRows()
+	l.rows.int8 = int8
+	if int8 {
+		l.rows.q.Quantize(false, ci, n, wp, n)
+	} else {
+		l.rows.p.Pack(false, ci, n, wp, n)
+	}
+	if l.rows.off == nil {
+		l.rows.off = convTRowOffsets(&l.g, o)
+	}
+}
+
+// permuteRows sets and returns rows.wp [ci, (t, o)] = W[ci, o, t].
+func (l *ConvTranspose2D) permuteRows() []float32 {
 	ci, o, kk := l.InC, l.OutC, l.K*l.K
-	// wp [ci, (t, o)] = W[ci, o, t].
 	n := kk * o
 	wp := scratch(&l.rows.wp, ci*n)
 	w := l.Weight.W
@@ -351,15 +372,7 @@ func (l *ConvTranspose2D) prepareRows(int8 bool) {
 			}
 		}
 	}
-	l.rows.int8 = int8
-	if int8 {
-		l.rows.q.Quantize(false, ci, n, wp, n)
-	} else {
-		l.rows.p.Pack(false, ci, n, wp, n)
-	}
-	if l.rows.off == nil {
-		l.rows.off = convTRowOffsets(&l.g, o)
-	}
+	return wp
 }
 
 // forwardRows is the row-path forward pass, a group of samples per item (see
@@ -414,6 +427,206 @@ func (l *ConvTranspose2D) rowsDo(t *convRowsTask, w, lo, hi int) {
 		}
 		for s := s0; s < s1; s++ {
 			f32.Transpose(t.y[s*o*ohw:], ohw, acc[(s-s0)*ohw*o:], o, ohw, o)
+		}
+	}
+}
+
+// # Backward on the row path
+//
+// A layer whose float32 forward pass takes the row path computes its
+// gradients on it too, group by group of samples as im2col's backward
+// (convTask, partial gradients summed in group order), in blocks of
+// convRowsBwdBlock rows:
+//
+//   - Conv2D: with A the im2row rows of x (as the forward pass gathers
+//     them) and dY turned to rows [pixels, O], dWp += dYᵀ·A and
+//     dA = dY·Wp, whose rows f32.AddRows adds back to the patches they
+//     came from in a padded NHWC dx (the adjoint of GatherRows), cropped
+//     and turned to NCHW at the end.
+//   - ConvTranspose2D: with X the rows of x (NHWC) and dT the taps of dY
+//     that each input pixel's contributions landed on (f32.GatherRows with
+//     the forward pass's offsets, zeros in the padding: the adjoint of its
+//     AddRows), dWp += Xᵀ·dT and dX = dT·Wpᵀ.
+//
+// Both are sums over the same products as im2col's backward, in another
+// order; like it, their bits do not depend on the thread count.
+
+// convRowsBwdBlock is the number of rows of one backward block.
+var convRowsBwdBlock = 4 * convRowsBlock
+
+// toNHWC writes sample x [c, h·w] to dst as [h, w, c] inside a frame of p
+// pixels of padding (dst [h+2p, w+2p, c]; the frame is not written).
+func toNHWC(dst, x []float32, c, h, w, p int, tmp []float32) {
+	if p == 0 {
+		f32.Transpose(dst, c, x, h*w, c, h*w)
+		return
+	}
+	f32.Transpose(tmp, c, x, h*w, c, h*w)
+	wp := w + 2*p
+	for ih := 0; ih < h; ih++ {
+		copy(dst[((ih+p)*wp+p)*c:((ih+p)*wp+p+w)*c], tmp[ih*w*c:(ih+1)*w*c])
+	}
+}
+
+// fromNHWC is the adjoint of toNHWC's layout: it writes the interior of
+// src [h+2p, w+2p, c] to dst [c, h·w], through tmp (c·h·(w+2p)): the
+// rows with their padding are transposed at once (whole 16×16 blocks; row
+// by row, a 14-pixel row would be all edge) and then cropped.
+func fromNHWC(dst, src []float32, c, h, w, p int, tmp []float32) {
+	if p == 0 {
+		f32.Transpose(dst, h*w, src, c, h*w, c)
+		return
+	}
+	wp := w + 2*p
+	f32.Transpose(tmp, h*wp, src[p*wp*c:], c, h*wp, c)
+	for ch := 0; ch < c; ch++ {
+		for ih := 0; ih < h; ih++ {
+			copy(dst[(ch*h+ih)*w:(ch*h+ih+1)*w], tmp[(ch*h+ih)*wp+p:])
+		}
+	}
+}
+
+// backwardRows sets up a Backward on the row path: the permuted weights
+// packed for the input gradient, dA = dY·Wp.
+func (l *Conv2D) backwardRows() {
+	wp := l.permuteRows()
+	l.rows.pbwd.Pack(false, l.OutC, l.g.rows(), wp, l.g.rows())
+	if l.rows.off == nil {
+		l.rows.segW, l.rows.off = convRowSegs(&l.g)
+	}
+}
+
+// backwardRowsGroup is group grp's share of a row-path Backward; its
+// partial weight gradient is dWp [o, (t, c)].
+func (l *Conv2D) backwardRowsGroup(t *convTask, wk *convWork, grp int) {
+	g := &l.g
+	s0, s1 := t.p.span(grp)
+	c, o, r, np, in := g.C, l.OutC, g.rows(), g.cols(), g.size()
+	hp, wpad := g.padDims()
+	ps := hp * wpad * c
+	pw, pb := l.partial(grp, r*o, o)
+	biasSum(pb, t.dy, s0, s1, np, l.ones)
+	gs := s1 - s0
+	// The group's x in padded NHWC: the frame stays zero, as only the
+	// interior is ever written to this scratch.
+	xh := scratch(&wk.xh, gs*ps)
+	dyr := scratch(&wk.dyr, gs*np*o)
+	for s := s0; s < s1; s++ {
+		toNHWC(xh[(s-s0)*ps:], t.x[s*in:], c, g.H, g.W, g.P, scratch(&wk.xp, g.H*g.W*c))
+		f32.Transpose(dyr[(s-s0)*np*o:], o, t.dy[s*o*np:], np, o, np)
+	}
+	var dxh []float32
+	if t.dx != nil {
+		dxh = scratch(&wk.tmp, gs*ps)
+		clear(dxh)
+	}
+	sw := l.rows.segW
+	segs := r / sw
+	total := gs * np
+	for r0 := 0; r0 < total; r0 += convRowsBwdBlock {
+		m := min(convRowsBwdBlock, total-r0)
+		a := scratch(&wk.col, m*r)
+		for i := r0; i < r0+m; {
+			s, p := i/np, i%np
+			k := min(np-p, r0+m-i)
+			f32.GatherRows(a[(i-r0)*r:], xh[s*ps:(s+1)*ps], l.rows.off[p*segs:(p+k)*segs], sw)
+			i += k
+		}
+		f32.Gemm(true, false, o, r, m, 1, dyr[r0*o:], o, a, r, float32(min(1, r0)), pw, r)
+		if dxh == nil {
+			continue
+		}
+		// a is spent: dA goes there.
+		f32.GemmPacked(false, m, dyr[r0*o:], o, &l.rows.pbwd, nil, f32.ActNone, a, r)
+		for i := r0; i < r0+m; {
+			s, p := i/np, i%np
+			k := min(np-p, r0+m-i)
+			f32.AddRows(dxh[s*ps:(s+1)*ps], l.rows.off[p*segs:(p+k)*segs], a[(i-r0)*r:], sw)
+			i += k
+		}
+	}
+	for s := s0; s < s1 && dxh != nil; s++ {
+		fromNHWC(t.dx[s*in:(s+1)*in], dxh[(s-s0)*ps:], c, g.H, g.W, g.P, scratch(&wk.xp, g.H*wpad*c))
+	}
+}
+
+// addRowsGrad adds the reduced row-path weight gradient acc = dWp [o, (t, c)]
+// to Weight.G [o, c, t].
+func (l *Conv2D) addRowsGrad(acc []float32) {
+	o, c, kk := l.OutC, l.InC, l.K*l.K
+	gw := l.Weight.G
+	for oc := 0; oc < o; oc++ {
+		for ci := 0; ci < c; ci++ {
+			dst := gw[(oc*c+ci)*kk : (oc*c+ci+1)*kk]
+			for tp := range dst {
+				dst[tp] += acc[oc*c*kk+tp*c+ci]
+			}
+		}
+	}
+}
+
+// backwardRows sets up a Backward on the row path: the permuted weights
+// packed for the input gradient, dX = dT·Wpᵀ.
+func (l *ConvTranspose2D) backwardRows() {
+	wp := l.permuteRows()
+	n := l.g.rows()
+	l.rows.pbwd.Pack(true, n, l.InC, wp, n)
+	if l.rows.off == nil {
+		l.rows.off = convTRowOffsets(&l.g, l.OutC)
+	}
+}
+
+// backwardRowsGroup is group grp's share of a row-path Backward; its
+// partial weight gradient is dWp [ci, (t, o)].
+func (l *ConvTranspose2D) backwardRowsGroup(t *convTask, wk *convWork, grp int) {
+	g := &l.g
+	s0, s1 := t.p.span(grp)
+	ci, o, kk, np, ohw := l.InC, l.OutC, l.K*l.K, g.cols(), g.H*g.W
+	nc := kk * o
+	pw, pb := l.partial(grp, ci*nc, o)
+	biasSum(pb, t.dy, s0, s1, ohw, l.ones)
+	gs := s1 - s0
+	xr := scratch(&wk.xh, gs*np*ci)
+	dyh := scratch(&wk.dyr, gs*ohw*o)
+	for s := s0; s < s1; s++ {
+		f32.Transpose(xr[(s-s0)*np*ci:], ci, t.x[s*ci*np:], np, ci, np)
+		f32.Transpose(dyh[(s-s0)*ohw*o:], o, t.dy[s*o*ohw:], ohw, o, ohw)
+	}
+	var dxr []float32
+	if t.dx != nil {
+		dxr = scratch(&wk.tmp, gs*np*ci)
+	}
+	total := gs * np
+	for r0 := 0; r0 < total; r0 += convRowsBwdBlock {
+		m := min(convRowsBwdBlock, total-r0)
+		dt := scratch(&wk.col, m*nc)
+		for i := r0; i < r0+m; {
+			s, p := i/np, i%np
+			k := min(np-p, r0+m-i)
+			f32.GatherRows(dt[(i-r0)*nc:], dyh[s*ohw*o:(s+1)*ohw*o], l.rows.off[p*kk:(p+k)*kk], o)
+			i += k
+		}
+		f32.Gemm(true, false, ci, nc, m, 1, xr[r0*ci:], ci, dt, nc, float32(min(1, r0)), pw, nc)
+		if dxr != nil {
+			f32.GemmPacked(false, m, dt, nc, &l.rows.pbwd, nil, f32.ActNone, dxr[r0*ci:], ci)
+		}
+	}
+	for s := s0; s < s1 && dxr != nil; s++ {
+		f32.Transpose(t.dx[s*ci*np:], np, dxr[(s-s0)*np*ci:], ci, np, ci)
+	}
+}
+
+// addRowsGrad adds the reduced row-path weight gradient acc = dWp [ci, (t, o)]
+// to Weight.G [ci, o, t].
+func (l *ConvTranspose2D) addRowsGrad(acc []float32) {
+	ci, o, kk := l.InC, l.OutC, l.K*l.K
+	gw := l.Weight.G
+	for c := 0; c < ci; c++ {
+		for oc := 0; oc < o; oc++ {
+			dst := gw[(c*o+oc)*kk : (c*o+oc+1)*kk]
+			for tp := range dst {
+				dst[tp] += acc[c*kk*o+tp*o+oc]
+			}
 		}
 	}
 }

@@ -335,6 +335,81 @@ func TestConvRowsFP32(t *testing.T) {
 	}
 }
 
+// TestConvRowsBackward checks the row path's gradients against im2col's on
+// every geometry of convRowsCases (dx, dW and db near im2col's: the same
+// sums in another order), the same bits on 1 and 2 threads, and a layer
+// that skips its input gradient.
+func TestConvRowsBackward(t *testing.T) {
+	defer parallel.SetThreads(parallel.SetThreads(1))
+	for _, c := range convRowsCases {
+		t.Run(c.name, func(t *testing.T) {
+			pass := func(rows bool, threads int, skipDX bool) []float32 {
+				defer func(every, on bool) { convRowsEvery, convRowsFP32 = every, on }(convRowsEvery, convRowsFP32)
+				convRowsEvery, convRowsFP32 = rows, rows
+				parallel.SetThreads(threads)
+				l := c.layer()
+				net, err := NewNet(c.in, l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !skipDX {
+					net.NeedInputGrad()
+				}
+				ps := NewParamSet(net.Params())
+				rng := rand.New(rand.NewPCG(5, 6))
+				net.Init(rng)
+				switch l := l.(type) {
+				case *Conv2D:
+					l.relu = c.relu
+				case *ConvTranspose2D:
+					l.relu = c.relu
+				}
+				const n = 19 // groups of several samples, the last one shorter
+				x := tensor.New(append([]int{n}, c.in...)...)
+				for i := range x.Data {
+					x.Data[i] = float32(rng.NormFloat64())
+				}
+				y := net.Forward(x, true)
+				dy := tensor.New(y.Shape...)
+				for i := range dy.Data {
+					dy.Data[i] = float32(rng.NormFloat64())
+				}
+				ps.ZeroGrad()
+				// Twice: the gradients accumulate, and the scratch of the
+				// first pass must not leak into the second.
+				net.Backward(dy)
+				dx := net.Backward(dy)
+				out := slices.Clone(ps.G)
+				if dx != nil {
+					out = append(out, dx.Data...)
+				}
+				return out
+			}
+			want := pass(false, 1, false)
+			got := pass(true, 1, false)
+			if len(got) != len(want) {
+				t.Fatalf("%d gradients; im2col gives %d", len(got), len(want))
+			}
+			var maxAbs float64
+			for _, v := range want {
+				maxAbs = max(maxAbs, math.Abs(float64(v)))
+			}
+			for i, v := range got {
+				if d := math.Abs(float64(v - want[i])); d > 1e-5*maxAbs {
+					t.Fatalf("gradient[%d] = %v; im2col gives %v", i, v, want[i])
+				}
+			}
+			if i := firstDiff(pass(true, 2, false), got); i >= 0 {
+				t.Fatalf("2 threads: gradient[%d] differs from 1 thread's", i)
+			}
+			skip := pass(true, 2, true)
+			if i := firstDiff(skip, got[:len(skip)]); i >= 0 || len(skip) >= len(got) {
+				t.Fatalf("without the input gradient: %d values, gradient[%d] differs", len(skip), i)
+			}
+		})
+	}
+}
+
 // TestConvQ8Pays: the layers of the benchmark and shipped models that the
 // int8 path takes (BenchmarkConvInfer).
 func TestConvQ8Pays(t *testing.T) {
