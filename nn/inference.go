@@ -19,7 +19,7 @@ const (
 	// activations (one scale per row, quantised as each product starts)
 	// with exact int32 sums, scaled back to float32 (f32.GemmQ8), on CPUs
 	// with AVX512_VNNI; elsewhere FP32 runs instead (Int8Available).
-	// Dense layers and convolutions (conv_q8.go) too small for int8 to pay,
+	// Dense layers and convolutions (conv_rows.go) too small for int8 to pay,
 	// the layers without an int8 kernel, and the activations between
 	// layers stay float32.
 	INT8
