@@ -171,6 +171,7 @@ var convRowsCases = []struct {
 	{"conv-mnist convT1", []int{64, 7, 7}, func() Layer { return NewConvTranspose2D(64, 32, 3, 2, 1, 1) }, true},
 	{"convT k4 s2 p1", []int{64, 5, 6}, func() Layer { return NewConvTranspose2D(64, 16, 4, 2, 1, 0) }, false},
 	{"convT k3 s1 p1 (blocks within a sample)", []int{96, 12, 11}, func() Layer { return NewConvTranspose2D(96, 16, 3, 1, 1, 0) }, true},
+	{"k3 s1 p1 24×20 (a group per sample)", []int{16, 24, 20}, func() Layer { return NewConv2D(16, 32, 3, 1, 1, 1) }, true},
 }
 
 // TestConvQ8 checks the int8 forward passes of Conv2D and ConvTranspose2D
@@ -216,12 +217,12 @@ func TestConvQ8(t *testing.T) {
 			var want []float32
 			switch l := l.(type) {
 			case *Conv2D:
-				if !l.rows.ok {
+				if !l.rows.ok || !l.rows.int8 {
 					t.Fatal("Conv2D not prepared for int8")
 				}
 				want = conv2DQ8Ref(l, x.Data, n)
 			case *ConvTranspose2D:
-				if !l.rows.ok {
+				if !l.rows.ok || !l.rows.int8 {
 					t.Fatal("ConvTranspose2D not prepared for int8")
 				}
 				want = convT2DQ8Ref(l, x.Data, n)
