@@ -694,16 +694,7 @@ func (l *Conv2D) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 	}
 	if l.algo == convTaps {
 		// wt [(o, ki, kj), c] = W[o, c, ki, kj].
-		o, c, kk := l.OutC, l.InC, l.K*l.K
-		wt := scratch(&l.wt, o*kk*c)
-		w := l.Weight.W
-		for oc := 0; oc < o; oc++ {
-			for ci := 0; ci < c; ci++ {
-				for t := 0; t < kk; t++ {
-					wt[(oc*kk+t)*c+ci] = w[(oc*c+ci)*kk+t]
-				}
-			}
-		}
+		tapsLast(scratch(&l.wt, len(l.Weight.W)), l.Weight.W, l.OutC, l.InC, l.K*l.K)
 	}
 	if l.algo == convIm2col {
 		// wb [o, r+1] = [W | b].

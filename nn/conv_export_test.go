@@ -42,3 +42,12 @@ func SetConvRows(on bool) bool {
 	convRowsFP32 = on
 	return old
 }
+
+// SetConvRowsEvery makes every convolution set up afterwards take the row
+// path in float32 (with SetConvRows on), whatever its geometry, and
+// returns the previous setting.
+func SetConvRowsEvery(on bool) bool {
+	old := convRowsEvery
+	convRowsEvery = on
+	return old
+}

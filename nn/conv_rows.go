@@ -126,6 +126,40 @@ func (q *convRows) product(m int, a []float32, lda int, bias []float32, act f32.
 	f32.GemmPacked(false, m, a, lda, &q.p, bias, act, c, ldc)
 }
 
+// prepareInference is a convolution's PrepareInference: int8 when p is
+// INT8, the CPU has the int8 kernel and the product (k inputs and n
+// outputs per row) is large enough for it to pay, else float32 where the
+// layer takes the row path (rowsFP32); prepare permutes the weights and
+// loads them.
+func (q *convRows) prepareInference(p Precision, k, n int, rowsFP32 bool, prepare func(int8 bool)) error {
+	if err := checkPrecision(p); err != nil {
+		return err
+	}
+	q.ok = false
+	int8 := p == INT8 && int8Kernel() && convQ8Pays(k, n)
+	if !int8 && !rowsFP32 {
+		return nil
+	}
+	prepare(int8)
+	q.ok = true
+	return nil
+}
+
+// load quantises (int8) or packs wp as the product's B, op(B) k×n (wp is
+// [n, k] when trans, else [k, n]).
+func (q *convRows) load(int8, trans bool, k, n int, wp []float32) {
+	ld := n
+	if trans {
+		ld = k
+	}
+	q.int8 = int8
+	if int8 {
+		q.q.Quantize(trans, k, n, wp, ld)
+	} else {
+		q.p.Pack(trans, k, n, wp, ld)
+	}
+}
+
 // checkPrecision rejects precisions PrepareInference does not know.
 func checkPrecision(p Precision) error {
 	if p != FP32 && p != INT8 {
@@ -142,51 +176,73 @@ func checkPrecision(p Precision) error {
 // until the next training Forward or Backward; after writing to Weight.W
 // otherwise, call it again.
 func (l *Conv2D) PrepareInference(p Precision) error {
-	if err := checkPrecision(p); err != nil {
-		return err
-	}
-	l.rows.ok = false
-	g := &l.g
-	r, o := g.rows(), l.OutC
-	int8 := p == INT8 && int8Kernel() && convQ8Pays(r, o)
-	if !int8 && !l.rowsFP32 {
-		return nil
-	}
-	l.prepareRows(int8)
-	l.rows.ok = true
-	return nil
+	return l.rows.prepareInference(p, l.g.rows(), l.OutC, l.rowsFP32, l.prepareRows)
 }
 
 // prepareRows permutes the weights for the row path's product and
 // quantises (int8) or packs them.
 func (l *Conv2D) prepareRows(int8 bool) {
-	g := &l.g
-	r, o := g.rows(), l.OutC
-	wp := l.permuteRows()
-	l.rows.int8 = int8
-	if int8 {
-		l.rows.q.Quantize(true, r, o, wp, r)
-	} else {
-		l.rows.p.Pack(true, r, o, wp, r)
-	}
+	l.rows.load(int8, true, l.g.rows(), l.OutC, l.permuteRows())
 	if l.rows.off == nil {
-		l.rows.segW, l.rows.off = convRowSegs(g)
+		l.rows.segW, l.rows.off = convRowSegs(&l.g)
 	}
 }
 
 // permuteRows sets and returns rows.wp [o, (t, c)] = W[o, c, t].
 func (l *Conv2D) permuteRows() []float32 {
-	r, o, c, kk := l.g.rows(), l.OutC, l.InC, l.K*l.K
-	wp := scratch(&l.rows.wp, o*r)
-	w := l.Weight.W
-	for oc := 0; oc < o; oc++ {
-		for ci := 0; ci < c; ci++ {
+	wp := scratch(&l.rows.wp, len(l.Weight.W))
+	tapsLast(wp, l.Weight.W, l.OutC, l.InC, l.K*l.K)
+	return wp
+}
+
+// tapsLast sets dst [a, (t, b)] to w [a, b, t] (t < kk): a kernel's taps
+// of every channel pair, turned so that each tap's b channels are
+// consecutive, as the row path's products take them.
+func tapsLast(dst, w []float32, a, b, kk int) {
+	for i := 0; i < a; i++ {
+		for j := 0; j < b; j++ {
 			for t := 0; t < kk; t++ {
-				wp[oc*r+t*c+ci] = w[(oc*c+ci)*kk+t]
+				dst[(i*kk+t)*b+j] = w[(i*b+j)*kk+t]
 			}
 		}
 	}
-	return wp
+}
+
+// addTapsBack adds acc [a, (t, b)] to g [a, b, t]: the adjoint of
+// tapsLast, for the weight gradient.
+func addTapsBack(g, acc []float32, a, b, kk int) {
+	for i := 0; i < a; i++ {
+		for j := 0; j < b; j++ {
+			dst := g[(i*b+j)*kk : (i*b+j+1)*kk]
+			for t := range dst {
+				dst[t] += acc[(i*kk+t)*b+j]
+			}
+		}
+	}
+}
+
+// gatherBlock sets dst to the rows [r0, r0+m) of a batch's im2row
+// matrix: rows of np pixels per sample, the samples ps floats apart in
+// src, pixel p's row being its segs segments of w floats at off[p·segs:]
+// in its sample (f32.GatherRows, a sample's run of pixels at a time).
+func gatherBlock(dst, src []float32, ps, np, r0, m int, off []int32, segs, w int) {
+	for i := r0; i < r0+m; {
+		s, p := i/np, i%np
+		k := min(np-p, r0+m-i)
+		f32.GatherRows(dst[(i-r0)*segs*w:], src[s*ps:(s+1)*ps], off[p*segs:(p+k)*segs], w)
+		i += k
+	}
+}
+
+// addBlock is gatherBlock's adjoint: it adds the rows [r0, r0+m) of src
+// to the segments of dst they stand for (f32.AddRows, in row order).
+func addBlock(dst []float32, ps, np, r0, m int, off []int32, segs, w int, src []float32) {
+	for i := r0; i < r0+m; {
+		s, p := i/np, i%np
+		k := min(np-p, r0+m-i)
+		f32.AddRows(dst[s*ps:(s+1)*ps], off[p*segs:(p+k)*segs], src[(i-r0)*segs*w:], w)
+		i += k
+	}
 }
 
 // The row-path Conv2D reads its patches from the batch in padded NHWC: each
@@ -281,12 +337,7 @@ func (l *Conv2D) rowsDo(t *convRowsTask, w, lo, hi int) {
 			a = l.rows.xh[r0*c : r1*c] // pointwise: the NHWC pixels are the rows
 		} else {
 			a = scratch(&wk.rows, m*r)
-			for i := r0; i < r1; {
-				s, p := i/np, i%np
-				k := min(np-p, r1-i)
-				f32.GatherRows(a[(i-r0)*r:], l.rows.xh[s*ps:(s+1)*ps], l.rows.off[p*segs:(p+k)*segs], sw)
-				i += k
-			}
+			gatherBlock(a, l.rows.xh, ps, np, r0, m, l.rows.off, segs, sw)
 		}
 		out := scratch(&wk.out, m*o)
 		l.rows.product(m, a, r, l.Bias.W, act, out, o)
@@ -329,49 +380,22 @@ func convTRowOffsets(g *convGeom, c int) []int32 {
 // to pay, else packs them for the float32 row path where the layer takes
 // it (see Conv2D.PrepareInference).
 func (l *ConvTranspose2D) PrepareInference(p Precision) error {
-	if err := checkPrecision(p); err != nil {
-		return err
-	}
-	l.rows.ok = false
-	ci, o, kk := l.InC, l.OutC, l.K*l.K
-	int8 := p == INT8 && int8Kernel() && convQ8Pays(ci, o*kk)
-	if !int8 && !l.rowsFP32 {
-		return nil
-	}
-	l.prepareRows(int8)
-	l.rows.ok = true
-	return nil
+	return l.rows.prepareInference(p, l.InC, l.g.rows(), l.rowsFP32, l.prepareRows)
 }
 
 // prepareRows permutes the weights for the row path's product and
 // quantises (int8) or packs them.
 func (l *ConvTranspose2D) prepareRows(int8 bool) {
-	ci, o, n := l.InC, l.OutC, l.g.rows()
-	wp := l.permuteRows()
-	l.rows.int8 = int8
-	if int8 {
-		l.rows.q.Quantize(false, ci, n, wp, n)
-	} else {
-		l.rows.p.Pack(false, ci, n, wp, n)
-	}
+	l.rows.load(int8, false, l.InC, l.g.rows(), l.permuteRows())
 	if l.rows.off == nil {
-		l.rows.off = convTRowOffsets(&l.g, o)
+		l.rows.off = convTRowOffsets(&l.g, l.OutC)
 	}
 }
 
 // permuteRows sets and returns rows.wp [ci, (t, o)] = W[ci, o, t].
 func (l *ConvTranspose2D) permuteRows() []float32 {
-	ci, o, kk := l.InC, l.OutC, l.K*l.K
-	n := kk * o
-	wp := scratch(&l.rows.wp, ci*n)
-	w := l.Weight.W
-	for c := 0; c < ci; c++ {
-		for oc := 0; oc < o; oc++ {
-			for t := 0; t < kk; t++ {
-				wp[c*n+t*o+oc] = w[(c*o+oc)*kk+t]
-			}
-		}
-	}
+	wp := scratch(&l.rows.wp, len(l.Weight.W))
+	tapsLast(wp, l.Weight.W, l.InC, l.OutC, l.K*l.K)
 	return wp
 }
 
@@ -415,12 +439,7 @@ func (l *ConvTranspose2D) rowsDo(t *convRowsTask, w, lo, hi int) {
 			m := min(convRowsBlock, rows-r0)
 			col := scratch(&wk.out, m*nc)
 			l.rows.product(m, xh[r0*ci:], ci, nil, f32.ActNone, col, nc)
-			for r := r0; r < r0+m; {
-				s, p := r/np, r%np
-				k := min(np-p, r0+m-r)
-				f32.AddRows(acc[s*ohw*o:(s+1)*ohw*o], l.rows.off[p*kk:(p+k)*kk], col[(r-r0)*nc:], o)
-				r += k
-			}
+			addBlock(acc, ohw*o, np, r0, m, l.rows.off, kk, o, col)
 		}
 		if l.relu {
 			f32.ReLU(acc, acc)
@@ -526,24 +545,14 @@ func (l *Conv2D) backwardRowsGroup(t *convTask, wk *convWork, grp int) {
 	for r0 := 0; r0 < total; r0 += convRowsBwdBlock {
 		m := min(convRowsBwdBlock, total-r0)
 		a := scratch(&wk.col, m*r)
-		for i := r0; i < r0+m; {
-			s, p := i/np, i%np
-			k := min(np-p, r0+m-i)
-			f32.GatherRows(a[(i-r0)*r:], xh[s*ps:(s+1)*ps], l.rows.off[p*segs:(p+k)*segs], sw)
-			i += k
-		}
+		gatherBlock(a, xh, ps, np, r0, m, l.rows.off, segs, sw)
 		f32.Gemm(true, false, o, r, m, 1, dyr[r0*o:], o, a, r, float32(min(1, r0)), pw, r)
 		if dxh == nil {
 			continue
 		}
 		// a is spent: dA goes there.
 		f32.GemmPacked(false, m, dyr[r0*o:], o, &l.rows.pbwd, nil, f32.ActNone, a, r)
-		for i := r0; i < r0+m; {
-			s, p := i/np, i%np
-			k := min(np-p, r0+m-i)
-			f32.AddRows(dxh[s*ps:(s+1)*ps], l.rows.off[p*segs:(p+k)*segs], a[(i-r0)*r:], sw)
-			i += k
-		}
+		addBlock(dxh, ps, np, r0, m, l.rows.off, segs, sw, a)
 	}
 	for s := s0; s < s1 && dxh != nil; s++ {
 		fromNHWC(t.dx[s*in:(s+1)*in], dxh[(s-s0)*ps:], c, g.H, g.W, g.P, scratch(&wk.xp, g.H*wpad*c))
@@ -553,16 +562,7 @@ func (l *Conv2D) backwardRowsGroup(t *convTask, wk *convWork, grp int) {
 // addRowsGrad adds the reduced row-path weight gradient acc = dWp [o, (t, c)]
 // to Weight.G [o, c, t].
 func (l *Conv2D) addRowsGrad(acc []float32) {
-	o, c, kk := l.OutC, l.InC, l.K*l.K
-	gw := l.Weight.G
-	for oc := 0; oc < o; oc++ {
-		for ci := 0; ci < c; ci++ {
-			dst := gw[(oc*c+ci)*kk : (oc*c+ci+1)*kk]
-			for tp := range dst {
-				dst[tp] += acc[oc*c*kk+tp*c+ci]
-			}
-		}
-	}
+	addTapsBack(l.Weight.G, acc, l.OutC, l.InC, l.K*l.K)
 }
 
 // backwardRows sets up a Backward on the row path: the permuted weights
@@ -600,12 +600,7 @@ func (l *ConvTranspose2D) backwardRowsGroup(t *convTask, wk *convWork, grp int) 
 	for r0 := 0; r0 < total; r0 += convRowsBwdBlock {
 		m := min(convRowsBwdBlock, total-r0)
 		dt := scratch(&wk.col, m*nc)
-		for i := r0; i < r0+m; {
-			s, p := i/np, i%np
-			k := min(np-p, r0+m-i)
-			f32.GatherRows(dt[(i-r0)*nc:], dyh[s*ohw*o:(s+1)*ohw*o], l.rows.off[p*kk:(p+k)*kk], o)
-			i += k
-		}
+		gatherBlock(dt, dyh, ohw*o, np, r0, m, l.rows.off, kk, o)
 		f32.Gemm(true, false, ci, nc, m, 1, xr[r0*ci:], ci, dt, nc, float32(min(1, r0)), pw, nc)
 		if dxr != nil {
 			f32.GemmPacked(false, m, dt, nc, &l.rows.pbwd, nil, f32.ActNone, dxr[r0*ci:], ci)
@@ -619,14 +614,5 @@ func (l *ConvTranspose2D) backwardRowsGroup(t *convTask, wk *convWork, grp int) 
 // addRowsGrad adds the reduced row-path weight gradient acc = dWp [ci, (t, o)]
 // to Weight.G [ci, o, t].
 func (l *ConvTranspose2D) addRowsGrad(acc []float32) {
-	ci, o, kk := l.InC, l.OutC, l.K*l.K
-	gw := l.Weight.G
-	for c := 0; c < ci; c++ {
-		for oc := 0; oc < o; oc++ {
-			dst := gw[(c*o+oc)*kk : (c*o+oc+1)*kk]
-			for tp := range dst {
-				dst[tp] += acc[c*kk*o+tp*o+oc]
-			}
-		}
-	}
+	addTapsBack(l.Weight.G, acc, l.InC, l.OutC, l.K*l.K)
 }
