@@ -354,6 +354,11 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 	if err := det.Save(o.output); err != nil {
 		return err
 	}
+	if fit.Checkpoint != "" {
+		// The finished model supersedes it; removed before the extras
+		// below, so that a kill leaves both files only for an instant.
+		_ = os.Remove(fit.Checkpoint)
+	}
 	stem := strings.TrimSuffix(o.output, filepath.Ext(o.output))
 	if err := train.WriteHistory(stem+".history.json", rec); err != nil && log != nil {
 		fmt.Fprintf(log, "warning: loss history not written: %v\n", err)
@@ -362,9 +367,6 @@ func runTrain(ctx context.Context, o *trainOptions, g *globalOptions, stdout, st
 		if err := report.LossCurve(stem+".loss.png", rec.TrainLoss, rec.ValLoss, "training loss ("+rec.Loss+")"); err != nil && log != nil {
 			fmt.Fprintf(log, "warning: loss curve not drawn: %v\n", err)
 		}
-	}
-	if fit.Checkpoint != "" {
-		_ = os.Remove(fit.Checkpoint) // the finished model supersedes it
 	}
 	best := rec.Epochs
 	if rec.BestEpoch > 0 {
