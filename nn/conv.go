@@ -130,6 +130,10 @@ type convPlan struct {
 // col of perSample elements.
 func planConv(n, np, perSample int) convPlan {
 	p := convPlan{n: n, batched: np < convBatchCols}
+	if n <= 0 {
+		p.gs = 1 // an empty batch: no groups
+		return p
+	}
 	gs := n
 	if p.batched {
 		gs = min(n, max(1, convColBudget/max(1, perSample)))
@@ -216,6 +220,9 @@ func (t *convTask) Do(w, lo, hi int) {
 
 // run runs t over its groups on the workers.
 func (st *convState) run(t convTask) {
+	if t.p.ng == 0 {
+		return
+	}
 	st.workers()
 	st.task = t
 	parallel.Run(t.p.ng, ceilDiv(t.p.ng, len(st.work)), &st.task)
@@ -766,6 +773,23 @@ func (l *Conv2D) forwardGroup(t *convTask, w, grp int) {
 	}
 }
 
+// emptyDX is the Backward of an empty batch: no gradient to add, and an
+// empty input gradient (nil when the layer skips it).
+func (l *Conv2D) emptyDX() *tensor.Tensor {
+	if l.skipDX {
+		return nil
+	}
+	return buffer(&l.dx, 0, l.inShape)
+}
+
+// emptyDX is the Backward of an empty batch (see Conv2D.emptyDX).
+func (l *ConvTranspose2D) emptyDX() *tensor.Tensor {
+	if l.skipDX {
+		return nil
+	}
+	return buffer(&l.dx, 0, l.inShape)
+}
+
 // fillOnes sets x to ones.
 func fillOnes(x []float32) {
 	if len(x) == 0 {
@@ -782,6 +806,9 @@ func (l *Conv2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	l.rows.ok = false
 	g := &l.g
 	n := dy.Rows()
+	if n == 0 {
+		return l.emptyDX()
+	}
 	o, c, kk := l.OutC, l.InC, l.K*l.K
 	var dx *tensor.Tensor
 	t := convTask{l: l, p: l.plan(n), backward: true, x: l.x.Data, dy: dy.Data}
@@ -1121,6 +1148,9 @@ func (l *ConvTranspose2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	l.rows.ok = false
 	g := &l.g
 	n := dy.Rows()
+	if n == 0 {
+		return l.emptyDX()
+	}
 	var dx *tensor.Tensor
 	t := convTask{l: l, p: planConv(n, g.cols(), g.rows()*g.cols()), backward: true, x: l.x.Data, dy: dy.Data}
 	l.maskGrad(&t, l.relu, dy, l.out)

@@ -370,3 +370,52 @@ func ExampleConv2D_PrepareInference() {
 	fmt.Println(y.Shape)
 	// Output: [2 64 16 16]
 }
+
+// TestConvEmptyBatch: a batch of no samples passes forward and backward
+// through every convolution algorithm and precision, leaving the
+// gradients as they were (planConv divided by zero on it).
+func TestConvEmptyBatch(t *testing.T) {
+	defer func(f bool) { forceInt8 = f }(forceInt8)
+	forceInt8 = true
+	cases := []struct {
+		in    []int
+		layer Layer
+	}{
+		{[]int{16, 9, 9}, NewConv2D(16, 32, 3, 1, 1, 1)},          // row path
+		{[]int{1, 9, 9}, NewConv2D(1, 4, 3, 2, 1, 1)},             // im2col
+		{[]int{8, 9, 9}, NewConv2D(8, 2, 3, 1, 1, 1)},             // taps
+		{[]int{8, 9, 9}, NewConv2D(8, 4, 1, 1, 0, 1)},             // pointwise
+		{[]int{32, 5, 5}, NewConvTranspose2D(32, 16, 3, 2, 1, 1)}, // row path
+		{[]int{4, 5, 5}, NewConvTranspose2D(4, 1, 3, 2, 1, 1)},    // im2col
+	}
+	for _, c := range cases {
+		for _, p := range []Precision{FP32, INT8} {
+			net, err := NewNet(c.in, c.layer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			net.NeedInputGrad()
+			ps := NewParamSet(net.Params())
+			net.Init(rand.New(rand.NewPCG(1, 2)))
+			x := tensor.New(append([]int{0}, c.in...)...)
+			y := net.Forward(x, true)
+			if y.Rows() != 0 {
+				t.Fatalf("%T: %d output rows from an empty batch", c.layer, y.Rows())
+			}
+			if dx := net.Backward(tensor.New(y.Shape...)); dx == nil || dx.Rows() != 0 {
+				t.Fatalf("%T: input gradient %v for an empty batch", c.layer, dx)
+			}
+			for i, g := range ps.G {
+				if g != 0 {
+					t.Fatalf("%T: gradient %d = %v from an empty batch", c.layer, i, g)
+				}
+			}
+			if err := net.PrepareInference(p); err != nil {
+				t.Fatal(err)
+			}
+			if y := net.Forward(x, false); y.Rows() != 0 {
+				t.Fatalf("%T %v: %d inference rows from an empty batch", c.layer, p, y.Rows())
+			}
+		}
+	}
+}
