@@ -171,8 +171,11 @@ func dwTransposed(a, b int) bool {
 	return a < b
 }
 
-// convWork is one worker's scratch.
-type convWork struct{ col, tmp, xp, xh, dyr []float32 }
+// convWork is one worker's scratch, shared by a layer's passes: col (a
+// block of im2col or im2row rows), tmp (a product's output), xp (a padded
+// image, or a band of one), and on the row path xh and yh, a group's input
+// and output side in NHWC.
+type convWork struct{ col, tmp, xp, xh, yh []float32 }
 
 // convState is what Conv2D and ConvTranspose2D share: per-worker scratch and
 // per-group partial gradients.
@@ -773,21 +776,13 @@ func (l *Conv2D) forwardGroup(t *convTask, w, grp int) {
 	}
 }
 
-// emptyDX is the Backward of an empty batch: no gradient to add, and an
-// empty input gradient (nil when the layer skips it).
-func (l *Conv2D) emptyDX() *tensor.Tensor {
-	if l.skipDX {
+// emptyDX is a convolution's Backward of an empty batch: no gradient to
+// add, and an empty input gradient in dx (nil when the layer skips it).
+func emptyDX(skip bool, dx **tensor.Tensor, shape []int) *tensor.Tensor {
+	if skip {
 		return nil
 	}
-	return buffer(&l.dx, 0, l.inShape)
-}
-
-// emptyDX is the Backward of an empty batch (see Conv2D.emptyDX).
-func (l *ConvTranspose2D) emptyDX() *tensor.Tensor {
-	if l.skipDX {
-		return nil
-	}
-	return buffer(&l.dx, 0, l.inShape)
+	return buffer(dx, 0, shape)
 }
 
 // fillOnes sets x to ones.
@@ -807,7 +802,7 @@ func (l *Conv2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	g := &l.g
 	n := dy.Rows()
 	if n == 0 {
-		return l.emptyDX()
+		return emptyDX(l.skipDX, &l.dx, l.inShape)
 	}
 	o, c, kk := l.OutC, l.InC, l.K*l.K
 	var dx *tensor.Tensor
@@ -1149,7 +1144,7 @@ func (l *ConvTranspose2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	g := &l.g
 	n := dy.Rows()
 	if n == 0 {
-		return l.emptyDX()
+		return emptyDX(l.skipDX, &l.dx, l.inShape)
 	}
 	var dx *tensor.Tensor
 	t := convTask{l: l, p: planConv(n, g.cols(), g.rows()*g.cols()), backward: true, x: l.x.Data, dy: dy.Data}

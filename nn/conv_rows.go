@@ -78,18 +78,14 @@ type convRows struct {
 	int8 bool // the product is int8 (q), else float32 (p)
 	q    f32.QuantB
 	p    f32.PackedB
-	pbwd f32.PackedB    // backward: the permuted weights packed for the input gradient
-	wp   []float32      // the weights permuted for the product
-	off  []int32        // per pixel and segment: its offset (convRowSegs, convTRowOffsets)
-	segW int            // Conv2D: the width of a segment
-	gs   int            // ConvTranspose2D: samples per work item (convRowsGroup)
-	xh   []float32      // Conv2D: the batch in padded NHWC
-	work []convRowsWork // per worker
-	task convRowsTask   // the pass in flight
+	pbwd f32.PackedB  // backward: the permuted weights packed for the input gradient
+	wp   []float32    // the weights permuted for the product
+	off  []int32      // per pixel and segment: its offset (convRowSegs, convTRowOffsets)
+	segW int          // Conv2D: the width of a segment
+	gs   int          // ConvTranspose2D: samples per work item (convRowsGroup)
+	xh   []float32    // Conv2D: the batch in padded NHWC
+	task convRowsTask // the pass in flight
 }
-
-// convRowsWork is one worker's scratch.
-type convRowsWork struct{ rows, out, xh, acc []float32 }
 
 // convRowsPass is a convolution with a row-path forward pass.
 type convRowsPass interface {
@@ -106,14 +102,13 @@ type convRowsTask struct {
 
 func (t *convRowsTask) Do(w, lo, hi int) { t.l.rowsDo(t, w, lo, hi) }
 
-// run runs phase over [0, items) on the workers.
-func (q *convRows) run(l convRowsPass, phase, items int, n int, x, y []float32) {
-	for len(q.work) < parallel.Threads() {
-		q.work = append(q.work, convRowsWork{})
-	}
-	q.task = convRowsTask{l: l, phase: phase, n: n, x: x, y: y}
-	parallel.Run(items, ceilDiv(items, len(q.work)), &q.task)
-	q.task = convRowsTask{}
+// runRows runs phase over [0, items) on the workers, with the scratch of
+// the layer's other passes.
+func (st *convState) runRows(l convRowsPass, phase, items int, n int, x, y []float32) {
+	st.workers()
+	st.rows.task = convRowsTask{l: l, phase: phase, n: n, x: x, y: y}
+	parallel.Run(items, ceilDiv(items, len(st.work)), &st.rows.task)
+	st.rows.task = convRowsTask{}
 }
 
 // product computes c = a·B + bias, then act, for the m rows of a, B being
@@ -291,13 +286,13 @@ func (l *Conv2D) forwardRows(n int, x, y []float32) {
 	hp, wp := g.padDims()
 	l.rows.xh = scratch(&l.rows.xh, n*hp*wp*g.C)
 	bh := ceilDiv(convRowsBandPixels, g.W)
-	l.rows.run(l, 0, n*ceilDiv(g.H, bh), n, x, y)
-	l.rows.run(l, 1, ceilDiv(n*g.cols(), convRowsBlock), n, x, y)
+	l.runRows(l, 0, n*ceilDiv(g.H, bh), n, x, y)
+	l.runRows(l, 1, ceilDiv(n*g.cols(), convRowsBlock), n, x, y)
 }
 
 func (l *Conv2D) rowsDo(t *convRowsTask, w, lo, hi int) {
 	g := &l.g
-	wk := &l.rows.work[w]
+	wk := &l.work[w]
 	c, hw, in := g.C, g.H*g.W, g.size()
 	hp, wp := g.padDims()
 	ps := hp * wp * c // a padded sample
@@ -307,17 +302,7 @@ func (l *Conv2D) rowsDo(t *convRowsTask, w, lo, hi int) {
 		for item := lo; item < hi; item++ {
 			s, b := item/nb, item%nb
 			h0, h1 := b*bh, min((b+1)*bh, g.H)
-			src := t.x[s*in+h0*g.W:]
-			xs := l.rows.xh[s*ps : (s+1)*ps]
-			if g.P == 0 {
-				f32.Transpose(xs[h0*g.W*c:], c, src, hw, c, (h1-h0)*g.W)
-				continue
-			}
-			tmp := scratch(&wk.xh, (h1-h0)*g.W*c)
-			f32.Transpose(tmp, c, src, hw, c, (h1-h0)*g.W)
-			for ih := h0; ih < h1; ih++ {
-				copy(xs[((ih+g.P)*wp+g.P)*c:((ih+g.P)*wp+g.P+g.W)*c], tmp[(ih-h0)*g.W*c:])
-			}
+			toNHWC(l.rows.xh[s*ps+h0*wp*c:(s+1)*ps], t.x[s*in+h0*g.W:], hw, c, h1-h0, g.W, g.P, scratch(&wk.xp, (h1-h0)*g.W*c))
 		}
 		return
 	}
@@ -336,10 +321,10 @@ func (l *Conv2D) rowsDo(t *convRowsTask, w, lo, hi int) {
 		if l.K == 1 && g.S == 1 && g.P == 0 {
 			a = l.rows.xh[r0*c : r1*c] // pointwise: the NHWC pixels are the rows
 		} else {
-			a = scratch(&wk.rows, m*r)
+			a = scratch(&wk.col, m*r)
 			gatherBlock(a, l.rows.xh, ps, np, r0, m, l.rows.off, segs, sw)
 		}
-		out := scratch(&wk.out, m*o)
+		out := scratch(&wk.tmp, m*o)
 		l.rows.product(m, a, r, l.Bias.W, act, out, o)
 		// Back to NCHW, one sample's run of pixels at a time.
 		for i := r0; i < r1; {
@@ -403,7 +388,7 @@ func (l *ConvTranspose2D) permuteRows() []float32 {
 // convRowsGroup).
 func (l *ConvTranspose2D) forwardRows(n int, x, y []float32) {
 	l.rows.gs = convRowsGroup(n, l.g.cols())
-	l.rows.run(l, 0, ceilDiv(n, l.rows.gs), n, x, y)
+	l.runRows(l, 0, ceilDiv(n, l.rows.gs), n, x, y)
 }
 
 // convRowsGroup is the number of samples (of np pixels, n in the batch)
@@ -417,7 +402,7 @@ func convRowsGroup(n, np int) int {
 
 func (l *ConvTranspose2D) rowsDo(t *convRowsTask, w, lo, hi int) {
 	g := &l.g
-	wk := &l.rows.work[w]
+	wk := &l.work[w]
 	ci, o, k, np, ohw := l.InC, l.OutC, l.K, g.cols(), g.H*g.W
 	kk := k * k
 	nc := kk * o
@@ -430,14 +415,14 @@ func (l *ConvTranspose2D) rowsDo(t *convRowsTask, w, lo, hi int) {
 			f32.Transpose(xh[(s-s0)*np*ci:], ci, t.x[s*ci*np:], np, ci, np)
 		}
 		// acc [samples, H·W, o] starts as the bias of every pixel.
-		acc := scratch(&wk.acc, (s1-s0)*ohw*o)
+		acc := scratch(&wk.yh, (s1-s0)*ohw*o)
 		copy(acc, l.Bias.W)
 		for i := o; i < len(acc); i *= 2 {
 			copy(acc[i:], acc[:i])
 		}
 		for r0 := 0; r0 < rows; r0 += convRowsBlock {
 			m := min(convRowsBlock, rows-r0)
-			col := scratch(&wk.out, m*nc)
+			col := scratch(&wk.col, m*nc)
 			l.rows.product(m, xh[r0*ci:], ci, nil, f32.ActNone, col, nc)
 			addBlock(acc, ohw*o, np, r0, m, l.rows.off, kk, o, col)
 		}
@@ -473,14 +458,16 @@ func (l *ConvTranspose2D) rowsDo(t *convRowsTask, w, lo, hi int) {
 // convRowsBwdBlock is the number of rows of one backward block.
 var convRowsBwdBlock = 4 * convRowsBlock
 
-// toNHWC writes sample x [c, h·w] to dst as [h, w, c] inside a frame of p
-// pixels of padding (dst [h+2p, w+2p, c]; the frame is not written).
-func toNHWC(dst, x []float32, c, h, w, p int, tmp []float32) {
+// toNHWC writes h rows of an image x [c, ·] (w pixels a row, its channel
+// planes lds floats apart) to dst as [h, w, c] inside a frame of p pixels
+// of padding (dst [h+2p, w+2p, c] for a whole image; the frame is not
+// written): the row path's input, a sample or a band of rows at a time.
+func toNHWC(dst, x []float32, lds, c, h, w, p int, tmp []float32) {
 	if p == 0 {
-		f32.Transpose(dst, c, x, h*w, c, h*w)
+		f32.Transpose(dst, c, x, lds, c, h*w)
 		return
 	}
-	f32.Transpose(tmp, c, x, h*w, c, h*w)
+	f32.Transpose(tmp, c, x, lds, c, h*w)
 	wp := w + 2*p
 	for ih := 0; ih < h; ih++ {
 		copy(dst[((ih+p)*wp+p)*c:((ih+p)*wp+p+w)*c], tmp[ih*w*c:(ih+1)*w*c])
@@ -505,13 +492,12 @@ func fromNHWC(dst, src []float32, c, h, w, p int, tmp []float32) {
 	}
 }
 
-// backwardRows sets up a Backward on the row path: the permuted weights
-// packed for the input gradient, dA = dY·Wp.
+// backwardRows sets up a Backward on the row path: the input gradient's
+// weights, dA = dY·Wp, packed from rows.wp, which the forward pass before
+// it permuted (the weights of that pass; the offsets are its too).
 func (l *Conv2D) backwardRows() {
-	wp := l.permuteRows()
-	l.rows.pbwd.Pack(false, l.OutC, l.g.rows(), wp, l.g.rows())
-	if l.rows.off == nil {
-		l.rows.segW, l.rows.off = convRowSegs(&l.g)
+	if !l.skipDX {
+		l.rows.pbwd.Pack(false, l.OutC, l.g.rows(), l.rows.wp, l.g.rows())
 	}
 }
 
@@ -529,9 +515,9 @@ func (l *Conv2D) backwardRowsGroup(t *convTask, wk *convWork, grp int) {
 	// The group's x in padded NHWC: the frame stays zero, as only the
 	// interior is ever written to this scratch.
 	xh := scratch(&wk.xh, gs*ps)
-	dyr := scratch(&wk.dyr, gs*np*o)
+	dyr := scratch(&wk.yh, gs*np*o)
 	for s := s0; s < s1; s++ {
-		toNHWC(xh[(s-s0)*ps:], t.x[s*in:], c, g.H, g.W, g.P, scratch(&wk.xp, g.H*g.W*c))
+		toNHWC(xh[(s-s0)*ps:], t.x[s*in:], g.H*g.W, c, g.H, g.W, g.P, scratch(&wk.xp, g.H*g.W*c))
 		f32.Transpose(dyr[(s-s0)*np*o:], o, t.dy[s*o*np:], np, o, np)
 	}
 	var dxh []float32
@@ -565,14 +551,13 @@ func (l *Conv2D) addRowsGrad(acc []float32) {
 	addTapsBack(l.Weight.G, acc, l.OutC, l.InC, l.K*l.K)
 }
 
-// backwardRows sets up a Backward on the row path: the permuted weights
-// packed for the input gradient, dX = dT·Wpᵀ.
+// backwardRows sets up a Backward on the row path: the input gradient's
+// weights, dX = dT·Wpᵀ, packed from the forward pass's rows.wp (see
+// Conv2D.backwardRows).
 func (l *ConvTranspose2D) backwardRows() {
-	wp := l.permuteRows()
-	n := l.g.rows()
-	l.rows.pbwd.Pack(true, n, l.InC, wp, n)
-	if l.rows.off == nil {
-		l.rows.off = convTRowOffsets(&l.g, l.OutC)
+	if !l.skipDX {
+		n := l.g.rows()
+		l.rows.pbwd.Pack(true, n, l.InC, l.rows.wp, n)
 	}
 }
 
@@ -587,7 +572,7 @@ func (l *ConvTranspose2D) backwardRowsGroup(t *convTask, wk *convWork, grp int) 
 	biasSum(pb, t.dy, s0, s1, ohw, l.ones)
 	gs := s1 - s0
 	xr := scratch(&wk.xh, gs*np*ci)
-	dyh := scratch(&wk.dyr, gs*ohw*o)
+	dyh := scratch(&wk.yh, gs*ohw*o)
 	for s := s0; s < s1; s++ {
 		f32.Transpose(xr[(s-s0)*np*ci:], ci, t.x[s*ci*np:], np, ci, np)
 		f32.Transpose(dyh[(s-s0)*ohw*o:], o, t.dy[s*o*ohw:], ohw, o, ohw)
