@@ -181,8 +181,7 @@ var convRowsCases = []struct {
 // two paths meet the same reference. It also checks that the result is
 // near the float32 pass, and that training drops the int8 weights.
 func TestConvQ8(t *testing.T) {
-	defer func(f bool) { forceInt8 = f }(forceInt8)
-	forceInt8 = true
+	defer swap(&forceInt8, swap(&forceInt8, true))
 	defer parallel.SetThreads(parallel.SetThreads(1))
 	for _, c := range convRowsCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -261,8 +260,8 @@ func TestConvRowsFP32(t *testing.T) {
 	for _, c := range convRowsCases {
 		t.Run(c.name, func(t *testing.T) {
 			build := func(rows bool) (*Net, *ParamSet) {
-				defer func(every, on bool) { convRowsEvery, convRowsFP32 = every, on }(convRowsEvery, convRowsFP32)
-				convRowsEvery, convRowsFP32 = rows, rows
+				defer swap(&convRowsEvery, swap(&convRowsEvery, rows))
+				defer swap(&convRowsFP32, swap(&convRowsFP32, rows))
 				l := c.layer()
 				net, err := NewNet(c.in, l)
 				if err != nil {
@@ -375,8 +374,7 @@ func ExampleConv2D_PrepareInference() {
 // through every convolution algorithm and precision, leaving the
 // gradients as they were (planConv divided by zero on it).
 func TestConvEmptyBatch(t *testing.T) {
-	defer func(f bool) { forceInt8 = f }(forceInt8)
-	forceInt8 = true
+	defer swap(&forceInt8, swap(&forceInt8, true))
 	cases := []struct {
 		in    []int
 		layer Layer
