@@ -39,8 +39,9 @@ import (
 // by PrepareInference, or at every training Forward (the weights change
 // between steps; 18 K floats for conv-mnist's layers). The same code
 // serves both precisions; only the product differs (convRows.product).
-// The backward passes are im2col's (conv.go): they need only x and the
-// output. The results do not depend on the thread count (each output
+// A float32 layer on the row path computes its gradients on it too (see
+// "Backward on the row path" below), from the permutation its forward pass
+// made. The results do not depend on the thread count (each output
 // element is computed by one worker in a fixed order) nor on the CPU path
 // (GemmQ8's assembly and Go twin give the same bits, as do the float32
 // GEMM's; the rest is copies and adds that f32 does the same way in Go and
