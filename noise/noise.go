@@ -12,6 +12,13 @@
 //	shift:2            the image translated by up to 2 pixels in x and y
 //	                   (zero-filled); with a clean, unshifted target the
 //	                   model learns to undo it, so its code ignores position
+//	flip:0.5           the image mirrored left to right with probability 0.5
+//	rotate:0.75        the image turned by 90°, 180° or 270° with probability
+//	                   0.75 (each turn alike); with an upright target the
+//	                   model must know what the picture shows to undo it
+//	gain:0.6-1.4       every pixel times one factor (brightness); with a clean
+//	                   target the code cannot know the factor and spends
+//	                   nothing on it
 //
 // Kinds chain with "+", applied left to right: "shift:2+block:0.5".
 //
@@ -30,7 +37,7 @@ import (
 
 // Model is one kind of corruption.
 type Model struct {
-	Kind   string  // gaussian, saltpepper, mask, block, speckle, poisson
+	Kind   string  // gaussian, saltpepper, mask, block, speckle, poisson, shift, flip, rotate, gain
 	Lo, Hi float64 // parameter range (equal for a fixed level)
 	Clip   bool    // clamp the result to [0, 1]
 	Then   *Model  // applied after this one ("a+b"), or nil
@@ -63,11 +70,11 @@ func Parse(s string) (Model, error) {
 	}
 	m.Kind = strings.ToLower(kind)
 	switch m.Kind {
-	case "gaussian", "saltpepper", "mask", "block", "speckle", "poisson", "shift":
+	case "gaussian", "saltpepper", "mask", "block", "speckle", "poisson", "shift", "flip", "rotate", "gain":
 	case "sp", "salt-and-pepper", "salt_pepper":
 		m.Kind = "saltpepper"
 	default:
-		return m, fmt.Errorf("noise: %q: unknown kind %q; use gaussian, saltpepper, mask, block, speckle, poisson or shift", s, kind)
+		return m, fmt.Errorf("noise: %q: unknown kind %q; use gaussian, saltpepper, mask, block, speckle, poisson, shift, flip, rotate or gain", s, kind)
 	}
 	lo, hi, isRange := strings.Cut(arg, "-")
 	var err error
@@ -86,8 +93,8 @@ func Parse(s string) (Model, error) {
 	if (m.Kind == "saltpepper" || m.Kind == "mask") && m.Hi > 1 {
 		return m, fmt.Errorf("noise: %q: %s takes a fraction of pixels in [0, 1]", s, m.Kind)
 	}
-	if m.Kind == "block" && m.Hi > 1 {
-		return m, fmt.Errorf("noise: %q: block takes a fraction of the image side in [0, 1]", s)
+	if (m.Kind == "block" || m.Kind == "flip" || m.Kind == "rotate") && m.Hi > 1 {
+		return m, fmt.Errorf("noise: %q: %s takes a fraction in [0, 1] (of the image side; the chance of a mirror)", s, m.Kind)
 	}
 	if m.Kind == "shift" && m.Hi > 64 {
 		return m, fmt.Errorf("noise: %q: shift takes a number of pixels up to 64", s)
@@ -155,6 +162,21 @@ func (m Model) ApplyLevel(dst, src []float32, level float64, rng *rand.Rand) {
 		block(dst, level, rng)
 	case "shift":
 		shift(dst, src, int(math.Round(level)), rng)
+	case "flip":
+		copy(dst, src)
+		if rng.Float64() < level {
+			mirror(dst)
+		}
+	case "rotate":
+		copy(dst, src)
+		if rng.Float64() < level {
+			turn(dst, 1+rng.IntN(3))
+		}
+	case "gain":
+		g := float32(level)
+		for i, v := range src {
+			dst[i] = v * g
+		}
 	case "speckle":
 		for i, v := range src {
 			dst[i] = v + v*float32(level*rng.NormFloat64())
@@ -213,6 +235,42 @@ func shift(dst, src []float32, k int, rng *rand.Rand) {
 		}
 		clear(out[:y0*side])
 		clear(out[y1*side:])
+	}
+}
+
+// mirror flips x, taken as C square images as in block, left to right in
+// place (other lengths are left as they are).
+func mirror(x []float32) {
+	c, side, ok := squares(len(x))
+	if !ok {
+		return
+	}
+	for r := range c * side {
+		row := x[r*side : (r+1)*side]
+		for i, j := 0, side-1; i < j; i, j = i+1, j-1 {
+			row[i], row[j] = row[j], row[i]
+		}
+	}
+}
+
+// turn rotates x, taken as C square images as in block, by k quarter
+// turns clockwise in place: each turn moves the four pixels of a ring
+// position round in one swap, so nothing is allocated.
+func turn(x []float32, k int) {
+	c, n, ok := squares(len(x))
+	if !ok {
+		return
+	}
+	for ch := range c {
+		a := x[ch*n*n : (ch+1)*n*n]
+		for range k {
+			for i := range n / 2 {
+				for j := i; j < n-1-i; j++ {
+					a[i*n+j], a[j*n+n-1-i], a[(n-1-i)*n+n-1-j], a[(n-1-j)*n+i] =
+						a[(n-1-j)*n+i], a[i*n+j], a[j*n+n-1-i], a[(n-1-i)*n+n-1-j]
+				}
+			}
+		}
 	}
 }
 

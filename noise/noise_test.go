@@ -220,3 +220,117 @@ func TestShiftInPlace(t *testing.T) {
 		t.Errorf("%v allocations per chained shift", n)
 	}
 }
+
+// TestFlipGain: flip:1 mirrors every row of every channel (in place too),
+// flip:0 leaves the image, about half the images mirror at flip:0.5; gain
+// multiplies every pixel by one factor drawn from its range.
+func TestFlipGain(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	src := make([]float32, 3*4*4) // three 4×4 channels
+	for i := range src {
+		src[i] = float32(i)
+	}
+	always, _ := Parse("flip:1")
+	dst := make([]float32, len(src))
+	always.Apply(dst, src, rng)
+	for i := range src {
+		r, x := i/4, i%4
+		if want := src[r*4+3-x]; dst[i] != want {
+			t.Fatalf("flip:1 pixel %d = %v, want %v", i, dst[i], want)
+		}
+	}
+	inPlace := slices.Clone(src)
+	always.Apply(inPlace, inPlace, rng)
+	if !slices.Equal(inPlace, dst) {
+		t.Fatalf("flip in place %v, copied %v", inPlace, dst)
+	}
+	never, _ := Parse("flip:0")
+	never.Apply(dst, src, rng)
+	if !slices.Equal(dst, src) {
+		t.Fatalf("flip:0 changed the image: %v", dst)
+	}
+	half, _ := Parse("flip:0.5")
+	mirrored := 0
+	for range 1000 {
+		half.Apply(dst, src, rng)
+		if !slices.Equal(dst, src) {
+			mirrored++
+		}
+	}
+	if mirrored < 430 || mirrored > 570 {
+		t.Errorf("flip:0.5 mirrored %d of 1000 images", mirrored)
+	}
+	gain, err := Parse("gain:0.5-1.5")
+	if err != nil || gain.String() != "gain:0.5-1.5" {
+		t.Fatalf("Parse(gain:0.5-1.5) = %v, %v", gain, err)
+	}
+	for range 100 {
+		gain.Apply(dst, src, rng)
+		g := dst[1] / src[1]
+		if g < 0.5 || g > 1.5 {
+			t.Fatalf("gain factor %v outside [0.5, 1.5]", g)
+		}
+		for i := range src {
+			if math.Abs(float64(dst[i]-src[i]*g)) > 1e-5*float64(src[i]) {
+				t.Fatalf("pixel %d = %v, want %v × %v", i, dst[i], src[i], g)
+			}
+		}
+	}
+	for _, bad := range []string{"flip:2", "gain:-1"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q): want an error", bad)
+		}
+	}
+}
+
+// TestRotate: a quarter turn moves pixel (y, x) of an n×n image to
+// (x, n−1−y) in every channel, for odd and even sides; rotate:1 turns
+// every image by one, two or three quarters (each seen), never zero.
+func TestRotate(t *testing.T) {
+	for _, n := range []int{4, 5} {
+		src := make([]float32, 3*n*n)
+		for i := range src {
+			src[i] = float32(i)
+		}
+		got := slices.Clone(src)
+		turn(got, 1)
+		for ch := range 3 {
+			for y := range n {
+				for x := range n {
+					if g, w := got[ch*n*n+x*n+n-1-y], src[ch*n*n+y*n+x]; g != w {
+						t.Fatalf("n=%d channel %d: pixel (%d,%d) went to %v, want %v", n, ch, y, x, g, w)
+					}
+				}
+			}
+		}
+		four := slices.Clone(src)
+		turn(four, 4)
+		if !slices.Equal(four, src) {
+			t.Fatalf("n=%d: four quarter turns changed the image", n)
+		}
+	}
+	m, err := Parse("rotate:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := make([]float32, 16)
+	src[1] = 1 // (0, 1): one turn → (1, 3), two → (3, 2), three → (2, 0)
+	at := map[int]int{1*4 + 3: 1, 3*4 + 2: 2, 2*4 + 0: 3}
+	seen := map[int]bool{}
+	rng := rand.New(rand.NewPCG(2, 3))
+	dst := make([]float32, 16)
+	for range 300 {
+		m.Apply(dst, src, rng)
+		k, ok := at[slices.Index(dst, 1)]
+		if !ok {
+			t.Fatalf("rotate:1 left the pixel at %d", slices.Index(dst, 1))
+		}
+		seen[k] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("turns seen: %v; want 1, 2 and 3", seen)
+	}
+	if n := testing.AllocsPerRun(20, func() { m.Apply(dst, src, rng) }); n != 0 {
+		t.Errorf("%v allocations per turned image", n)
+	}
+}

@@ -6,7 +6,8 @@
 # the 28×28 image zeroed; the clean, centred image is the target), then
 # probed. Run from the repository root; models go to $OUT (default
 # /tmp/latent). Usage: scripts/latent-dae.sh [mnist|fashion-mnist] [EPOCHS] [NOISE]
-# (NOISE default shift:2+block:0.5; block:0.5 alone is the earlier recipe).
+# (NOISE default shift:2+block:0.5; block:0.5 alone is the earlier recipe;
+# none trains a plain reconstruction).
 #
 # ARCH picks the layers: wide (default; conv 32, conv 64, dense 1024,
 # 32-d code, 6.5 M parameters, 26 MB) or features (the shipped
@@ -41,8 +42,10 @@ features)
 	;;
 esac
 model="$OUT/$set_-$(echo "$noise" | tr ':+.' '-_p')-$tag.safetensors"
-# shellcheck disable=SC2086 # TRAIN_FLAGS is a list of flags
-nice -n 10 "$BN" train --task denoise --noise "$noise" --data "$DATA/$set_/train-images-idx3-ubyte.gz" \
+task="--task denoise --noise $noise"
+[ "$noise" = none ] && task="--task reconstruct"
+# shellcheck disable=SC2086 # TRAIN_FLAGS and task are lists of flags
+nice -n 10 "$BN" train $task --data "$DATA/$set_/train-images-idx3-ubyte.gz" \
 	--encoder "$ENC" --decoder "$DEC" --patch 28 --epochs "$epochs" --steps 400 --batch 64 \
 	-o "$model" --no-plot ${TRAIN_FLAGS:-}
 nice -n 10 "$BN" probe -m "$model" --train "$DATA/$set_/train-images-idx3-ubyte.gz" \
