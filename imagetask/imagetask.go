@@ -199,6 +199,11 @@ func Denoise(m *ae.Model, img *imageio.Image, o Options) (*imageio.Image, error)
 	if in == img.C {
 		return Run(m, img, o)
 	}
+	if in == 3 && img.C == 1 {
+		// Replicating the grey plane would give the model noise that is
+		// the same in R, G and B, which it never saw in training.
+		return nil, fmt.Errorf("imagetask: a grey picture and a colour denoiser (it takes RGB): clean grey pictures with a grey model such as denoise-gray (the default)")
+	}
 	if in != 1 {
 		return nil, fmt.Errorf("imagetask: the image has %d channels and the model takes %d; convert it (1: grey, 3: RGB)", img.C, in)
 	}

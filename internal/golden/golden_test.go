@@ -300,6 +300,23 @@ func TestShippedImageModels(t *testing.T) {
 		got.put("ensemble", out.Pix)
 		check(t, "denoise-gray", got)
 	})
+	t.Run("denoise-color", func(t *testing.T) {
+		m, err := ae.Decode(shipped(t, "denoise-color"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := outputs{}
+		out, err := imagetask.Denoise(m, colour, imagetask.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.put("colour", out.Pix)
+		if out, err = imagetask.Denoise(m, colour, imagetask.Options{Tile: 12, Overlap: 4}); err != nil {
+			t.Fatal(err)
+		}
+		got.put("tiled", out.Pix)
+		check(t, "denoise-color", got)
+	})
 	for _, c := range []struct {
 		name  string
 		scale int
