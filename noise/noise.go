@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -93,8 +94,11 @@ func Parse(s string) (Model, error) {
 	if (m.Kind == "saltpepper" || m.Kind == "mask") && m.Hi > 1 {
 		return m, fmt.Errorf("noise: %q: %s takes a fraction of pixels in [0, 1]", s, m.Kind)
 	}
-	if (m.Kind == "block" || m.Kind == "flip" || m.Kind == "rotate") && m.Hi > 1 {
-		return m, fmt.Errorf("noise: %q: %s takes a fraction in [0, 1] (of the image side; the chance of a mirror)", s, m.Kind)
+	if m.Kind == "block" && m.Hi > 1 {
+		return m, fmt.Errorf("noise: %q: block takes a fraction of the image side in [0, 1]", s)
+	}
+	if (m.Kind == "flip" || m.Kind == "rotate") && m.Hi > 1 {
+		return m, fmt.Errorf("noise: %q: %s takes the chance that an image is changed, in [0, 1]", s, m.Kind)
 	}
 	if m.Kind == "shift" && m.Hi > 64 {
 		return m, fmt.Errorf("noise: %q: shift takes a number of pixels up to 64", s)
@@ -246,10 +250,7 @@ func mirror(x []float32) {
 		return
 	}
 	for r := range c * side {
-		row := x[r*side : (r+1)*side]
-		for i, j := 0, side-1; i < j; i, j = i+1, j-1 {
-			row[i], row[j] = row[j], row[i]
-		}
+		slices.Reverse(x[r*side : (r+1)*side])
 	}
 }
 
