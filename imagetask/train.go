@@ -75,7 +75,7 @@ func Train(ctx context.Context, o TrainOptions) (*ae.Model, error) {
 	if o.Noise != "" {
 		nm, err := noise.Parse(o.Noise)
 		if err != nil {
-			return nil, fmt.Errorf("imagetask: noise: %w", err)
+			return nil, fmt.Errorf("imagetask: %w", err)
 		}
 		task.Noise = &nm
 	}

@@ -36,9 +36,18 @@ import (
 	"strings"
 )
 
+// kinds are the corruptions Parse accepts (ApplyLevel has a case for each).
+var kinds = []string{"gaussian", "saltpepper", "mask", "block", "speckle", "poisson", "shift", "flip", "rotate", "gain"}
+
+// Syntax is the flag syntax of every kind in one line, for a command's
+// help text.
+const Syntax = "gaussian:SIGMA, gaussian:LO-HI (blind), saltpepper:P, mask:P, block:F (a square F × the side zeroed), " +
+	"speckle:S, poisson:PEAK, shift:PIXELS, flip:P (mirror left-right), rotate:P (quarter turns), gain:LO-HI (brightness factor); " +
+	"chain kinds with + (shift:2+block:0.5); σ on the 0-255 scale; ',clip' clamps to [0,1]"
+
 // Model is one kind of corruption.
 type Model struct {
-	Kind   string  // gaussian, saltpepper, mask, block, speckle, poisson, shift, flip, rotate, gain
+	Kind   string  // one of kinds
 	Lo, Hi float64 // parameter range (equal for a fixed level)
 	Clip   bool    // clamp the result to [0, 1]
 	Then   *Model  // applied after this one ("a+b"), or nil
@@ -71,11 +80,11 @@ func Parse(s string) (Model, error) {
 	}
 	m.Kind = strings.ToLower(kind)
 	switch m.Kind {
-	case "gaussian", "saltpepper", "mask", "block", "speckle", "poisson", "shift", "flip", "rotate", "gain":
 	case "sp", "salt-and-pepper", "salt_pepper":
 		m.Kind = "saltpepper"
-	default:
-		return m, fmt.Errorf("noise: %q: unknown kind %q; use gaussian, saltpepper, mask, block, speckle, poisson, shift, flip, rotate or gain", s, kind)
+	}
+	if !slices.Contains(kinds, m.Kind) {
+		return m, fmt.Errorf("noise: %q: unknown kind %q; use %s or %s", s, kind, strings.Join(kinds[:len(kinds)-1], ", "), kinds[len(kinds)-1])
 	}
 	lo, hi, isRange := strings.Cut(arg, "-")
 	var err error

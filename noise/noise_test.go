@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -332,5 +333,18 @@ func TestRotate(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(20, func() { m.Apply(dst, src, rng) }); n != 0 {
 		t.Errorf("%v allocations per turned image", n)
+	}
+}
+
+// TestKindsListed: every kind Parse accepts parses with a level and is in
+// the help line commands print.
+func TestKindsListed(t *testing.T) {
+	for _, k := range kinds {
+		if _, err := Parse(k + ":0.5"); err != nil {
+			t.Errorf("%s: %v", k, err)
+		}
+		if !strings.Contains(Syntax, k+":") {
+			t.Errorf("Syntax does not show %s", k)
+		}
 	}
 }

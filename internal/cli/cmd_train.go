@@ -19,6 +19,7 @@ import (
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/imagetask"
 	"github.com/bottleneck-ml/bottleneck/internal/report"
+	"github.com/bottleneck-ml/bottleneck/noise"
 	"github.com/bottleneck-ml/bottleneck/train"
 )
 
@@ -141,7 +142,7 @@ record of the one it started from.`,
 	f.Float64Var(&o.scoreTrim, "score-trim", -1, "score mahal: fraction of the training rows farthest from a first fit left out of the covariances (-1: 0.25 when training on all rows, 0 with --normal)")
 	f.StringVar(&o.threshold, "threshold", "", "anomaly threshold stored in the model: far:Q (flag a fraction Q of normal rows), contamination:P, sigma:K, mad:K, pot:Q, f1 or value:X (default "+anomaly.DefaultSpec+", fitted on the validation rows)")
 	f.StringVar(&o.task, "task", "", "image task: reconstruct, denoise, upscale or colorize (trains a convolutional model on patches of --data, a folder of images, several joined by commas, or an IDX file)")
-	f.StringVar(&o.noise, "noise", "", "corruption for denoising: gaussian:SIGMA, gaussian:LO-HI (blind), saltpepper:P, mask:P, block:F (a square F × the side zeroed), speckle:S, poisson:PEAK, shift:PIXELS, flip:P (mirror left-right), rotate:P (quarter turns), gain:LO-HI (brightness factor); chain kinds with + (shift:2+block:0.5); σ on the 0-255 scale; ',clip' clamps to [0,1]")
+	f.StringVar(&o.noise, "noise", "", "corruption for denoising: "+noise.Syntax)
 	f.IntVar(&o.patch, "patch", 48, "image tasks: training patch side in pixels")
 	f.StringVar(&o.preset, "preset", "", "image tasks: architecture preset: restore[:DEPTH[:WIDTH]], colorize[:WIDTH], mnist-conv[:CODE], mnist-vae-conv[:CODE] (default by task)")
 	f.StringVar(&o.encoder, "encoder", "", "image tasks: encoder layer specs, e.g. conv:32:3:s2,relu,conv:64:3:s2,relu (overrides --preset; see package nn)")
