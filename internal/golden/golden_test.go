@@ -274,49 +274,43 @@ func TestShippedImageModels(t *testing.T) {
 		big.Pix[i] = v + float32(15.0/255*rng.NormFloat64())
 	}
 
-	t.Run("denoise-gray", func(t *testing.T) {
-		m, err := ae.Decode(shipped(t, "denoise-gray"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := outputs{}
-		out, err := imagetask.Denoise(m, noisy, imagetask.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got.put("grey", out.Pix)
-		if out, err = imagetask.Denoise(m, colour, imagetask.Options{}); err != nil {
-			t.Fatal(err)
-		}
-		got.put("colour", out.Pix)
-		out, err = imagetask.Denoise(m, big, imagetask.Options{Tile: 24, Overlap: 8})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got.put("tiled", out.Pix)
-		if out, err = imagetask.Denoise(m, noisy.Crop(0, 0, 16, 20), imagetask.Options{Ensemble: true}); err != nil {
-			t.Fatal(err)
-		}
-		got.put("ensemble", out.Pix)
-		check(t, "denoise-gray", got)
-	})
-	t.Run("denoise-color", func(t *testing.T) {
-		m, err := ae.Decode(shipped(t, "denoise-color"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := outputs{}
-		out, err := imagetask.Denoise(m, colour, imagetask.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got.put("colour", out.Pix)
-		if out, err = imagetask.Denoise(m, colour, imagetask.Options{Tile: 12, Overlap: 4}); err != nil {
-			t.Fatal(err)
-		}
-		got.put("tiled", out.Pix)
-		check(t, "denoise-color", got)
-	})
+	// Each denoiser's outputs on named pictures with named options.
+	type run struct {
+		key string
+		img *imageio.Image
+		o   imagetask.Options
+	}
+	for _, c := range []struct {
+		name string
+		runs []run
+	}{
+		{"denoise-gray", []run{
+			{"grey", noisy, imagetask.Options{}},
+			{"colour", colour, imagetask.Options{}},
+			{"tiled", big, imagetask.Options{Tile: 24, Overlap: 8}},
+			{"ensemble", noisy.Crop(0, 0, 16, 20), imagetask.Options{Ensemble: true}},
+		}},
+		{"denoise-color", []run{
+			{"colour", colour, imagetask.Options{}},
+			{"tiled", colour, imagetask.Options{Tile: 12, Overlap: 4}},
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := ae.Decode(shipped(t, c.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := outputs{}
+			for _, r := range c.runs {
+				out, err := imagetask.Denoise(m, r.img, r.o)
+				if err != nil {
+					t.Fatalf("%s: %v", r.key, err)
+				}
+				got.put(r.key, out.Pix)
+			}
+			check(t, c.name, got)
+		})
+	}
 	for _, c := range []struct {
 		name  string
 		scale int
