@@ -38,10 +38,17 @@ func TestStepAllocs(t *testing.T) {
 		{"conv-vae-gaussian", func(t testing.TB) Config { return smallConvVAE(LikelihoodGaussian) }, []int{4, 1, 8, 8}},
 		{"residual-bn", func(t testing.TB) Config { return residualBN() }, []int{2, 1, 8, 8}},
 		{"restore", func(t testing.TB) Config { return preset(t, "restore:3:8", 1) }, []int{2, 1, 8, 8}},
+		{"colorize-classes", func(t testing.TB) Config { return preset(t, "colorize-classes:8", 1) }, []int{2, 1, 16, 16}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newModel(t, tc.cfg(t), 1)
+			cfg := tc.cfg(t)
+			m := newModel(t, cfg, 1)
 			x := unitTensor(rand.New(rand.NewPCG(1, 2)), tc.input...)
+			target := x
+			if cfg.Loss == LossABClasses { // a colorizer: L in, a and b out
+				in := tc.input
+				target = unitTensor(rand.New(rand.NewPCG(3, 4)), in[0], 2, in[2], in[3])
+			}
 			opt := optim.NewAdam(1e-3, 0.9, 0.999, 1e-8, 0)
 			var step uint64
 			var err error
@@ -49,7 +56,7 @@ func TestStepAllocs(t *testing.T) {
 				step++
 				m.SeedNoise(1, step)
 				m.Params.ZeroGrad()
-				if _, err = m.TrainStep(x, x); err != nil {
+				if _, err = m.TrainStep(x, target); err != nil {
 					return
 				}
 				opt.Step(m.Params.W, m.Params.G)

@@ -30,6 +30,9 @@ const (
 	LossL1   = nn.LossL1
 	LossBCE  = nn.LossBCE
 	LossELBO = "elbo" // a VAE's negative ELBO
+	// LossABClasses trains a colorizer that ends in abmean:T on its class
+	// logits (the layers from abmean on run only at inference).
+	LossABClasses = nn.LossABClasses
 
 	LikelihoodBernoulli = "bernoulli"
 	LikelihoodGaussian  = "gaussian"
@@ -65,7 +68,8 @@ type Config struct {
 	Residual bool `json:"residual,omitempty"`
 
 	// The objective. Loss is mse, l1 or bce (which needs a sigmoid output
-	// and is then computed from the logits), or elbo for a VAE, whose
+	// and is then computed from the logits), ab-classes (a colorizer's
+	// a,b class logits before its abmean layer), or elbo for a VAE, whose
 	// Likelihood is bernoulli (sigmoid output, data in [0,1]) or gaussian
 	// (linear output = the mean, a log-variance learned per output
 	// channel, or per feature for flat outputs). Beta weighs the KL term
@@ -77,6 +81,10 @@ type Config struct {
 	Beta       float64 `json:"beta,omitempty"`
 	Binarize   bool    `json:"binarize,omitempty"`
 	Sparsity   string  `json:"sparsity,omitempty"`
+	// ClassWeights weigh ab-classes' pixels by their colour class
+	// (nn.ABClassWeights, from the training pictures): rare, saturated
+	// colours count more, so the likeliest colour is not always grey.
+	ClassWeights []float32 `json:"class_weights,omitempty"`
 
 	// What an image model was trained for: its task, the noise a denoiser
 	// saw, the scales of an upscaler, the colour space (grey, rgb, y, lab).
@@ -228,6 +236,31 @@ func (c *Config) logits() bool {
 	return c.Loss == LossBCE
 }
 
+// head is the number of final layers that inference runs and training
+// does not, because the loss is computed from their input: the sigmoid
+// before BCE, and abmean (with what follows it) before ab-classes.
+func (c *Config) head() int {
+	if c.logits() {
+		return 1
+	}
+	if c.Loss == LossABClasses {
+		if i := abMeanIndex(c.Decoder); i >= 0 {
+			return len(c.Decoder) - i
+		}
+	}
+	return 0
+}
+
+// abMeanIndex is the position of the last abmean layer in specs, or -1.
+func abMeanIndex(specs []string) int {
+	for i := len(specs) - 1; i >= 0; i-- {
+		if strings.HasPrefix(specs[i], "abmean:") {
+			return i
+		}
+	}
+	return -1
+}
+
 // ErrConfig is wrapped by the errors of Validate.
 var ErrConfig = errors.New("ae: bad config")
 
@@ -299,8 +332,21 @@ func (c *Config) Validate() error {
 		if c.Residual {
 			return bad("loss bce needs the sigmoid to be the output; a residual model adds its input after it")
 		}
+	case LossABClasses:
+		if abMeanIndex(c.Decoder) < 0 {
+			return bad("loss ab-classes needs the decoder to end in abmean:T (after one logit channel per a,b class)")
+		}
+		if c.Residual {
+			return bad("loss ab-classes gives colours, not a residual: the model cannot be residual")
+		}
+		if n := len(c.ClassWeights); n != 0 && n != nn.ABClassCount() {
+			return bad("%d class weights for %d a,b classes", n, nn.ABClassCount())
+		}
 	default:
-		return bad("loss %q; want mse, l1 or bce (with a sigmoid output)", c.Loss)
+		return bad("loss %q; want mse, l1, bce (with a sigmoid output) or ab-classes (with abmean:T)", c.Loss)
+	}
+	if len(c.ClassWeights) != 0 && c.Loss != LossABClasses {
+		return bad("class weights are for the ab-classes loss, not %s", c.Loss)
 	}
 	if _, err := parseSparsity(c.Sparsity); err != nil {
 		return err
@@ -448,6 +494,12 @@ func prod(s []int) int {
 //	                         predicting the residual (default 12:64)
 //	colorize[:WIDTH]         Lab colorizer: L → a,b through a 4× unshuffle and
 //	                         dilated convolutions (receptive field ≈ 250 px)
+//	colorize-classes[:WIDTH[:T]]
+//	                         the same trunk giving a distribution over the
+//	                         a,b classes at a quarter of the resolution,
+//	                         trained with the ab-classes loss and decoded by
+//	                         the annealed mean at temperature T (default
+//	                         0.38): vivid colours where the mean is sepia
 //	mnist-conv[:CODE]        28×28 conv autoencoder: two stride-2 convolutions,
 //	                         a dense code, two transposed convolutions
 //	mnist-vae-conv[:CODE]    the same layers as a VAE: the encoder gives μ and
@@ -491,15 +543,26 @@ func Preset(name string, channels int) (Config, error) {
 		if err != nil {
 			return Config{}, err
 		}
-		c := func(d int) string {
-			if d == 1 {
-				return fmt.Sprintf("conv:%d:3", width)
-			}
-			return fmt.Sprintf("conv:%d:3:d%d", width, d)
-		}
-		enc := []string{"unshuffle:4", c(1), "relu", c(1), "relu", c(2), "relu", c(4), "relu", c(8), "relu", c(16), "relu"}
-		dec := []string{c(8), "relu", c(4), "relu", c(2), "relu", c(1), "relu", "conv:32:3", "shuffle:4"}
+		enc, dec := colorizeTrunk(width)
+		dec = append(dec, "conv:32:3", "shuffle:4")
 		return Config{Channels: 1, Encoder: enc, Decoder: dec, Loss: LossMSE, Color: "lab"}, nil
+	case "colorize-classes":
+		// the same trunk classifying a,b at a quarter of the resolution
+		// (Zhang et al.'s layout): one logit per a,b class, decoded by the
+		// annealed mean at temperature T and upsampled bilinearly
+		width, err := arg(1, 64)
+		if err != nil {
+			return Config{}, err
+		}
+		t := 0.38
+		if len(f) > 2 {
+			if t, err = strconv.ParseFloat(f[2], 64); err != nil || !(t > 0 && t <= 10) {
+				return Config{}, fmt.Errorf("ae: preset %q: the temperature must be in (0, 10]", name)
+			}
+		}
+		enc, dec := colorizeTrunk(width)
+		dec = append(dec, fmt.Sprintf("conv:%d:1", nn.ABClassCount()), "abmean:"+strconv.FormatFloat(t, 'g', -1, 64), "upsample:4:bilinear")
+		return Config{Channels: 1, Encoder: enc, Decoder: dec, Loss: LossABClasses, Color: "lab"}, nil
 	case "mnist-conv":
 		code, err := arg(1, 32)
 		if err != nil {
@@ -518,5 +581,21 @@ func Preset(name string, channels int) (Config, error) {
 		return Config{Input: []int{1, 28, 28}, Encoder: enc, Decoder: dec, Loss: LossELBO, Color: "grey",
 			Variational: true, Likelihood: LikelihoodBernoulli, Beta: 1}, nil
 	}
-	return Config{}, fmt.Errorf("ae: unknown preset %q; want restore[:DEPTH[:WIDTH]], colorize[:WIDTH], mnist-conv[:CODE] or mnist-vae-conv[:CODE]", name)
+	return Config{}, fmt.Errorf("ae: unknown preset %q; want restore[:DEPTH[:WIDTH]], colorize[:WIDTH], colorize-classes[:WIDTH[:T]], mnist-conv[:CODE] or mnist-vae-conv[:CODE]", name)
+}
+
+// colorizeTrunk is the colorizers' network up to their output layers: L
+// through a 4× pixel unshuffle and 3×3 convolutions of width channels
+// dilated 1, 1, 2, 4, 8, 16, 8, 4, 2, 1 (a receptive field of about 250
+// pixels), at a quarter of the resolution.
+func colorizeTrunk(width int) (enc, dec []string) {
+	c := func(d int) string {
+		if d == 1 {
+			return fmt.Sprintf("conv:%d:3", width)
+		}
+		return fmt.Sprintf("conv:%d:3:d%d", width, d)
+	}
+	enc = []string{"unshuffle:4", c(1), "relu", c(1), "relu", c(2), "relu", c(4), "relu", c(8), "relu", c(16), "relu"}
+	dec = []string{c(8), "relu", c(4), "relu", c(2), "relu", c(1), "relu"}
+	return enc, dec
 }

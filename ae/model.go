@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/nn"
@@ -42,6 +44,7 @@ type Model struct {
 	template []nn.Layer // the layers the ParamSet was bound to, until the first instance
 	loss     nn.Loss    // plain models
 	logits   bool       // the loss is computed before the final sigmoid
+	head     int        // final layers training skips (Config.head)
 	vae      *variational
 	sparse   *sparsity
 	noise    noiseSeed // set by SeedNoise
@@ -212,7 +215,7 @@ func build(cfg Config) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Config: cfg, nets: map[[4]int]*instance{}, nEnc: len(cfg.Encoder), logits: cfg.logits()}
+	m := &Model{Config: cfg, nets: map[[4]int]*instance{}, nEnc: len(cfg.Encoder), logits: cfg.logits(), head: cfg.head()}
 	var ps []*nn.Param
 	name := func(i int) string {
 		if i < m.nEnc {
@@ -271,6 +274,9 @@ func build(cfg Config) (*Model, error) {
 		}
 		if m.loss, err = nn.NewLoss(lossName); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		if l, ok := m.loss.(*nn.ABClasses); ok {
+			l.Weights = cfg.ClassWeights
 		}
 		if m.sparse, err = parseSparsity(cfg.Sparsity); err != nil {
 			return nil, err
@@ -612,6 +618,46 @@ func (m *Model) Forward(x, code, out *tensor.Tensor) error {
 		return fmt.Errorf("ae: output buffer holds %d values, the output %d", len(out.Data), len(y.Data))
 	}
 	copy(out.Data, y.Data)
+	return nil
+}
+
+// Temperature is the temperature of a colorizer's annealed mean (its
+// abmean layer), or 0 for a model without one.
+func (m *Model) Temperature() float64 {
+	i := abMeanIndex(m.Config.Decoder)
+	if i < 0 {
+		return 0
+	}
+	t, _ := strconv.ParseFloat(strings.TrimPrefix(m.Config.Decoder[i], "abmean:"), 64)
+	return t
+}
+
+// SetTemperature sets the temperature of a colorizer's annealed mean:
+// towards 0 each pixel takes its likeliest colour (vivid, and wrong more
+// often), at 1 the mean of the predicted distribution (grey where the
+// colour is uncertain, PSNR's optimum). Models without an abmean layer
+// refuse it. Saving the model keeps the new temperature.
+func (m *Model) SetTemperature(t float64) error {
+	i := abMeanIndex(m.Config.Decoder)
+	if i < 0 {
+		return fmt.Errorf("ae: a temperature is for colorizers that classify colours (an abmean layer); this model has none")
+	}
+	if !(t > 0 && t <= 10) {
+		return fmt.Errorf("ae: temperature %v: want 0 < T ≤ 10", t)
+	}
+	m.Config.Decoder = slices.Clone(m.Config.Decoder) // a clone may share it
+	m.Config.Decoder[i] = "abmean:" + strconv.FormatFloat(t, 'g', -1, 64)
+	set := func(layers []nn.Layer) {
+		for _, l := range layers {
+			if a, ok := l.(*nn.ABMean); ok {
+				a.T = t
+			}
+		}
+	}
+	set(m.template)
+	for _, n := range m.nets {
+		set(n.net.Layers)
+	}
 	return nil
 }
 

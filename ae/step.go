@@ -43,15 +43,18 @@ func (m *Model) step(x, target *tensor.Tensor, train bool) (float64, error) {
 		return m.vaeStep(n, x, target, train)
 	}
 	layers := n.net.Layers
-	end := len(layers)
-	if m.logits {
-		end--
-	}
+	end := len(layers) - m.head
 	enc := min(m.nEnc, end)
 	code := n.net.ForwardLayers(x, 0, enc, train)
 	out := n.net.ForwardLayers(code, enc, end, train)
 	out = m.addResidual(n, out, x)
-	if len(out.Data) != len(target.Data) {
+	if c, ok := m.loss.(interface {
+		CheckTarget(pred, target *tensor.Tensor) error
+	}); ok {
+		if err := c.CheckTarget(out, target); err != nil {
+			return 0, fmt.Errorf("ae: %w", err)
+		}
+	} else if len(out.Data) != len(target.Data) {
 		return 0, fmt.Errorf("ae: target %v does not match the output %v", target.Shape, out.Shape)
 	}
 	loss := m.loss.Forward(out, target)

@@ -1,6 +1,10 @@
 package imageio
 
-import "math"
+import (
+	"math"
+	"slices"
+	"sync"
+)
 
 // affine3 returns the three planes out_i = a[i]·(p0, p1, p2, 1) of m's
 // three planes p: every colour transform here but Lab is one (in float64,
@@ -144,3 +148,57 @@ func LabToRGB(m *Image) *Image {
 	}
 	return out
 }
+
+// ABScale divides Lab's a and b in colorization models, bringing them near
+// [-1, 1]: the models read L/100 and give a/ABScale, b/ABScale.
+const ABScale = 110
+
+// ABBinStep is the side of the squares the a,b plane is cut into for
+// colorization as classification (Zhang, Isola and Efros 2016).
+const ABBinStep = 10
+
+// ABBins returns the centres (a, b) of the ABBinStep-wide squares of the
+// a,b plane that hold the colour of some sRGB pixel, ordered by a then b:
+// the classes of a colorizer that predicts a distribution over colours
+// instead of their mean (which, where a colour is uncertain, is a brownish
+// grey). The set is fixed by the sRGB gamut, so models trained today and
+// read later agree on it; it is computed once, from a 64-level grid of
+// sRGB colours.
+func ABBins() [][2]float32 {
+	abBinsOnce.Do(func() {
+		const levels = 64
+		grid := New(3, levels*levels, levels)
+		r, g, b := grid.Plane(0), grid.Plane(1), grid.Plane(2)
+		for i := range r {
+			r[i] = float32(i/(levels*levels)) / (levels - 1)
+			g[i] = float32(i/levels%levels) / (levels - 1)
+			b[i] = float32(i%levels) / (levels - 1)
+		}
+		lab := RGBToLab(grid)
+		seen := map[[2]int]bool{}
+		for i, a := range lab.Plane(1) {
+			bb := lab.Plane(2)[i]
+			seen[[2]int{int(math.Round(float64(a) / ABBinStep)), int(math.Round(float64(bb) / ABBinStep))}] = true
+		}
+		keys := make([][2]int, 0, len(seen))
+		for k := range seen {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(x, y [2]int) int {
+			if x[0] != y[0] {
+				return x[0] - y[0]
+			}
+			return x[1] - y[1]
+		})
+		abBins = make([][2]float32, len(keys))
+		for i, k := range keys {
+			abBins[i] = [2]float32{float32(k[0] * ABBinStep), float32(k[1] * ABBinStep)}
+		}
+	})
+	return abBins
+}
+
+var (
+	abBinsOnce sync.Once
+	abBins     [][2]float32
+)

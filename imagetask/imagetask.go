@@ -253,8 +253,8 @@ func Upscale(m *ae.Model, img *imageio.Image, scale int, o Options) (*imageio.Im
 	return rgb, nil
 }
 
-// ABScale divides Lab's a and b in colorization models (as patches does).
-const ABScale = 110
+// ABScale divides Lab's a and b in colorization models (imageio.ABScale).
+const ABScale = imageio.ABScale
 
 // Colorize makes img grey (the L of Lab), predicts a and b, and returns
 // RGB.

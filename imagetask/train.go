@@ -14,6 +14,7 @@ import (
 	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/dataset"
 	"github.com/bottleneck-ml/bottleneck/imageio"
+	"github.com/bottleneck-ml/bottleneck/nn"
 	"github.com/bottleneck-ml/bottleneck/noise"
 	"github.com/bottleneck-ml/bottleneck/patches"
 	"github.com/bottleneck-ml/bottleneck/train"
@@ -47,6 +48,10 @@ type TrainOptions struct {
 	Likelihood       string
 	Beta             float64
 	Binarize         bool
+	// Rebalance is λ of an ab-classes colorizer's class rebalancing
+	// (nn.ABClassWeights, counted on Data's pictures): 0 means Zhang et
+	// al.'s 0.5, 1 weighs every colour alike.
+	Rebalance float64
 
 	Batch int    // patches per step (default 16)
 	Steps int    // steps per epoch (default 500)
@@ -112,6 +117,11 @@ func Train(ctx context.Context, o TrainOptions) (*ae.Model, error) {
 	cfg, err := o.config(task, fixed)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Loss == ae.LossABClasses {
+		if cfg.ClassWeights, err = classWeights(task.Pool, o.Rebalance); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Multiple() > 1 && task.Patch%cfg.Multiple() != 0 {
 		return nil, fmt.Errorf("imagetask: patch %d must be a multiple of %d for this architecture", task.Patch, cfg.Multiple())
@@ -213,6 +223,9 @@ func (o *TrainOptions) config(task *patches.Task, fixed []int) (ae.Config, error
 	switch {
 	case len(o.Encoder) > 0 || len(o.Decoder) > 0:
 		cfg = ae.Config{Channels: in, Encoder: o.Encoder, Decoder: o.Decoder, Residual: o.Residual, Loss: ae.LossMSE}
+		if slices.ContainsFunc(o.Decoder, func(s string) bool { return strings.HasPrefix(s, "abmean:") }) {
+			cfg.Loss = ae.LossABClasses // a colorizer's class logits, decoded by abmean
+		}
 	default:
 		preset := o.Preset
 		if preset == "" {
@@ -241,10 +254,10 @@ func (o *TrainOptions) config(task *patches.Task, fixed []int) (ae.Config, error
 	}
 	switch o.Loss {
 	case "":
-	case ae.LossL1, ae.LossMSE, ae.LossBCE:
+	case ae.LossL1, ae.LossMSE, ae.LossBCE, ae.LossABClasses:
 		cfg.Loss = o.Loss
 	default:
-		return cfg, fmt.Errorf("imagetask: loss %q: image models take mse, l1 or bce (with a sigmoid output)", o.Loss)
+		return cfg, fmt.Errorf("imagetask: loss %q: image models take mse, l1, bce (with a sigmoid output) or ab-classes (a colorizer ending in abmean:T)", o.Loss)
 	}
 	if o.Variational {
 		cfg.Variational = true
@@ -372,4 +385,41 @@ func setValidator(path string, nm *noise.Model) (func(*ae.Model) string, error) 
 		}
 		return r.String()
 	}, nil
+}
+
+// classWeights counts the colour classes of the pool's pictures, one per
+// 4×4 block (a colorize-classes model's grid), and returns the
+// rebalancing weights for λ (nil for λ = 1: every class alike).
+func classWeights(p *patches.Pool, lambda float64) ([]float32, error) {
+	if lambda == 0 {
+		lambda = 0.5
+	}
+	if !(lambda > 0 && lambda <= 1) {
+		return nil, fmt.Errorf("imagetask: rebalance λ %v: want 0 < λ ≤ 1 (1: no rebalancing)", lambda)
+	}
+	if lambda == 1 {
+		return nil, nil
+	}
+	if !p.Colour {
+		return nil, errors.New("imagetask: colour classes are counted on colour pictures")
+	}
+	const s = 4
+	counts := make([]float64, nn.ABClassCount())
+	for i := range p.Len() {
+		lab := imageio.RGBToLab(p.Image(i))
+		a, b := lab.Plane(1), lab.Plane(2)
+		for y := 0; y+s <= lab.H; y += s {
+			for x := 0; x+s <= lab.W; x += s {
+				var sa, sb float32
+				for dy := range s {
+					for dx := range s {
+						sa += a[(y+dy)*lab.W+x+dx]
+						sb += b[(y+dy)*lab.W+x+dx]
+					}
+				}
+				counts[nn.NearestABClass(sa/(s*s), sb/(s*s))]++
+			}
+		}
+	}
+	return nn.ABClassWeights(counts, lambda)
 }

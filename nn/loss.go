@@ -23,6 +23,7 @@ const (
 	LossL1            = "l1"
 	LossBCE           = "bce"
 	LossBCEWithLogits = "bce-logits"
+	LossABClasses     = "ab-classes" // a colorizer's class logits against a and b (see ABClasses)
 )
 
 // NewLoss returns the loss for name.
@@ -36,8 +37,10 @@ func NewLoss(name string) (Loss, error) {
 		return BCE{}, nil
 	case LossBCEWithLogits:
 		return BCEWithLogits{}, nil
+	case LossABClasses:
+		return NewABClasses(), nil
 	}
-	return nil, fmt.Errorf("unknown loss %q (want mse, l1, bce or bce-logits)", name)
+	return nil, fmt.Errorf("unknown loss %q (want mse, l1, bce, bce-logits or ab-classes)", name)
 }
 
 func checkLoss(name string, pred, target *tensor.Tensor) {

@@ -21,6 +21,7 @@ import (
 //	upsample:S[:bilinear]  nearest (default) or bilinear upsampling
 //	shuffle:R, unshuffle:R PixelShuffle / PixelUnshuffle
 //	flatten, reshape:C:H:W, dropout:P
+//	abmean:T               a colorizer's a,b from its class logits (see ABMean)
 //
 // A dense autoencoder and a DnCNN-style denoiser are two lists of specs.
 
@@ -212,6 +213,19 @@ func parseSpec(s string, ch, flat *int) (Layer, error) {
 		*flat = n
 		*ch = 0
 		return NewDense(in, n), nil
+	case "abmean":
+		if len(f) < 2 {
+			return nil, fmt.Errorf("want abmean:T (the temperature, e.g. 0.38)")
+		}
+		t, err := strconv.ParseFloat(f[1], 64)
+		if err != nil || !(t > 0 && t <= 10) {
+			return nil, fmt.Errorf("abmean %q: want a temperature 0 < T ≤ 10", f[1])
+		}
+		if *ch != ABClassCount() {
+			return nil, fmt.Errorf("abmean needs %d input channels (one per a,b class), have %d", ABClassCount(), *ch)
+		}
+		*ch = 2
+		return NewABMean(t), nil
 	case "dropout":
 		if len(f) < 2 {
 			return nil, fmt.Errorf("want dropout:P")

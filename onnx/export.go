@@ -461,6 +461,17 @@ func emit(b *builder, layers []nn.Layer, prefix string, w map[string]*nn.Param, 
 			if ch > 1 {
 				h = b.node("Gather", "", []string{h, b.ints("", unshufflePerm(ch, l.R), ch*l.R*l.R)}, attrInt("axis", 1))
 			}
+		case *nn.ABMean:
+			// softmax(z/T) over the classes, then the centres' mean: a
+			// 1×1 convolution whose weights are the centres
+			c := l.Centres()
+			wts := make([]float32, 2*len(c))
+			for k, v := range c {
+				wts[k], wts[len(c)+k] = v[0], v[1]
+			}
+			h = b.node("Mul", "", []string{h, b.floats("", []float32{float32(1 / l.T)})})
+			h = b.node("Softmax", "", []string{h}, attrInt("axis", 1))
+			h = b.node("Conv", "", []string{h, b.floats(name+"centres", wts, 2, len(c), 1, 1)}, attrInts("kernel_shape", 1, 1))
 		case *nn.Reshape:
 			if len(l.Shape) == 1 {
 				h, rank = b.node("Flatten", "", []string{h}, attrInt("axis", 1)), 2
@@ -488,6 +499,8 @@ func channels(l nn.Layer, ch int) int {
 		return l.OutC
 	case *nn.Dense:
 		return 0
+	case *nn.ABMean:
+		return 2
 	case *nn.PixelShuffle:
 		if l.Inverse {
 			return ch * l.R * l.R

@@ -34,7 +34,7 @@ func TestExportOpsets(t *testing.T) {
 	var cases []*exportCase
 	for _, c := range syntheticCases(t) {
 		switch c.name {
-		case "table-mahal", "conv-all-layers", "conv-vae", "conv-residual":
+		case "table-mahal", "conv-all-layers", "conv-vae", "conv-residual", "colorize-classes":
 			cases = append(cases, c)
 		}
 	}

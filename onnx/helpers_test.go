@@ -145,6 +145,12 @@ func syntheticCases(t *testing.T) []*exportCase {
 		t.Fatal(err)
 	}
 	cases = append(cases, &exportCase{name: "conv-vae", d: randomDetector(t, vae, 5), x: []*tensor.Tensor{uniform(9, 3, 1, 28, 28)}})
+	// a colorizer that classifies a,b and decodes them by the annealed mean
+	cc, err := ae.Preset("colorize-classes:8:0.5", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, &exportCase{name: "colorize-classes", d: randomDetector(t, cc, 11), x: []*tensor.Tensor{uniform(11, 2, 1, 16, 12)}})
 	gauss, err := ae.DenseConfig([]int{12}, false, ae.Dense{Hidden: []int{10}, Code: 3, Variational: true, Activation: "gelu"})
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ type ImportOptions struct {
 // Supported is the list of operators Import reads, for error messages.
 const Supported = "Gemm, MatMul (+ Add), Conv, ConvTranspose, BatchNormalization, Relu, LeakyRelu (alpha 0.01), Sigmoid, Tanh, Gelu (or its Erf form), " +
 	"Flatten, Reshape, MaxPool, AveragePool, Resize/Upsample (nearest, bilinear), DepthToSpace, SpaceToDepth, Identity, Dropout, Pad of zero, " +
-	"Slice (a VAE's mean), Add of the input (a residual model)"
+	"Slice (a VAE's mean), Add of the input (a residual model), Mul + Softmax + Conv (a colorizer's a,b classes, as bottleneck exports them)"
 
 // ErrUnsupported is wrapped by Import's errors for graphs it cannot turn
 // into a bottleneck model.

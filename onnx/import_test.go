@@ -13,6 +13,7 @@ import (
 	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/anomaly"
 	"github.com/bottleneck-ml/bottleneck/dataset"
+	"github.com/bottleneck-ml/bottleneck/nn"
 	"github.com/bottleneck-ml/bottleneck/onnx/onnxpb"
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
@@ -233,6 +234,12 @@ func TestImportGraphs(t *testing.T) {
 			h := b.node("Gemm", "", []string{"input", w(b, "w1", 24, 4, 6)}, attrInt("transB", 1))
 			return b.node("Softmax", "", []string{h})
 		}, `node "Softmax_1" (Softmax): operator Softmax is not a layer bottleneck has`, "", 0},
+		{"softmax over classes with other centres refused", img, func(b *builder) string {
+			q := nn.ABClassCount()
+			h := b.node("Conv", "", []string{"input", w(b, "c", q*2, q, 2, 1, 1)}, attrInts("kernel_shape", 1, 1))
+			h = b.node("Softmax", "", []string{h}, attrInt("axis", 1))
+			return b.node("Conv", "", []string{h, w(b, "centres", 2*q, 2, q, 1, 1)}, attrInts("kernel_shape", 1, 1))
+		}, `node "Conv_2" (Conv): weights that are not bottleneck's a,b class centres`, "", 0},
 		{"skip connection refused", flat, func(b *builder) string {
 			h := b.node("Gemm", "", []string{"input", w(b, "w1", 36, 6, 6)}, attrInt("transB", 1))
 			h2 := b.node("Relu", "", []string{h})

@@ -326,6 +326,8 @@ func (im *importer) layer(i int, cur *[]int) (int, error) {
 			}
 		}
 		return 0, unsupported(n, "SpaceToDepth of %d channels without the channel order of PixelUnshuffle (a Gather on axis 1 that reorders them)", ch)
+	case "Mul", "Softmax":
+		return im.abMean(i, cur)
 	case "Slice":
 		return 0, im.slice(n, cur)
 	case "Add":
@@ -349,7 +351,11 @@ func (im *importer) layer(i int, cur *[]int) (int, error) {
 		}
 		return 0, unsupported(n, "an addition that is not a layer's bias nor the input added to the output; %s", "bottleneck reads "+Supported)
 	}
-	return 0, unsupported(n, "operator %s is not a layer bottleneck has; it reads %s", op, Supported)
+	return 0, notALayer(n)
+}
+
+func notALayer(n *onnxpb.NodeProto) error {
+	return unsupported(n, "operator %s is not a layer bottleneck has; it reads %s", n.GetOpType(), Supported)
 }
 
 // perChannel reports whether a constant of shape dims, added to a batch of
@@ -655,4 +661,43 @@ func (im *importer) slice(n *onnxpb.NodeProto, cur *[]int) error {
 	im.vaeAt = len(im.items)
 	(*cur)[0] /= 2
 	return nil
+}
+
+// abMean reads a colorizer's decoding as bottleneck exports it: an
+// optional Mul by 1/T, a Softmax over the channels, and a 1×1 Conv whose
+// weights are the a,b class centres (nn.ABMean). It returns the nodes it
+// used after the first.
+func (im *importer) abMean(i int, cur *[]int) (int, error) {
+	n := im.chain[i]
+	t, used := 1.0, 0
+	if n.GetOpType() == "Mul" {
+		s, ok := float32(0), false
+		if in := n.GetInput(); len(in) == 2 {
+			s, ok = im.scalar(in[1])
+		}
+		if !ok || !(s > 0) || i+1 >= len(im.chain) || im.chain[i+1].GetOpType() != "Softmax" {
+			return 0, notALayer(n)
+		}
+		t, used = 1/float64(s), 1
+	}
+	sm := im.chain[i+used]
+	if attrI(sm, "axis", -1) != 1 || len(*cur) != 3 || i+used+1 >= len(im.chain) || im.chain[i+used+1].GetOpType() != "Conv" {
+		return 0, notALayer(sm) // not a colorizer's decoding
+	}
+	conv := im.chain[i+used+1]
+	w, err := im.weight(conv, 1, 4, "weight")
+	if err != nil || w == nil {
+		return 0, orMissing(err, conv, "weight")
+	}
+	centres := (&nn.ABMean{}).Centres()
+	q := len(centres)
+	if !slices.Equal(w.dims, []int{2, q, 1, 1}) || len(conv.GetInput()) > 2 {
+		return 0, unsupported(conv, "weights %v after a softmax; a colorizer's decoding has [2 %d 1 1] (its a,b class centres) and no bias", w.dims, q)
+	}
+	for k, c := range centres {
+		if math.Abs(float64(w.f[k]-c[0])) > 1e-6 || math.Abs(float64(w.f[q+k]-c[1])) > 1e-6 {
+			return 0, unsupported(conv, "weights that are not bottleneck's a,b class centres (class %d)", k)
+		}
+	}
+	return used + 1, im.add(sm, cur, "abmean:"+strconv.FormatFloat(t, 'g', 6, 64), nil)
 }

@@ -79,6 +79,17 @@ func (p *Pool) add(img image.Image) {
 // Len is the number of images.
 func (p *Pool) Len() int { return len(p.ims) }
 
+// Image returns image i of the pool as floats in [0, 1].
+func (p *Pool) Image(i int) *imageio.Image {
+	q := p.ims[i]
+	c := len(q.pix) / (q.h * q.w)
+	m := imageio.New(c, q.h, q.w)
+	for j, v := range q.pix {
+		m.Pix[j] = float32(v) / 255
+	}
+	return m
+}
+
 // Pixels is the number of pixels over all images.
 func (p *Pool) Pixels() int { return p.pixels }
 
@@ -244,8 +255,8 @@ func (t *Task) Fill(x, y *tensor.Tensor, rng *rand.Rand) {
 	}
 }
 
-// ABScale divides Lab's a and b to bring them near [-1, 1].
-const ABScale = 110
+// ABScale divides Lab's a and b in colorization models (imageio.ABScale).
+const ABScale = imageio.ABScale
 
 // luma is the BT.601 Y of an RGB image, or the grey image itself.
 func luma(m *imageio.Image) *imageio.Image {

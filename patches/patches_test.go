@@ -89,3 +89,18 @@ func TestTasks(t *testing.T) {
 		t.Error("denoise without noise: want an error")
 	}
 }
+
+// Image gives a picture of the pool back as floats, channel-major.
+func TestPoolImage(t *testing.T) {
+	p := FromImages(true, ramp(10, 6))
+	m := p.Image(0)
+	if m.C != 3 || m.H != 6 || m.W != 10 {
+		t.Fatalf("image %d×%d×%d, want 3×6×10", m.C, m.H, m.W)
+	}
+	// pixel (x 3, y 2): R 12, G 8, B 128
+	for c, want := range []float32{12, 8, 128} {
+		if got := m.Plane(c)[2*10+3] * 255; math.Abs(float64(got-want)) > 1e-3 {
+			t.Errorf("channel %d: %v, want %v", c, got, want)
+		}
+	}
+}

@@ -36,6 +36,7 @@ type imageCmdOptions struct {
 	ensemble bool
 	maxPx    int
 	prec     precisionFlag
+	temp     float64 // colorize: the annealed mean's temperature (0: the model's)
 }
 
 func (o *imageCmdOptions) addCommon(cmd *cobra.Command, def string) {
@@ -112,6 +113,7 @@ predicts a and b, and the RGB result of the same size is written. Without
 	}
 	o.addCommon(cmd, defaultColorizer)
 	cmd.Flags().StringVar(&o.baseline, "grey-out", "", "also write the grey input the model sees to this PNG")
+	cmd.Flags().Float64Var(&o.temp, "temperature", 0, "colorizers that classify colours (colorize-classes): lower gives more vivid colours, 1 the mean colour (default: the model's)")
 	return cmd
 }
 
@@ -147,6 +149,11 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, stdout, in
 	}
 	if err := o.prec.apply(m, info); err != nil {
 		return err
+	}
+	if o.temp != 0 {
+		if err := m.SetTemperature(o.temp); err != nil {
+			return usagef("--temperature with model %s: %v", name, err)
+		}
 	}
 	if err := imagetask.Check(m, task, o.scale); err != nil {
 		return usagef("model %s: %v; pass another model, or leave -m out", name, err)

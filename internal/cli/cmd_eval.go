@@ -35,6 +35,7 @@ type evalOptions struct {
 	noiseSeed uint64
 	ensemble  bool
 	colour    bool
+	temp      float64
 	precision precisionFlag
 }
 
@@ -91,6 +92,7 @@ estimates a VAE's negative log-likelihood by importance sampling.`,
 	f.StringVar(&o.noise, "noise", "", "image models: noise added to the clean images before denoising (e.g. gaussian:25; seeded by --noise-seed)")
 	f.Uint64Var(&o.noiseSeed, "noise-seed", 1, "image models: seed of the noise")
 	f.BoolVar(&o.ensemble, "ensemble", false, "image models: average over the 8 flips and rotations of each input")
+	f.Float64Var(&o.temp, "temperature", 0, "colorizers that classify colours: the annealed mean's temperature (default: the model's)")
 	f.BoolVar(&o.colour, "colour", false, "grey denoisers: measure on the colour pictures (cleaned plane by plane in an opponent colour space, as 'bottleneck denoise' does)")
 	return cmd
 }
@@ -109,6 +111,11 @@ func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
 	m := det.Model()
 	if err := o.precision.apply(m, o.stderr); err != nil {
 		return err
+	}
+	if o.temp != 0 {
+		if err := m.SetTemperature(o.temp); err != nil {
+			return usagef("--temperature with model %s: %v", o.model, err)
+		}
 	}
 	switch {
 	case o.colour && m.Config.Task != ae.TaskDenoise:

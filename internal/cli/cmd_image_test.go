@@ -13,6 +13,7 @@ import (
 	"github.com/bottleneck-ml/bottleneck/ae"
 	"github.com/bottleneck-ml/bottleneck/imageio"
 	"github.com/bottleneck-ml/bottleneck/imagetask"
+	"github.com/bottleneck-ml/bottleneck/nn"
 )
 
 // writePictures writes n small colour PNGs with smooth gradients and a
@@ -96,6 +97,48 @@ func TestImageTasksEndToEnd(t *testing.T) {
 	mustRun(t, "colorize", "-m", col, one, "-o", co)
 	if img, err := imageio.Read(co); err != nil || img.Bounds().Dx() != 40 {
 		t.Fatalf("colorize output: %v", err)
+	}
+	// a colorizer that classifies colours: trained on the class logits,
+	// its temperature set per run (lower: more saturated) and refused by
+	// a colorizer that regresses a and b
+	cls := filepath.Join(dir, "cls.safetensors")
+	mustRun(t, "-q", "train", "--task", "colorize", "--data", pics, "--preset", "colorize-classes:4",
+		"--patch", "32", "--steps", "3", "--epochs", "1", "-o", cls)
+	if m, err := ae.Open(cls); err != nil || m.Config.Loss != ae.LossABClasses || m.Temperature() != 0.38 || len(m.Config.ClassWeights) != nn.ABClassCount() {
+		t.Fatalf("colorize-classes model: %v, loss %s, temperature %v, %d class weights", err, m.Config.Loss, m.Temperature(), len(m.Config.ClassWeights))
+	}
+	flat := filepath.Join(dir, "flat.safetensors")
+	mustRun(t, "-q", "train", "--task", "colorize", "--data", pics, "--preset", "colorize-classes:4", "--rebalance", "1",
+		"--patch", "32", "--steps", "1", "--epochs", "1", "-o", flat)
+	if m, err := ae.Open(flat); err != nil || m.Config.ClassWeights != nil {
+		t.Fatalf("--rebalance 1: %v, class weights %v", err, m.Config.ClassWeights)
+	}
+	if code, _, stderr := run(t, "-q", "train", "--task", "colorize", "--data", pics, "--preset", "colorize-classes:4", "--rebalance", "2",
+		"--patch", "32", "--steps", "1", "--epochs", "1", "-o", flat); code == 0 || !strings.Contains(stderr, "rebalance") {
+		t.Errorf("--rebalance 2: exit %d, %q", code, stderr)
+	}
+	chroma := func(path string) float64 {
+		pic, err := imageio.Read(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := imageio.RGB(pic)
+		lab := imageio.RGBToLab(img)
+		var s float64
+		for i, a := range lab.Plane(1) {
+			b := lab.Plane(2)[i]
+			s += math.Hypot(float64(a), float64(b))
+		}
+		return s / float64(img.H*img.W)
+	}
+	hot, cold := filepath.Join(dir, "hot.png"), filepath.Join(dir, "cold.png")
+	mustRun(t, "colorize", "-m", cls, one, "-o", hot, "--temperature", "1")
+	mustRun(t, "colorize", "-m", cls, one, "-o", cold, "--temperature", "0.05")
+	if h, c := chroma(hot), chroma(cold); !(c > h) {
+		t.Errorf("chroma at T 0.05 %.2f, at T 1 %.2f: want the lower temperature more saturated", c, h)
+	}
+	if code, _, stderr := run(t, "colorize", "-m", col, one, "-o", hot, "--temperature", "0.5"); code == 0 || !strings.Contains(stderr, "abmean") {
+		t.Errorf("--temperature on a regressing colorizer: exit %d, %q", code, stderr)
 	}
 	// a colorizer measured on a glob and a comma list: the grey picture
 	// is named as skipped, not averaged in with an infinite grey PSNR

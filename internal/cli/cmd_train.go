@@ -38,6 +38,7 @@ type trainOptions struct {
 	likelihood string
 	beta       float64
 	binarize   bool
+	rebalance  float64
 	val        float64
 	checkpoint string
 	resume     bool
@@ -144,9 +145,10 @@ record of the one it started from.`,
 	f.StringVar(&o.task, "task", "", "image task: reconstruct, denoise, upscale or colorize (trains a convolutional model on patches of --data, a folder of images, several joined by commas, or an IDX file)")
 	f.StringVar(&o.noise, "noise", "", "corruption for denoising: "+noise.Syntax)
 	f.IntVar(&o.patch, "patch", 48, "image tasks: training patch side in pixels")
-	f.StringVar(&o.preset, "preset", "", "image tasks: architecture preset: restore[:DEPTH[:WIDTH]], colorize[:WIDTH], mnist-conv[:CODE], mnist-vae-conv[:CODE] (default by task)")
+	f.StringVar(&o.preset, "preset", "", "image tasks: architecture preset: restore[:DEPTH[:WIDTH]], colorize[:WIDTH], colorize-classes[:WIDTH[:T]], mnist-conv[:CODE], mnist-vae-conv[:CODE] (default by task)")
 	f.StringVar(&o.encoder, "encoder", "", "image tasks: encoder layer specs, e.g. conv:32:3:s2,relu,conv:64:3:s2,relu (overrides --preset; see package nn)")
 	f.StringVar(&o.decoder, "decoder", "", "image tasks: decoder layer specs, e.g. convt:32:3:s2,relu,convt:1:3:s2,sigmoid")
+	f.Float64Var(&o.rebalance, "rebalance", 0.5, "colorize-classes: λ of the colour class rebalancing, w ∝ 1/((1−λ)·p + λ/Q) over the training pictures' colours (1: none; lower: rarer, more saturated colours weigh more)")
 	f.BoolVar(&o.residual, "residual", false, "image tasks with --encoder: add the input to the output (predict the residual)")
 	f.IntVar(&o.steps, "steps", 500, "image tasks: training steps per epoch (data is drawn fresh every step)")
 	f.StringVar(&o.valData, "val-data", "", "image tasks: images to report PSNR on after every epoch (not used for training decisions)")
@@ -401,7 +403,7 @@ func runImageTrain(ctx context.Context, o *trainOptions, fit train.Options, stdo
 	to := imagetask.TrainOptions{
 		Task: o.task, Data: strings.Split(o.data.path, ","), Noise: o.noise, Colour: o.colour,
 		Preset: o.preset, Encoder: splitSpecs(o.encoder), Decoder: splitSpecs(o.decoder), Residual: o.residual,
-		Loss: o.loss, Variational: o.arch == "vae", Likelihood: o.likelihood, Binarize: o.binarize,
+		Loss: o.loss, Variational: o.arch == "vae", Likelihood: o.likelihood, Binarize: o.binarize, Rebalance: o.rebalance,
 		Batch: o.batch, Steps: o.steps, Seed: o.seed, ValData: o.valData, ValNoise: o.valNoise,
 		Output: o.output, Fit: fit, Log: log,
 	}
