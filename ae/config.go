@@ -342,6 +342,11 @@ func (c *Config) Validate() error {
 		if n := len(c.ClassWeights); n != 0 && n != nn.ABClassCount() {
 			return bad("%d class weights for %d a,b classes", n, nn.ABClassCount())
 		}
+		for _, w := range c.ClassWeights {
+			if !(w >= 0 && w <= math.MaxFloat32) {
+				return bad("class weight %v; want finite, non-negative weights", w)
+			}
+		}
 	default:
 		return bad("loss %q; want mse, l1, bce (with a sigmoid output) or ab-classes (with abmean:T)", c.Loss)
 	}

@@ -3,6 +3,7 @@ package ae_test
 import (
 	"fmt"
 	"log"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -61,4 +62,40 @@ func Example() {
 	// dense 6 → 4 → 2 → 4 → 6
 	// loss fell: true
 	// codes: [8 2]
+}
+
+// A colorizer that classifies colours (Zhang et al.) is trained on its
+// class logits against the true a and b; its annealed mean's temperature
+// is a knob at inference: lower gives more saturated colours.
+func ExampleModel_SetTemperature() {
+	cfg, err := ae.Preset("colorize-classes:8", 1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := ae.New(cfg, 1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	l := tensor.New(2, 1, 16, 16)  // L/100 of two 16×16 patches
+	ab := tensor.New(2, 2, 16, 16) // their a/110, b/110
+	for i := range ab.Data {
+		ab.Data[i] = 0.3
+	}
+	loss, err := m.TrainStep(l, ab) // the cross-entropy, in nats
+	if err != nil {
+		log.Fatal(err)
+	}
+	// untrained, about log 261: no class favoured
+	fmt.Printf("loss ≈ log(classes): %v, temperature %v\n", math.Abs(loss-math.Log(261)) < 0.5, m.Temperature())
+	if err := m.SetTemperature(0.6); err != nil {
+		log.Fatal(err)
+	}
+	out, err := m.Reconstruct(nil, l)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("output", out.Shape, "temperature", m.Temperature())
+	// Output:
+	// loss ≈ log(classes): true, temperature 0.38
+	// output [2 2 16 16] temperature 0.6
 }

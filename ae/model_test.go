@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bottleneck-ml/bottleneck/nn"
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
@@ -137,12 +138,29 @@ func TestValidate(t *testing.T) {
 			return c
 		}
 	}
+	colour := func(mod func(*Config)) func(t *testing.T) Config {
+		return func(t *testing.T) Config {
+			c := preset(t, "colorize-classes:4", 1)
+			mod(&c)
+			return c
+		}
+	}
 	for _, tc := range []struct {
 		name string
 		cfg  func(t *testing.T) Config
 		want string
 	}{
 		{"loss", dense(func(c *Config) { c.Loss = "hinge" }), `loss "hinge"`},
+		{"ab-classes-without-abmean", conv(func(c *Config) { c.Residual = false; c.Loss = LossABClasses }), "abmean"},
+		{"class-weights-count", colour(func(c *Config) { c.ClassWeights = []float32{1, 2} }), "2 class weights"},
+		{"class-weights-nan", colour(func(c *Config) {
+			c.ClassWeights = make([]float32, nn.ABClassCount())
+			c.ClassWeights[3] = float32(math.NaN())
+		}), "finite, non-negative"},
+		{"class-weights-mse", colour(func(c *Config) {
+			c.ClassWeights = make([]float32, nn.ABClassCount())
+			c.Loss = LossMSE
+		}), "ab-classes loss"},
 		{"bce-without-sigmoid", dense(func(c *Config) { c.Decoder[len(c.Decoder)-1] = "identity" }), "sigmoid output"},
 		{"bce-residual", dense(func(c *Config) { c.Residual = true }), "residual"},
 		{"binarize-plain", dense(func(c *Config) { c.Binarize = true }), "variational models"},

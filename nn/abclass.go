@@ -268,6 +268,9 @@ func (l *ABClasses) encode(ta, tb []float32, tw, y, x, s int) {
 	for c, m := range l.centres {
 		da, db := a-m[0], b-m[1]
 		l.dist[c] = da*da + db*db
+		if !(l.dist[c] <= math.MaxFloat32) { // a NaN target: far from every class (the loss is NaN, not a crash)
+			l.dist[c] = math.MaxFloat32
+		}
 	}
 	// the 5 nearest by selection: Q is a few hundred, 5 passes are cheap
 	var sum float32

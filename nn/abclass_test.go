@@ -214,3 +214,13 @@ func TestABClassWeights(t *testing.T) {
 	l.Weights[far] = 2
 	nntest.CheckLoss(t, l, pred, target)
 }
+
+// A NaN target gives a NaN loss, not an index out of range.
+func TestABClassesNaNTarget(t *testing.T) {
+	q := nn.ABClassCount()
+	target := tensor.New(1, 2, 1, 1)
+	target.Data[0] = float32(math.NaN())
+	if l := nn.NewABClasses().Forward(tensor.New(1, q, 1, 1), target); !math.IsNaN(l) {
+		t.Errorf("loss %v for a NaN target; want NaN", l)
+	}
+}
