@@ -8,7 +8,7 @@
 # history of each file is in docs/MODELS.md and in the file itself
 # (`training.command` in its metadata). These are the single-run forms.
 #
-# Usage: scripts/train-image-models.sh [denoise|denoise-color|upscale|colorize|mnist|all] [OUTDIR]
+# Usage: scripts/train-image-models.sh [denoise|denoise-color|upscale|colorize|colorize-vivid|mnist|all] [OUTDIR]
 # Runs niced in the foreground; start it under nohup for the long ones.
 set -eu
 what=${1:-all}
@@ -80,6 +80,15 @@ if [ "$what" = colorize ] || [ "$what" = all ]; then
   nice -n 10 $bn --threads 1 train --task colorize --data "$data/sr/t91,$data/sr/urban100/img_0[0-7]*" \
     --preset colorize:48 --patch 96 --batch 16 --steps 100 --epochs 80 --lr 1e-3 --schedule cosine:1:0.02 --ema 0.999 --seed 3 \
     --val-data "$data/sr/set5/image_SRF_4" -o "$out/colorize.safetensors" --resume
+fi
+if [ "$what" = colorize-vivid ] || [ "$what" = all ]; then
+  # colours as classes (Zhang et al.), rebalanced at λ 0.8, decoded at
+  # T = 1 (T does not change training; the shipped file was trained with
+  # T 0.38 and set to 1 with Model.SetTemperature: the same weights). Shipped
+  # in half precision: go run ./scripts/half-model -o zoo/models/colorize-vivid.safetensors "$out/colorize-vivid.safetensors"
+  nice -n 5 $bn --threads 2 train --task colorize --data "$data/sr/t91,$data/sr/urban100/img_0[0-7]*" \
+    --preset colorize-classes:48:1 --rebalance 0.8 --patch 96 --batch 16 --steps 100 --epochs 40 --lr 1e-3 --schedule cosine:1:0.02 --ema 0.999 --seed 3 \
+    --val-data "$data/sr/set5/image_SRF_4" -o "$out/colorize-vivid.safetensors" --resume
 fi
 if [ "$what" = mnist ] || [ "$what" = all ]; then
   D=$data/mnist

@@ -206,6 +206,7 @@ func TestShippedImageModels(t *testing.T) {
 		{[]string{"upscale", "--scale", "3", in}, 90, 60},
 		{[]string{"upscale", "--scale", "4", in}, 120, 80},
 		{[]string{"colorize", in}, 30, 20},
+		{[]string{"colorize", "-m", "colorize-vivid", "--temperature", "0.5", in}, 30, 20},
 	} {
 		out := filepath.Join(dir, c.args[0]+".png")
 		mustRun(t, append(c.args, "-o", out)...)

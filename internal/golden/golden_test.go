@@ -333,19 +333,21 @@ func TestShippedImageModels(t *testing.T) {
 			check(t, c.name, got)
 		})
 	}
-	t.Run("colorize", func(t *testing.T) {
-		m, err := ae.Decode(shipped(t, "colorize"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := imagetask.Colorize(m, colour, imagetask.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := outputs{}
-		got.put("colour", out.Pix)
-		check(t, "colorize", got)
-	})
+	for _, name := range []string{"colorize", "colorize-vivid"} {
+		t.Run(name, func(t *testing.T) {
+			m, err := ae.Decode(shipped(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := imagetask.Colorize(m, colour, imagetask.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := outputs{}
+			got.put("colour", out.Pix)
+			check(t, name, got)
+		})
+	}
 }
 
 // run runs the command line in process and fails the test on a non-zero
