@@ -57,15 +57,21 @@ func (m *Model) step(x, target *tensor.Tensor, train bool) (float64, error) {
 	} else if len(out.Data) != len(target.Data) {
 		return 0, fmt.Errorf("ae: target %v does not match the output %v", target.Shape, out.Shape)
 	}
-	loss := m.loss.Forward(out, target)
 	if !train {
+		loss := m.loss.Forward(out, target)
 		if m.sparse != nil {
 			loss += m.sparse.penalty(code, nil)
 		}
 		return loss, nil
 	}
 	dOut := grow(&n.dOut, out.Shape, len(out.Data))
-	m.loss.Backward(dOut, out, target)
+	var loss float64
+	if f, ok := m.loss.(nn.FusedLoss); ok {
+		loss = f.ForwardBackward(dOut, out, target)
+	} else {
+		loss = m.loss.Forward(out, target)
+		m.loss.Backward(dOut, out, target)
+	}
 	g := dOut
 	for i := end - 1; i >= m.nEnc; i-- {
 		g = layers[i].Backward(g)

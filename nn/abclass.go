@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/bottleneck-ml/bottleneck/imageio"
+	"github.com/bottleneck-ml/bottleneck/internal/f32"
 	"github.com/bottleneck-ml/bottleneck/tensor"
 )
 
@@ -37,7 +38,7 @@ type ABMean struct {
 	inShape  []int
 	outShape []int
 	x        *tensor.Tensor
-	p        []float32 // one pixel's softmax
+	prob, mx []float32 // one sample's softmax planes; a plane of scratch
 	out, dx  *tensor.Tensor
 }
 
@@ -54,7 +55,6 @@ func (l *ABMean) Setup(in []int) ([]int, error) {
 		return nil, fmt.Errorf("abmean: input %v, want [%d H W]: one channel per a,b class", in, len(l.centres))
 	}
 	l.q, l.hw = in[0], in[1]*in[2]
-	l.p = make([]float32, l.q)
 	l.inShape, l.outShape = slices.Clone(in), []int{2, in[1], in[2]}
 	return slices.Clone(l.outShape), nil
 }
@@ -83,41 +83,69 @@ func ABClassCount() int { return len(imageio.ABBins()) }
 func (l *ABMean) Params() []*Param { return nil }
 func (l *ABMean) Init(*rand.Rand)  {}
 
-// softmax writes into p the softmax of scale·z over the q logits of pixel
-// j of sample plane z (strided by hw), and returns p.
-func softmaxPixel(p, z []float32, j, hw int, scale float64) []float32 {
-	m := math.Inf(-1)
-	for c := range p {
-		m = max(m, scale*float64(z[c*hw+j]))
+// softmaxPlanes sets p (q planes of hw values) to the softmax over the
+// planes of scale·z (scale > 0) at each of the hw pixels, plane by plane so
+// that every loop runs along memory and the exponentials are f32.Exp's
+// vector loop; mx is scratch of hw values. A NaN logit gives NaN
+// probabilities at its pixel.
+func softmaxPlanes(p, z, mx []float32, q, hw int, scale float32) {
+	copy(mx, z[:hw])
+	for c := 1; c < q; c++ {
+		for j, v := range z[c*hw : (c+1)*hw] {
+			if v > mx[j] {
+				mx[j] = v
+			}
+		}
 	}
-	var s float64
-	for c := range p {
-		e := math.Exp(scale*float64(z[c*hw+j]) - m)
-		p[c] = float32(e)
-		s += e
+	for c := range q {
+		zc, pc := z[c*hw:(c+1)*hw], p[c*hw:(c+1)*hw]
+		for j := range pc {
+			pc[j] = scale * (zc[j] - mx[j])
+		}
 	}
-	inv := float32(1 / s)
-	for c := range p {
-		p[c] *= inv
+	f32.Exp(p[:q*hw], p[:q*hw])
+	sum := mx
+	clear(sum)
+	for c := range q {
+		for j, v := range p[c*hw : (c+1)*hw] {
+			sum[j] += v
+		}
 	}
-	return p
+	for j := range sum {
+		sum[j] = 1 / sum[j]
+	}
+	for c := range q {
+		pc := p[c*hw : (c+1)*hw]
+		for j := range pc {
+			pc[j] *= sum[j]
+		}
+	}
+}
+
+// grow returns *b with n values, allocating only when it is too small.
+func grow(b *[]float32, n int) []float32 {
+	if cap(*b) < n {
+		*b = make([]float32, n)
+	}
+	*b = (*b)[:n]
+	return *b
 }
 
 func (l *ABMean) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
-	n := x.Rows()
+	n, q, hw := x.Rows(), l.q, l.hw
 	l.x = x
 	out := buffer(&l.out, n, l.outShape)
+	p, mx := grow(&l.prob, q*hw), grow(&l.mx, hw)
 	for s := range n {
-		z := x.Data[s*l.q*l.hw : (s+1)*l.q*l.hw]
-		o := out.Data[s*2*l.hw : (s+1)*2*l.hw]
-		for j := range l.hw {
-			p := softmaxPixel(l.p, z, j, l.hw, 1/l.T)
-			var a, b float32
-			for c, pc := range p {
-				a += pc * l.centres[c][0]
-				b += pc * l.centres[c][1]
+		softmaxPlanes(p, x.Data[s*q*hw:(s+1)*q*hw], mx, q, hw, float32(1/l.T))
+		oa, ob := out.Data[s*2*hw:s*2*hw+hw], out.Data[s*2*hw+hw:(s+1)*2*hw]
+		clear(oa)
+		clear(ob)
+		for c, m := range l.centres {
+			for j, v := range p[c*hw : (c+1)*hw] {
+				oa[j] += v * m[0]
+				ob[j] += v * m[1]
 			}
-			o[j], o[l.hw+j] = a, b
 		}
 	}
 	return out
@@ -129,21 +157,25 @@ func (l *ABMean) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 // checked against finite differences.
 func (l *ABMean) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	x := l.x
-	n := x.Rows()
+	n, q, hw := x.Rows(), l.q, l.hw
 	dx := buffer(&l.dx, n, l.inShape)
+	p, mx := grow(&l.prob, q*hw), grow(&l.mx, hw)
 	for s := range n {
-		z := x.Data[s*l.q*l.hw : (s+1)*l.q*l.hw]
-		d := dx.Data[s*l.q*l.hw : (s+1)*l.q*l.hw]
-		g := dy.Data[s*2*l.hw : (s+1)*2*l.hw]
-		for j := range l.hw {
-			p := softmaxPixel(l.p, z, j, l.hw, 1/l.T)
-			ga, gb := g[j], g[l.hw+j]
-			var mean float32
-			for c, pc := range p {
-				mean += pc * (l.centres[c][0]*ga + l.centres[c][1]*gb)
+		softmaxPlanes(p, x.Data[s*q*hw:(s+1)*q*hw], mx, q, hw, float32(1/l.T))
+		d := dx.Data[s*q*hw : (s+1)*q*hw]
+		ga, gb := dy.Data[s*2*hw:s*2*hw+hw], dy.Data[s*2*hw+hw:(s+1)*2*hw]
+		mean := mx // Σ_k p_k·g_k per pixel
+		clear(mean)
+		for c, m := range l.centres {
+			for j, v := range p[c*hw : (c+1)*hw] {
+				mean[j] += v * (m[0]*ga[j] + m[1]*gb[j])
 			}
-			for c, pc := range p {
-				d[c*l.hw+j] = pc * (l.centres[c][0]*ga + l.centres[c][1]*gb - mean) / float32(l.T)
+		}
+		invT := float32(1 / l.T)
+		for c, m := range l.centres {
+			dc := d[c*hw : (c+1)*hw]
+			for j, v := range p[c*hw : (c+1)*hw] {
+				dc[j] = v * (m[0]*ga[j] + m[1]*gb[j] - mean[j]) * invT
 			}
 		}
 	}
@@ -165,10 +197,12 @@ type ABClasses struct {
 	Weights []float32
 
 	centres [][2]float32 // Lab units
-	p       []float32
-	near    [abNeighbours]int
-	weight  [abNeighbours]float32
-	dist    []float32
+	// one sample's softmax planes, and per pixel its soft encoding (the
+	// abNeighbours nearest classes, nearest first, and their weights)
+	// and the scale of its gradient
+	prob, mx, gs []float32
+	near         []int32
+	weight       []float32
 }
 
 const (
@@ -178,8 +212,7 @@ const (
 
 // NewABClasses returns the loss.
 func NewABClasses() *ABClasses {
-	c := imageio.ABBins()
-	return &ABClasses{centres: c, p: make([]float32, len(c)), dist: make([]float32, len(c))}
+	return &ABClasses{centres: imageio.ABBins()}
 }
 
 // NearestABClass is the index of the a,b class whose centre is nearest
@@ -253,9 +286,10 @@ func (l *ABClasses) CheckTarget(pred, target *tensor.Tensor) error {
 	return nil
 }
 
-// encode sets l.near and l.weight to the soft encoding of the block of
-// the a,b planes ta, tb (row stride tw) at (y, x) of size s.
-func (l *ABClasses) encode(ta, tb []float32, tw, y, x, s int) {
+// encode writes into near and weight the soft encoding of the s×s block
+// at (y, x) of the a,b planes ta, tb (row stride tw): the abNeighbours
+// nearest classes, nearest first, kept in one pass by insertion.
+func (l *ABClasses) encode(near []int32, weight []float32, ta, tb []float32, tw, y, x, s int) {
 	var a, b float32
 	for i := range s {
 		for k := range s {
@@ -265,88 +299,97 @@ func (l *ABClasses) encode(ta, tb []float32, tw, y, x, s int) {
 	}
 	a *= imageio.ABScale / float32(s*s)
 	b *= imageio.ABScale / float32(s*s)
+	var nd [abNeighbours]float32
+	kept := 0
 	for c, m := range l.centres {
 		da, db := a-m[0], b-m[1]
-		l.dist[c] = da*da + db*db
-		if !(l.dist[c] <= math.MaxFloat32) { // a NaN target: far from every class (the loss is NaN, not a crash)
-			l.dist[c] = math.MaxFloat32
+		d := da*da + db*db
+		if !(d <= math.MaxFloat32) { // a NaN target: far from every class (the loss is NaN, not a crash)
+			d = math.MaxFloat32
 		}
+		if kept == abNeighbours && d >= nd[kept-1] {
+			continue
+		}
+		i := min(kept, abNeighbours-1)
+		for ; i > 0 && nd[i-1] > d; i-- {
+			nd[i], near[i] = nd[i-1], near[i-1]
+		}
+		nd[i], near[i] = d, int32(c)
+		kept = min(kept+1, abNeighbours)
 	}
-	// the 5 nearest by selection: Q is a few hundred, 5 passes are cheap
 	var sum float32
-	for k := range abNeighbours {
-		best := -1
-		for c, d := range l.dist {
-			if d >= 0 && (best < 0 || d < l.dist[best]) {
-				best = c
-			}
-		}
-		l.near[k] = best
-		l.weight[k] = float32(math.Exp(-float64(l.dist[best]) / (2 * abSigma * abSigma)))
-		sum += l.weight[k]
-		l.dist[best] = -1
+	for k, d := range nd {
+		weight[k] = float32(math.Exp(-float64(d) / (2 * abSigma * abSigma)))
+		sum += weight[k]
 	}
-	for k := range l.weight {
-		l.weight[k] /= sum
+	for k := range weight {
+		weight[k] /= sum
 	}
 }
 
-// each runs f on every logit pixel with its softmax (in l.p) and the
-// soft-encoded target (l.near, l.weight); f gets the sample's logits,
-// the pixel index and the plane size.
-func (l *ABClasses) each(pred, target *tensor.Tensor, f func(n, j, hw int)) {
+// pass is the loss, and with dpred its gradient, in one sweep: each
+// pixel's softmax and soft encoding are computed once.
+func (l *ABClasses) pass(dpred, pred, target *tensor.Tensor) float64 {
 	if err := l.CheckTarget(pred, target); err != nil {
 		panic("nn: " + err.Error())
 	}
 	q, h, w := pred.Shape[1], pred.Shape[2], pred.Shape[3]
 	th, tw := target.Shape[2], target.Shape[3]
-	s := th / h
+	s, hw := th/h, h*w
+	scale := 1 / float64(max(1, pred.Shape[0]*hw))
+	p, mx, gs := grow(&l.prob, q*hw), grow(&l.mx, hw), grow(&l.gs, hw)
+	if cap(l.near) < abNeighbours*hw {
+		l.near = make([]int32, abNeighbours*hw)
+	}
+	near, weight := l.near[:abNeighbours*hw], grow(&l.weight, abNeighbours*hw)
+	var sum float64
 	for n := range pred.Shape[0] {
-		z := pred.Data[n*q*h*w : (n+1)*q*h*w]
+		softmaxPlanes(p, pred.Data[n*q*hw:(n+1)*q*hw], mx, q, hw, 1)
 		ta := target.Data[n*2*th*tw : n*2*th*tw+th*tw]
 		tb := target.Data[n*2*th*tw+th*tw : (n+1)*2*th*tw]
 		for y := range h {
 			for x := range w {
 				j := y*w + x
-				softmaxPixel(l.p, z, j, h*w, 1)
-				l.encode(ta, tb, tw, y, x, s)
-				f(n, j, h*w)
+				nj, wj := near[j*abNeighbours:(j+1)*abNeighbours], weight[j*abNeighbours:(j+1)*abNeighbours]
+				l.encode(nj, wj, ta, tb, tw, y, x, s)
+				pw := float32(1) // the rebalancing weight of the nearest class
+				if l.Weights != nil {
+					pw = l.Weights[nj[0]]
+				}
+				var ce float64
+				for k, c := range nj {
+					ce -= float64(wj[k]) * math.Log(max(float64(p[int(c)*hw+j]), 1e-30))
+				}
+				sum += float64(pw) * ce
+				gs[j] = float32(scale) * pw
+			}
+		}
+		if dpred == nil {
+			continue
+		}
+		// softmax − encoding, each pixel scaled by its weight / count
+		g := dpred.Data[n*q*hw : (n+1)*q*hw]
+		for c := range q {
+			gc, pc := g[c*hw:(c+1)*hw], p[c*hw:(c+1)*hw]
+			for j := range gc {
+				gc[j] = pc[j] * gs[j]
+			}
+		}
+		for j := range hw {
+			for k, c := range near[j*abNeighbours : (j+1)*abNeighbours] {
+				g[int(c)*hw+j] -= weight[j*abNeighbours+k] * gs[j]
 			}
 		}
 	}
+	return sum * scale
 }
 
-// pixelWeight is the rebalancing weight of the pixel just encoded.
-func (l *ABClasses) pixelWeight() float32 {
-	if l.Weights == nil {
-		return 1
-	}
-	return l.Weights[l.near[0]]
-}
+func (l *ABClasses) Forward(pred, target *tensor.Tensor) float64 { return l.pass(nil, pred, target) }
 
-func (l *ABClasses) Forward(pred, target *tensor.Tensor) float64 {
-	var sum float64
-	l.each(pred, target, func(_, _, _ int) {
-		var ce float64
-		for k, c := range l.near {
-			ce -= float64(l.weight[k]) * math.Log(max(float64(l.p[c]), 1e-30))
-		}
-		sum += float64(l.pixelWeight()) * ce
-	})
-	return sum / float64(max(1, pred.Shape[0]*pred.Shape[2]*pred.Shape[3]))
-}
+func (l *ABClasses) Backward(dpred, pred, target *tensor.Tensor) { l.pass(dpred, pred, target) }
 
-func (l *ABClasses) Backward(dpred, pred, target *tensor.Tensor) {
-	scale := 1 / float32(max(1, pred.Shape[0]*pred.Shape[2]*pred.Shape[3]))
-	q := pred.Shape[1]
-	l.each(pred, target, func(n, j, hw int) {
-		g := dpred.Data[n*q*hw : (n+1)*q*hw]
-		s := scale * l.pixelWeight()
-		for c, pc := range l.p {
-			g[c*hw+j] = pc * s
-		}
-		for k, c := range l.near {
-			g[c*hw+j] -= l.weight[k] * s
-		}
-	})
+// ForwardBackward returns the loss and writes its gradient into dpred in
+// one pass (see nn.FusedLoss).
+func (l *ABClasses) ForwardBackward(dpred, pred, target *tensor.Tensor) float64 {
+	return l.pass(dpred, pred, target)
 }

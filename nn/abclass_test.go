@@ -103,7 +103,17 @@ func TestABClassesGrad(t *testing.T) {
 	for _, c := range []struct{ h, s int }{{2, 1}, {2, 2}, {1, 4}} {
 		pred := tensor.New(2, q, c.h, c.h)
 		normal(rng, pred.Data)
-		nntest.CheckLoss(t, nn.NewABClasses(), pred, abTarget(rng, 2, c.h*c.s, c.h*c.s))
+		target := abTarget(rng, 2, c.h*c.s, c.h*c.s)
+		nntest.CheckLoss(t, nn.NewABClasses(), pred, target)
+		// the fused pass a training step uses gives the same loss and
+		// gradient as Forward and Backward
+		l := nn.NewABClasses()
+		g1, g2 := tensor.New(pred.Shape...), tensor.New(pred.Shape...)
+		l.Backward(g1, pred, target)
+		if f, b := l.Forward(pred, target), l.ForwardBackward(g2, pred, target); f != b {
+			t.Errorf("ForwardBackward loss %v, Forward %v", b, f)
+		}
+		nntest.Compare(t, "ForwardBackward gradient", g2.Data, g1.Data, 0)
 	}
 }
 

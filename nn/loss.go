@@ -17,6 +17,17 @@ type Loss interface {
 	Backward(dpred, pred, target *tensor.Tensor)
 }
 
+// FusedLoss is a Loss that gives the loss and its gradient in one pass.
+// A training step calls ForwardBackward when its loss has it, so a loss
+// whose per-element work is costly (ABClasses: a softmax and a nearest-
+// class search per pixel) does it once a step rather than twice.
+type FusedLoss interface {
+	Loss
+	// ForwardBackward returns Forward(pred, target) and writes
+	// Backward's gradient into dpred.
+	ForwardBackward(dpred, pred, target *tensor.Tensor) float64
+}
+
 // Loss names accepted by NewLoss.
 const (
 	LossMSE           = "mse"
