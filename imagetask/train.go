@@ -118,10 +118,13 @@ func Train(ctx context.Context, o TrainOptions) (*ae.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Loss == ae.LossABClasses {
+	switch {
+	case cfg.Loss == ae.LossABClasses:
 		if cfg.ClassWeights, err = classWeights(task.Pool, o.Rebalance); err != nil {
 			return nil, err
 		}
+	case o.Rebalance != 0:
+		return nil, fmt.Errorf("imagetask: rebalance is for colorizers that classify colours (preset colorize-classes); this model's loss is %s", cfg.Loss)
 	}
 	if cfg.Multiple() > 1 && task.Patch%cfg.Multiple() != 0 {
 		return nil, fmt.Errorf("imagetask: patch %d must be a multiple of %d for this architecture", task.Patch, cfg.Multiple())

@@ -117,6 +117,10 @@ func TestImageTasksEndToEnd(t *testing.T) {
 		"--patch", "32", "--steps", "1", "--epochs", "1", "-o", flat); code == 0 || !strings.Contains(stderr, "rebalance") {
 		t.Errorf("--rebalance 2: exit %d, %q", code, stderr)
 	}
+	if code, _, stderr := run(t, "-q", "train", "--task", "colorize", "--data", pics, "--preset", "colorize:4", "--rebalance", "0.8",
+		"--patch", "32", "--steps", "1", "--epochs", "1", "-o", flat); code == 0 || !strings.Contains(stderr, "colorize-classes") {
+		t.Errorf("--rebalance on a regressing colorizer: exit %d, %q", code, stderr)
+	}
 	chroma := func(path string) float64 {
 		pic, err := imageio.Read(path)
 		if err != nil {

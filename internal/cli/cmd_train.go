@@ -148,7 +148,7 @@ record of the one it started from.`,
 	f.StringVar(&o.preset, "preset", "", "image tasks: architecture preset: restore[:DEPTH[:WIDTH]], colorize[:WIDTH], colorize-classes[:WIDTH[:T]], mnist-conv[:CODE], mnist-vae-conv[:CODE] (default by task)")
 	f.StringVar(&o.encoder, "encoder", "", "image tasks: encoder layer specs, e.g. conv:32:3:s2,relu,conv:64:3:s2,relu (overrides --preset; see package nn)")
 	f.StringVar(&o.decoder, "decoder", "", "image tasks: decoder layer specs, e.g. convt:32:3:s2,relu,convt:1:3:s2,sigmoid")
-	f.Float64Var(&o.rebalance, "rebalance", 0.5, "colorize-classes: λ of the colour class rebalancing, w ∝ 1/((1−λ)·p + λ/Q) over the training pictures' colours (1: none; lower: rarer, more saturated colours weigh more)")
+	f.Float64Var(&o.rebalance, "rebalance", 0, "colorize-classes: λ of the colour class rebalancing, w ∝ 1/((1−λ)·p + λ/Q) over the training pictures' colours (0: Zhang et al.'s 0.5; 1: none; lower: rarer, more saturated colours weigh more)")
 	f.BoolVar(&o.residual, "residual", false, "image tasks with --encoder: add the input to the output (predict the residual)")
 	f.IntVar(&o.steps, "steps", 500, "image tasks: training steps per epoch (data is drawn fresh every step)")
 	f.StringVar(&o.valData, "val-data", "", "image tasks: images to report PSNR on after every epoch (not used for training decisions)")
