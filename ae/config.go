@@ -251,6 +251,11 @@ func (c *Config) head() int {
 	return 0
 }
 
+// ClassifiesColours reports whether the decoder ends a colorizer that
+// classifies colours: it has an abmean layer, so the loss it trains with
+// is ab-classes.
+func (c *Config) ClassifiesColours() bool { return abMeanIndex(c.Decoder) >= 0 }
+
 // abMeanIndex is the position of the last abmean layer in specs, or -1.
 func abMeanIndex(specs []string) int {
 	for i := len(specs) - 1; i >= 0; i-- {

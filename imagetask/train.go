@@ -226,7 +226,7 @@ func (o *TrainOptions) config(task *patches.Task, fixed []int) (ae.Config, error
 	switch {
 	case len(o.Encoder) > 0 || len(o.Decoder) > 0:
 		cfg = ae.Config{Channels: in, Encoder: o.Encoder, Decoder: o.Decoder, Residual: o.Residual, Loss: ae.LossMSE}
-		if slices.ContainsFunc(o.Decoder, func(s string) bool { return strings.HasPrefix(s, "abmean:") }) {
+		if cfg.ClassifiesColours() {
 			cfg.Loss = ae.LossABClasses // a colorizer's class logits, decoded by abmean
 		}
 	default:
@@ -406,23 +406,10 @@ func classWeights(p *patches.Pool, lambda float64) ([]float32, error) {
 	if !p.Colour {
 		return nil, errors.New("imagetask: colour classes are counted on colour pictures")
 	}
-	const s = 4
 	counts := make([]float64, nn.ABClassCount())
 	for i := range p.Len() {
 		lab := imageio.RGBToLab(p.Image(i))
-		a, b := lab.Plane(1), lab.Plane(2)
-		for y := 0; y+s <= lab.H; y += s {
-			for x := 0; x+s <= lab.W; x += s {
-				var sa, sb float32
-				for dy := range s {
-					for dx := range s {
-						sa += a[(y+dy)*lab.W+x+dx]
-						sb += b[(y+dy)*lab.W+x+dx]
-					}
-				}
-				counts[nn.NearestABClass(sa/(s*s), sb/(s*s))]++
-			}
-		}
+		nn.CountABClasses(counts, lab.Plane(1), lab.Plane(2), lab.W, 4)
 	}
 	return nn.ABClassWeights(counts, lambda)
 }

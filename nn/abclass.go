@@ -286,19 +286,40 @@ func (l *ABClasses) CheckTarget(pred, target *tensor.Tensor) error {
 	return nil
 }
 
+// blockMean is the mean of the s×s block at block (y, x) of the planes
+// ta and tb (row stride tw): the colour a model classifying at 1/s of
+// the resolution is trained to give there.
+func blockMean(ta, tb []float32, tw, y, x, s int) (a, b float32) {
+	for i := range s {
+		row := (y*s+i)*tw + x*s
+		for k := range s {
+			a += ta[row+k]
+			b += tb[row+k]
+		}
+	}
+	return a / float32(s*s), b / float32(s*s)
+}
+
+// CountABClasses adds to counts (one per a,b class) the nearest class of
+// each whole s×s block's mean colour in the Lab planes a and b (row stride
+// w, Lab units): the class frequencies ABClassWeights rebalances, counted
+// on the grid a colorizer classifies at.
+func CountABClasses(counts []float64, a, b []float32, w, s int) {
+	h := len(a) / w
+	for y := range h / s {
+		for x := range w / s {
+			counts[NearestABClass(blockMean(a, b, w, y, x, s))]++
+		}
+	}
+}
+
 // encode writes into near and weight the soft encoding of the s×s block
 // at (y, x) of the a,b planes ta, tb (row stride tw): the abNeighbours
 // nearest classes, nearest first, kept in one pass by insertion.
 func (l *ABClasses) encode(near []int32, weight []float32, ta, tb []float32, tw, y, x, s int) {
-	var a, b float32
-	for i := range s {
-		for k := range s {
-			a += ta[(y*s+i)*tw+x*s+k]
-			b += tb[(y*s+i)*tw+x*s+k]
-		}
-	}
-	a *= imageio.ABScale / float32(s*s)
-	b *= imageio.ABScale / float32(s*s)
+	a, b := blockMean(ta, tb, tw, y, x, s)
+	a *= imageio.ABScale
+	b *= imageio.ABScale
 	var nd [abNeighbours]float32
 	kept := 0
 	for c, m := range l.centres {

@@ -234,3 +234,36 @@ func TestABClassesNaNTarget(t *testing.T) {
 		t.Errorf("loss %v for a NaN target; want NaN", l)
 	}
 }
+
+// CountABClasses counts one class per whole s×s block, by the block's
+// mean colour, and leaves the partial blocks at the edges out.
+func TestCountABClasses(t *testing.T) {
+	const w, h, s = 10, 6, 4 // 2×1 whole blocks; columns 8-9 and rows 4-5 left out
+	a, b := make([]float32, w*h), make([]float32, w*h)
+	for y := range h {
+		for x := range w {
+			i := y*w + x
+			switch {
+			case x < 4: // block (0, 0): half a = 40, half a = 80, mean 60
+				a[i], b[i] = float32(40+40*(x%2)), 60
+			default: // block (0, 1) and the edge: grey
+				a[i], b[i] = 1, -2
+			}
+		}
+	}
+	counts := make([]float64, nn.ABClassCount())
+	nn.CountABClasses(counts, a, b, w, s)
+	var total float64
+	for _, c := range counts {
+		total += c
+	}
+	if total != 2 {
+		t.Fatalf("%v blocks counted, want 2", total)
+	}
+	if c := counts[nn.NearestABClass(60, 60)]; c != 1 {
+		t.Errorf("class of (60, 60): %v, want 1 (the mean of the first block)", c)
+	}
+	if c := counts[nn.NearestABClass(0, 0)]; c != 1 {
+		t.Errorf("grey class: %v, want 1", c)
+	}
+}

@@ -150,10 +150,8 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, stdout, in
 	if err := o.prec.apply(m, info); err != nil {
 		return err
 	}
-	if o.temp != 0 {
-		if err := m.SetTemperature(o.temp); err != nil {
-			return usagef("--temperature with model %s: %v", name, err)
-		}
+	if err := setTemperature(m, o.temp, name); err != nil {
+		return err
 	}
 	if err := imagetask.Check(m, task, o.scale); err != nil {
 		return usagef("model %s: %v; pass another model, or leave -m out", name, err)
@@ -192,5 +190,17 @@ func runImageCommand(task string, o *imageCmdOptions, in, def string, stdout, in
 		return err
 	}
 	fmt.Fprintf(info, "%s: %d×%d → %s %d×%d (%s, %.2f s)\n", in, img.W, img.H, o.output, out.W, out.H, name, time.Since(start).Seconds())
+	return nil
+}
+
+// setTemperature applies --temperature (0: the model's own) to the model
+// named name, refusing it for models that do not classify colours.
+func setTemperature(m *ae.Model, t float64, name string) error {
+	if t == 0 {
+		return nil
+	}
+	if err := m.SetTemperature(t); err != nil {
+		return usagef("--temperature with model %s: %v", name, err)
+	}
 	return nil
 }

@@ -112,10 +112,8 @@ func runEval(ctx context.Context, o *evalOptions, stdout io.Writer) error {
 	if err := o.precision.apply(m, o.stderr); err != nil {
 		return err
 	}
-	if o.temp != 0 {
-		if err := m.SetTemperature(o.temp); err != nil {
-			return usagef("--temperature with model %s: %v", o.model, err)
-		}
+	if err := setTemperature(m, o.temp, o.model); err != nil {
+		return err
 	}
 	switch {
 	case o.colour && m.Config.Task != ae.TaskDenoise:
